@@ -1,0 +1,1 @@
+"""Segment data: typed keys, the taxonomy, file loading and the stores `/rtd` reads."""

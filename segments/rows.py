@@ -1,0 +1,190 @@
+"""Reading membership and taxonomy files: CSV or JSONL, optionally gzip, one row at a time.
+
+Every row either becomes a typed value or a :class:`Rejected` with its file and line number; the
+loader reports rejections and never drops a row silently.
+
+Membership rows (CSV header or JSONL keys)::
+
+    kind,key,segments,expires
+    uid2,AbCd…=,auto_intenders;sports,2026-12-31T00:00:00Z
+    url,example.com/sports,sports,
+    eid,liveramp.com:XY123,auto_intenders,
+    geo,USA:10001,nyc_metro,
+
+``segments`` is ``;``-separated in CSV or a list in JSONL; ``expires`` is ISO 8601 or epoch seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+import orjson
+
+from segments import keys as K
+from segments.taxonomy import InvalidSegment, Segment, segment_from_row
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    path: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    key: str  # "<kind>:<normalised value>"
+    segments: tuple[str, ...]
+    expires: int | None
+    path: str = ""  # where the row came from, so later rejections still name file and line
+    line: int = 0
+
+
+class RowError(ValueError):
+    pass
+
+
+def open_text(path: Path) -> IO[str]:
+    raw = path.open("rb")
+    if raw.read(2) == b"\x1f\x8b":
+        raw.seek(0)
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8", newline="")
+    raw.seek(0)
+    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+
+
+def file_format(path: Path) -> str:
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    if name.endswith(".json"):
+        return "json"
+    if name.endswith((".csv", ".tsv")):
+        return "csv"
+    raise RowError(f"{path}: unknown format (expected .csv, .jsonl or .json, optionally .gz)")
+
+
+def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
+    """(line number, record) for CSV/JSONL; unparsable lines come back as :class:`Rejected`."""
+    fmt = file_format(path)
+    with open_text(path) as fh:
+        if fmt == "csv":
+            reader = csv.DictReader(fh, delimiter="\t" if path.name.lower().removesuffix(".gz").endswith(".tsv")
+                                    else ",")
+            for row in reader:
+                if None in row:
+                    yield reader.line_num, Rejected(str(path), reader.line_num, "more fields than the header")
+                    continue
+                yield reader.line_num, {k.strip(): v for k, v in row.items() if k is not None}
+        elif fmt == "jsonl":
+            for n, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    yield n, Rejected(str(path), n, f"invalid JSON: {exc.msg}")
+                    continue
+                if not isinstance(obj, dict):
+                    yield n, Rejected(str(path), n, "a row must be a JSON object")
+                    continue
+                yield n, obj
+        else:
+            raise RowError(f"{path}: .json is for taxonomy files; use .jsonl for memberships")
+
+
+def parse_expires(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        raise RowError("expires must be ISO 8601 or epoch seconds")
+    if isinstance(value, (int, float)):
+        return int(value)
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise RowError(f"expires {text[:40]!r} is neither ISO 8601 nor epoch seconds") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp())
+
+
+def parse_segments(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        items = [s.strip() for s in value.replace(",", ";").split(";")]
+    elif isinstance(value, list) and all(isinstance(s, (str, int)) and not isinstance(s, bool) for s in value):
+        items = [str(s).strip() for s in value]
+    else:
+        raise RowError("segments must be a ';'-separated string or a list of ids")
+    out = tuple(dict.fromkeys(s for s in items if s))
+    if not out:
+        raise RowError("a membership row needs at least one segment id")
+    return out
+
+
+def membership_from_record(record: dict[str, Any], path: str = "", line: int = 0) -> Membership:
+    kind = record.get("kind")
+    value = record.get("key")
+    if not isinstance(kind, str) or not kind.strip():
+        raise RowError("kind is required")
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value).strip() == "":
+        raise RowError("key is required")
+    kind = kind.strip().lower()
+    try:
+        normalised = K.normalise(kind, str(value))
+    except K.InvalidKey as exc:
+        raise RowError(str(exc)) from None
+    return Membership(K.make(kind, normalised), parse_segments(record.get("segments")),
+                      parse_expires(record.get("expires")), path, line)
+
+
+def iter_memberships(path: Path) -> Iterator[Membership | Rejected]:
+    for line, record in iter_records(path):
+        if isinstance(record, Rejected):
+            yield record
+            continue
+        try:
+            yield membership_from_record(record, str(path), line)
+        except RowError as exc:
+            yield Rejected(str(path), line, str(exc))
+
+
+def iter_taxonomy(path: Path) -> Iterator[Segment | Rejected]:
+    """Index's taxonomy JSON (``{"version": "2.0", "segments": [...]}``) or our CSV/JSONL rows."""
+    if file_format(path) == "json":
+        with open_text(path) as fh:
+            try:
+                doc = orjson.loads(fh.read())
+            except orjson.JSONDecodeError as exc:
+                yield Rejected(str(path), exc.lineno, f"invalid JSON: {exc.msg}")
+                return
+        items = doc.get("segments") if isinstance(doc, dict) else doc
+        if not isinstance(items, list):
+            yield Rejected(str(path), 1, "expected {\"segments\": [...]} or a JSON array")
+            return
+        for n, item in enumerate(items, start=1):
+            yield _segment(item, path, n, "segment #")
+        return
+    for line, record in iter_records(path):
+        yield record if isinstance(record, Rejected) else _segment(record, path, line, "")
+
+
+def _segment(item: Any, path: Path, n: int, label: str) -> Segment | Rejected:
+    if not isinstance(item, dict):
+        return Rejected(str(path), n, f"{label}{n}: a segment must be an object")
+    try:
+        return segment_from_row(item)
+    except InvalidSegment as exc:
+        return Rejected(str(path), n, f"{label}{exc}" if not label else f"{label}{n}: {exc}")

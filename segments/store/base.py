@@ -1,0 +1,55 @@
+"""The store interface `/rtd` and `/segments` read through, whatever holds the data.
+
+The embedded default is SQLite (:mod:`segments.store.sqlite`); a Redis backend implements the
+same :class:`SegmentStore` protocol. The contract that matters for latency: **one** call to
+:meth:`SegmentStore.lookup` per request with every key at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+from segments.taxonomy import Taxonomy
+
+
+class StoreError(Exception):
+    """The store cannot serve (no snapshot, corrupt file). Distinct from a miss, which is not an error."""
+
+
+class NoSnapshot(StoreError):
+    """No snapshot has been loaded yet into this data dir."""
+
+
+@dataclass(slots=True)
+class LookupResult:
+    """Per key, the segment ids it maps to (unexpired, in stored order); plus keys still being classified."""
+
+    hits: dict[str, list[str]] = field(default_factory=dict)
+    classifying: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    version: int
+    created_at: float
+    members: int
+    segments: int
+    path: str
+
+
+class SegmentStore(Protocol):
+    @property
+    def taxonomy(self) -> Taxonomy: ...
+
+    @property
+    def ip_prefix_lengths(self) -> frozenset[int]: ...
+
+    @property
+    def info(self) -> SnapshotInfo: ...
+
+    def lookup(self, keys: Sequence[str], now: float) -> LookupResult: ...
+
+    def maybe_reload(self) -> bool: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,146 @@
+"""The embedded store: every uvicorn worker reads the same SQLite snapshot through mmap.
+
+Workers do not copy the data: pages come from the OS page cache through ``mmap`` and are shared
+between processes, so a worker's private memory (USS) stays small however large the snapshot.
+The connection's own page cache is kept tiny for the same reason.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Sequence
+
+import orjson
+
+from segments.store import schema
+from segments.store.base import LookupResult, NoSnapshot, SnapshotInfo
+from segments.store.snapshots import SnapshotDir
+from segments.taxonomy import Segment, Taxonomy, segment_from_row
+
+MMAP_BYTES = 1 << 36  # 64 GiB of address space: the whole file is mapped, the OS decides what is resident
+
+
+def open_reader(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, cached_statements=256)
+    conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+    conn.execute("PRAGMA cache_size=-1024")  # 1 MiB private page cache; mmap does the rest
+    return conn
+
+
+class SQLiteStore:
+    """A read view of the current snapshot that follows publishes and live edits.
+
+    :meth:`maybe_reload` is called once per request but does real work at most once per
+    ``check_interval`` seconds: one ``stat()`` of ``CURRENT`` (new snapshot published?) and one
+    ``PRAGMA data_version`` (live edit committed by another process?).
+    """
+
+    def __init__(self, data_dir: str | Path, *, check_interval: float = 1.0) -> None:
+        self._dir = SnapshotDir(data_dir)
+        self._check_interval = check_interval
+        self._next_check = 0.0
+        self._conn: sqlite3.Connection | None = None
+        self._stamp: tuple[int, int] | None = None
+        self._data_version = -1
+        self._taxonomy = Taxonomy()
+        self._ip_lengths: frozenset[int] = frozenset()
+        self._info = SnapshotInfo(0, 0.0, 0, 0, "")
+        self._sql_cache: dict[int, str] = {}
+        self._open()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        return self._taxonomy
+
+    @property
+    def ip_prefix_lengths(self) -> frozenset[int]:
+        return self._ip_lengths
+
+    @property
+    def info(self) -> SnapshotInfo:
+        return self._info
+
+    def _sql(self, n: int) -> str:
+        sql = self._sql_cache.get(n)
+        if sql is None:
+            marks = ",".join("?" * n)
+            sql = (f"SELECT key, segs FROM members WHERE key IN ({marks}) "
+                   f"UNION ALL SELECT key, NULL FROM classifying WHERE key IN ({marks})")
+            self._sql_cache[n] = sql
+        return sql
+
+    def lookup(self, keys: Sequence[str], now: float) -> LookupResult:
+        """All keys in one query; expired memberships are dropped here, not by a sweeper."""
+        result = LookupResult()
+        if not keys or self._conn is None:
+            return result
+        keys = keys[: schema.MAX_KEYS_PER_LOOKUP]
+        params = (*keys, *keys)
+        for key, segs in self._conn.execute(self._sql(len(keys)), params):
+            if segs is None:
+                result.classifying.add(key)
+            else:
+                live = schema.live_segments(segs, now)
+                if live:
+                    result.hits[key] = live
+        return result
+
+    # -- following the writer --------------------------------------------------------------
+
+    def maybe_reload(self) -> bool:
+        now = time.monotonic()
+        if now < self._next_check:
+            return False
+        self._next_check = now + self._check_interval
+        if self._dir.pointer_stamp() != self._stamp:
+            self._open()
+            return True
+        if self._conn is not None:
+            (data_version,) = self._conn.execute("PRAGMA data_version").fetchone()
+            if data_version != self._data_version:
+                self._data_version = data_version
+                self._load_metadata(self._conn, self._info.path)
+                return True
+        return False
+
+    def _open(self) -> None:
+        stamp = self._dir.pointer_stamp()
+        path = self._dir.current_path()
+        if path is None:
+            raise NoSnapshot(f"no snapshot in {self._dir.root}; run `segment-server load` first")
+        conn = open_reader(path)
+        try:
+            self._load_metadata(conn, str(path))
+            (self._data_version,) = conn.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error:
+            conn.close()
+            raise
+        old, self._conn, self._stamp = self._conn, conn, stamp
+        self._sql_cache.clear()
+        if old is not None:
+            old.close()
+
+    def _load_metadata(self, conn: sqlite3.Connection, path: str) -> None:
+        meta = dict(conn.execute("SELECT name, value FROM meta"))
+        segments: dict[str, Segment] = {}
+        for seg_id, data in conn.execute("SELECT id, data FROM segments"):
+            segments[seg_id] = segment_from_row(orjson.loads(data))
+        self._taxonomy = Taxonomy(segments)
+        lengths = meta.get("ip_prefix_lengths", "")
+        self._ip_lengths = frozenset(int(x) for x in lengths.split(",") if x)
+        self._info = SnapshotInfo(
+            version=int(meta.get("version", 0)),
+            created_at=float(meta.get("created_at", 0.0)),
+            members=int(meta.get("members", 0)),
+            segments=len(segments),
+            path=path,
+        )
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

@@ -1,0 +1,149 @@
+"""Small, live edits to the serving snapshot: admin upserts, deletions, UID2 re-keying.
+
+Each method is one SQLite transaction on the current snapshot under the store's write lock, so
+readers (WAL mode) see either all of an edit or none of it, and a concurrent bulk merge cannot
+build on a copy that misses it. Bulk data goes through :mod:`segments.loader` instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import orjson
+
+from segments.store import schema
+from segments.store.base import NoSnapshot
+from segments.store.snapshots import SnapshotDir
+from segments.taxonomy import Segment
+
+
+class StoreWriter:
+    def __init__(self, data_dir: str | Path) -> None:
+        self.dir = SnapshotDir(data_dir)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.dir.write_lock():
+            path = self.dir.current_path()
+            if path is None:
+                raise NoSnapshot(f"no snapshot in {self.dir.root}")
+            conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")  # an acknowledged admin edit survives a crash
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+
+    # -- memberships -------------------------------------------------------------------------
+
+    def upsert_memberships(self, items: Iterable[tuple[str, dict[str, int | None]]]) -> int:
+        """Merge memberships into existing keys (idempotent). Returns keys touched."""
+        touched = 0
+        with self.transaction() as conn:
+            new_keys = 0
+            ip_keys = []
+            for key, entries in items:
+                row = conn.execute("SELECT segs FROM members WHERE key = ?", (key,)).fetchone()
+                merged = schema.merge(schema.decode(row[0]) if row else {}, entries)
+                conn.execute("INSERT OR REPLACE INTO members(key, segs) VALUES (?, ?)", (key, schema.encode(merged)))
+                new_keys += row is None
+                touched += 1
+                if key.startswith("ip:"):
+                    ip_keys.append(key)
+            _bump_members(conn, new_keys)
+            if ip_keys:
+                _add_ip_lengths(conn, ip_keys)
+        return touched
+
+    def delete_memberships(self, key: str, segment_ids: Sequence[str] | None = None) -> list[str]:
+        """Remove a key's memberships (all, or the named ones). Returns the segment ids removed."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT segs FROM members WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                return []
+            current = schema.decode(row[0])
+            doomed = list(current) if segment_ids is None else [s for s in segment_ids if s in current]
+            remaining = {s: e for s, e in current.items() if s not in doomed}
+            if remaining:
+                conn.execute("UPDATE members SET segs = ? WHERE key = ?", (schema.encode(remaining), key))
+            else:
+                conn.execute("DELETE FROM members WHERE key = ?", (key,))
+                _bump_members(conn, -1)
+            return doomed
+
+    def get_memberships(self, key: str) -> dict[str, int | None]:
+        path = self.dir.current_path()
+        if path is None:
+            return {}
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT segs FROM members WHERE key = ?", (key,)).fetchone()
+        finally:
+            conn.close()
+        return schema.decode(row[0]) if row else {}
+
+    def rekey(self, moves: Iterable[tuple[str, str]], *, keep_old: bool = False) -> int:
+        """Move memberships from old keys to new keys in ONE transaction.
+
+        Used when a raw UID2 rotates: a reader sees the user under the old key or under the new
+        one, never under neither. ``keep_old`` leaves the old key as an alias (tokens minted
+        before the rotation still match).
+        """
+        moved = 0
+        with self.transaction() as conn:
+            delta = 0
+            for old, new in moves:
+                row = conn.execute("SELECT segs FROM members WHERE key = ?", (old,)).fetchone()
+                if row is None or old == new:
+                    continue
+                target = conn.execute("SELECT segs FROM members WHERE key = ?", (new,)).fetchone()
+                merged = schema.merge(schema.decode(target[0]) if target else {}, schema.decode(row[0]))
+                conn.execute("INSERT OR REPLACE INTO members(key, segs) VALUES (?, ?)", (new, schema.encode(merged)))
+                delta += target is None
+                if not keep_old:
+                    conn.execute("DELETE FROM members WHERE key = ?", (old,))
+                    delta -= 1
+                moved += 1
+            _bump_members(conn, delta)
+        return moved
+
+    def set_classifying(self, keys: Iterable[str], classifying: bool = True) -> None:
+        with self.transaction() as conn:
+            sql = ("INSERT OR IGNORE INTO classifying(key) VALUES (?)" if classifying
+                   else "DELETE FROM classifying WHERE key = ?")
+            conn.executemany(sql, ((k,) for k in keys))
+
+    # -- taxonomy ----------------------------------------------------------------------------
+
+    def upsert_segments(self, segments: Iterable[Segment]) -> int:
+        with self.transaction() as conn:
+            rows = [(s.id, orjson.dumps(s.as_dict())) for s in segments]
+            conn.executemany("INSERT OR REPLACE INTO segments(id, data) VALUES (?, ?)", rows)
+            return len(rows)
+
+    def delete_segment(self, segment_id: str) -> bool:
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM segments WHERE id = ?", (segment_id,)).rowcount > 0
+
+
+def _bump_members(conn: sqlite3.Connection, delta: int) -> None:
+    if delta:
+        conn.execute("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + ? AS TEXT) WHERE name = 'members'",
+                     (delta,))
+
+
+def _add_ip_lengths(conn: sqlite3.Connection, keys: list[str]) -> None:
+    row = conn.execute("SELECT value FROM meta WHERE name = 'ip_prefix_lengths'").fetchone()
+    lengths = {int(x) for x in (row[0] if row else "").split(",") if x} | schema.ip_prefix_lengths(keys)
+    conn.execute("INSERT OR REPLACE INTO meta(name, value) VALUES ('ip_prefix_lengths', ?)",
+                 (",".join(map(str, sorted(lengths))),))

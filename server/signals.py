@@ -1,0 +1,84 @@
+"""What one bid request tells us, parsed once, tolerantly, into plain typed values.
+
+`/rtd` is parse → gate → decrypt → lookup → respond. This module holds the *values* that flow
+between those steps so that each step (and its tests) can be written against data, not against
+OpenRTB's nested dicts: :class:`PrivacySignals` feed the privacy gate, :class:`PrivacyDecision`
+is its answer, and :class:`RequestSignals` is everything else the request offers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacySignals:
+    """Privacy-relevant fields, already resolved across OpenRTB 2.5 (``ext``) and 2.6 locations.
+
+    ``None`` always means "absent or of the wrong type" — the gate decides what that implies.
+    """
+
+    coppa: int | None = None
+    gdpr: int | None = None
+    consent: str | None = None  # TCF v2 string: user.consent / user.ext.consent
+    us_privacy: str | None = None  # regs.us_privacy / regs.ext.us_privacy
+    gpp: str | None = None
+    gpp_sid: tuple[int, ...] = ()  # regs.gpp_sid / regs.gppSid (Index's sample) / regs.ext.gpp_sid
+    lmt: int | None = None  # device.lmt
+    gpc: bool = False  # Sec-GPC: 1 header, or regs.ext.gpc == "1"
+    has_ifa: bool = False  # whether the request carries a device.ifa (for LMT bookkeeping)
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacyDecision:
+    """Which key kinds this request may use, whether its user may be mirrored, and why.
+
+    ``reason`` is a short stable code (``"allowed"``, ``"coppa"``, ``"gdpr_no_consent"``, …),
+    counted in metrics; it names the first rule that restricted the request.
+    """
+
+    allowed_kinds: frozenset[str]
+    mirror_allowed: bool
+    reason: str
+    truncate_ip: bool = False  # COPPA: only a truncated IP may be used for contextual ip keys
+    reasons: tuple[str, ...] = ()  # every rule that fired, for debugging and metrics
+
+
+@dataclass(frozen=True, slots=True)
+class IdToken:
+    """An encrypted identity token found in the eids (UID2 ``uidapi.com`` / EUID ``euid.eu``)."""
+
+    scope: str  # "UID2" or "EUID"
+    token: str
+
+
+@dataclass(slots=True)
+class RequestSignals:
+    """Every usable value of one request, gathered in a single pass over the body.
+
+    ``keys`` maps a key kind (see :mod:`segments.keys`) to normalised values, in request order and
+    deduplicated; the privacy decision later filters kinds before anything is looked up.
+    """
+
+    privacy: PrivacySignals
+    keys: dict[str, list[str]] = field(default_factory=dict)
+    tokens: list[IdToken] = field(default_factory=list)
+    ip: str | None = None  # device.ip or device.ipv6, as sent (Index may already truncate it)
+    page_url: str | None = None  # normalised site.page (for CSTG and url keys)
+    site_domain: str | None = None  # site.domain or the host of site.page, for the UID2 CSTG check
+    app_bundle: str | None = None
+    ifa: str | None = None
+    device_os: str | None = None
+    xandr_ids: list[str] = field(default_factory=list)  # eids from the source configured as Xandr's
+    invalid_fields: int = 0  # fields skipped for a wrong type (counted, never an error)
+
+    def add(self, kind: str, value: str) -> None:
+        bucket = self.keys.setdefault(kind, [])
+        if value not in bucket:
+            bucket.append(value)
+
+
+UID2_SOURCE: Final = "uidapi.com"
+EUID_SOURCE: Final = "euid.eu"
+TOKEN_SOURCES: Final = {UID2_SOURCE: "UID2", EUID_SOURCE: "EUID"}
