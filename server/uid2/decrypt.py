@@ -187,7 +187,7 @@ def decrypt_token(
     version, data = decoded
     try:
         payload = _open_v2(data, keys) if version == 2 else _open_v3(data, keys)
-    except Exception:  # bad GCM tag, bad padding, truncation: all mean a corrupt token
+    except Exception:  # noqa: BLE001 -- bad GCM tag, bad padding, truncation: all mean a corrupt token
         payload = DecryptionStatus.INVALID_PAYLOAD
     if isinstance(payload, DecryptionStatus):
         return DecryptionResult(payload, version=version)

@@ -213,8 +213,7 @@ def parse_key_response(document: Any) -> KeySet:
         identity_scope=_parse_scope(document.get("identity_scope")),
         max_bidstream_lifetime_seconds=_int(document, "max_bidstream_lifetime_seconds"),
         max_sharing_lifetime_seconds=_int(document, "max_sharing_lifetime_seconds"),
-        allow_clock_skew_seconds=_int(document, "allow_clock_skew_seconds", DEFAULT_CLOCK_SKEW_SECONDS)
-        or 0,
+        allow_clock_skew_seconds=_int(document, "allow_clock_skew_seconds", DEFAULT_CLOCK_SKEW_SECONDS) or 0,
         caller_site_id=_int(document, "caller_site_id"),
         master_keyset_id=_int(document, "master_keyset_id"),
         default_keyset_id=_int(document, "default_keyset_id"),
