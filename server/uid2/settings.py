@@ -24,7 +24,9 @@ import httpx
 
 from .types import ClientType, IdentityScope
 
-__all__ = ["SettingsError", "UID2Settings"]
+__all__ = ["DEFAULT_BASE_URL", "SettingsError", "UID2Settings"]
+
+DEFAULT_BASE_URL = "https://prod.uidapi.com"
 
 _ENV_KEYS = ("api_key", "secret", "secret_file", "base_url")
 
@@ -40,7 +42,7 @@ class SettingsError(ValueError):
 @dataclass(frozen=True, slots=True)
 class UID2Settings:
     enabled: bool = False
-    base_url: str = "https://prod.uidapi.com"
+    base_url: str = DEFAULT_BASE_URL
     api_key: str = field(default="", repr=False)
     secret: str = field(default="", repr=False)  # base64 client secret; or use secret_file
     secret_file: str | None = None
