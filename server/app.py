@@ -1,0 +1,66 @@
+"""The ASGI application: routes, and a lifespan that owns every long-lived object and task.
+
+Shutdown follows uvicorn's order (stop accepting → let requests finish → lifespan shutdown), so
+the lifespan's ``finally`` is where queues are flushed and background tasks stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Route
+
+from server import health
+from server.cached_api import CachedApiEndpoint
+from server.config import Settings, load_settings
+from server.http import error_body, send_bytes
+from server.rtd import RtdEndpoint
+from server.services import Services
+from server.types import ASGIApp, Receive, Scope, Send
+from server.wiring import build_services, readiness_checks, start_background, stop_background
+
+
+class _Deferred:
+    """An ASGI endpoint whose real handler is built in the lifespan (after fork, per worker)."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            await send_bytes(send, 503, error_body("starting up"))
+            return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+    """Build the app. ``services`` lets tests inject collaborators built around a temp data dir."""
+    settings = settings or load_settings()
+    rtd, segments = _Deferred(), _Deferred()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        svc = services or build_services(settings)
+        rtd.app = RtdEndpoint(svc)
+        segments.app = CachedApiEndpoint(svc)
+        app.state.services = svc
+        app.state.readiness = readiness_checks(svc)
+        tasks = await start_background(svc)
+        try:
+            yield
+        finally:
+            await stop_background(svc, tasks)
+            if services is None:
+                svc.store.close()
+
+    routes: list[BaseRoute] = [
+        Route("/rtd", rtd, methods=["POST"]),
+        Route("/segments", segments, methods=["GET"]),
+        Route("/health/live", health.live, methods=["GET"]),
+        Route("/health/ready", health.ready, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.settings = settings
+    return app

@@ -1,0 +1,144 @@
+"""``GET /segments`` — Index's Cached API: one key (or a documented complex key) per call.
+
+Index caches our answer against the key: ``Cache-Control: max-age`` says for how long (Index
+ignores more than 24 h and assumes 24 h when absent), ``no-cache`` says "cache it, but ask again
+each time" — for data still being classified. A 4xx means "no data for this key, do not retry",
+a 5xx "retry later" (seed 004, レスポンスコード). Index's macro names are not public, so the
+parameter names are configuration.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+import orjson
+
+from segments import keys as K
+from server import metrics as M
+from server.config import CachedApiSettings
+from server.http import error_body, send_bytes
+from server.lookup import collect_keys, resolve
+from server.services import Services
+from server.types import Receive, Scope, Send
+
+ALL_KINDS = K.ALL_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class KeyShape:
+    """One accepted combination of query parameters and the key kinds it becomes."""
+
+    params: frozenset[str]
+    description: str
+
+
+def accepted_shapes(cfg: CachedApiSettings) -> list[KeyShape]:
+    single = [cfg.url_param, cfg.bundle_param, cfg.content_id_param, cfg.content_url_param,
+              cfg.ip_param, cfg.device_id_param]
+    shapes = [KeyShape(frozenset({p}), p) for p in single]
+    for a, b in ((cfg.url_param, cfg.content_id_param), (cfg.bundle_param, cfg.content_id_param),
+                 (cfg.country_param, cfg.zip_param)):
+        shapes.append(KeyShape(frozenset({a, b}), f"{a}+{b}"))
+    return shapes
+
+
+class BadQuery(ValueError):
+    pass
+
+
+class CachedApiEndpoint:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.cfg: CachedApiSettings = services.settings.cached_api
+        self.shapes = {s.params: s for s in accepted_shapes(self.cfg)}
+        self.accepted = sorted({p for s in self.shapes for p in s})
+        self.combos = [s.description for s in self.shapes.values()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        guard = self.services.guard
+        if guard is not None:
+            auth = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1") or None
+            denial = guard.check(auth, "segments")
+            if denial is not None:
+                await denial.response()(scope, receive, send)
+                M.REQUESTS.labels("segments", "401").inc()
+                return
+        status, body, cache = self.answer(scope.get("query_string", b"").decode("latin-1"))
+        headers = [(b"content-type", b"application/json"), (b"cache-control", cache.encode())]
+        await send_bytes(send, status, body, headers)
+        M.REQUESTS.labels("segments", str(status)).inc()
+        M.LATENCY.labels("segments").observe(time.perf_counter() - started)
+
+    def answer(self, query: str, now: float | None = None) -> tuple[int, bytes, str]:
+        """(status, body, Cache-Control) for one query string."""
+        try:
+            params = self._params(query)
+            found = self._found(params)
+        except BadQuery as exc:
+            body = error_body(str(exc), accepted_parameters=self.accepted, accepted_combinations=self.combos)
+            return 400, body, "no-store"
+        store = self.services.store
+        try:
+            store.maybe_reload()
+            keys = collect_keys(found, ALL_KINDS, params.get(self.cfg.ip_param), store.ip_prefix_lengths)
+            result = store.lookup(keys, time.time() if now is None else now)
+        except sqlite3.Error:
+            return 503, error_body("store unavailable, retry"), "no-store"
+        answer = resolve(keys, result, store.taxonomy, self.services.settings.rtd.max_segments)
+        M.SEGMENTS_RETURNED.labels("segments").observe(len(answer.segment_ids))
+        body = orjson.dumps({"segment_ids": answer.segment_ids, "deal_ids": answer.deal_ids})
+        if result.classifying or any(s.classifying for s in answer.matched):
+            return 200, body, "no-cache"
+        if not answer.segment_ids:
+            return self.cfg.miss_status, body if self.cfg.miss_status != 204 else b"", \
+                f"max-age={min(self.cfg.negative_ttl_seconds, self.cfg.max_age_cap_seconds)}"
+        ttls = [s.ttl_seconds if s.ttl_seconds is not None else self.cfg.default_ttl_seconds for s in answer.matched]
+        return 200, body, f"max-age={max(0, min(min(ttls), self.cfg.max_age_cap_seconds))}"
+
+    def _params(self, query: str) -> dict[str, str]:
+        try:
+            pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=False, max_num_fields=8)
+        except ValueError:
+            raise BadQuery("too many query parameters") from None
+        params: dict[str, str] = {}
+        for name, value in pairs:
+            if name not in self.accepted:
+                raise BadQuery(f"unknown query parameter {name!r}")
+            if name in params:
+                raise BadQuery(f"query parameter {name!r} given more than once")
+            if not value.strip():
+                raise BadQuery(f"query parameter {name!r} is empty")
+            params[name] = value
+        if frozenset(params) not in self.shapes:
+            raise BadQuery("expected exactly one key or one documented complex key" if params
+                           else "missing key parameter")
+        return params
+
+    def _found(self, params: dict[str, str]) -> dict[str, list[str]]:
+        cfg = self.cfg
+        found: dict[str, list[str]] = {}
+
+        def put(kind: str, value: str | None, name: str) -> None:
+            if value is None:
+                raise BadQuery(f"query parameter {name!r} is not a valid {kind}")
+            found.setdefault(kind, []).append(value)
+
+        for name, raw in params.items():
+            if name in (cfg.url_param, cfg.content_url_param):
+                put(K.URL, K.normalise_url(raw), name)
+            elif name == cfg.bundle_param:
+                put(K.BUNDLE, K.normalise_plain(raw), name)
+            elif name == cfg.content_id_param:
+                put(K.CONTENT_ID, K.normalise_plain(raw), name)
+            elif name == cfg.device_id_param:
+                put(K.IFA, K.normalise_ifa(raw), name)
+            elif name == cfg.ip_param:
+                if K.normalise_ip(raw) is None or "/" in raw:
+                    raise BadQuery(f"query parameter {name!r} is not a valid ip address")
+        if cfg.country_param in params:
+            put(K.GEO, K.normalise_geo(params[cfg.country_param], params[cfg.zip_param]), cfg.zip_param)
+        return found

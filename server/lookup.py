@@ -1,0 +1,81 @@
+"""From allowed signals to store keys, and from store hits to Index's answer.
+
+Shared by ``/rtd`` and ``/segments`` so both order, deduplicate and cap segments the same way.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Iterable
+
+from segments import keys as K
+from segments.store.base import LookupResult
+from segments.taxonomy import Segment, Taxonomy
+
+# Index: "最大500セグメントを配列に含めて送信できます" (at most 500 segments per response; seed 004).
+MAX_SEGMENTS = 500
+_KIND_ORDER = sorted(K.KIND_PRIORITY, key=K.KIND_PRIORITY.__getitem__)
+
+
+def truncate_ip(raw: str) -> str | None:
+    """IPv4 → /24, IPv6 → /48: the truncated form COPPA allows (PBS truncates IPv4 by 8 bits)."""
+    try:
+        address = ipaddress.ip_address(raw.strip())
+    except ValueError:
+        return None
+    length = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{length}", strict=False).network_address)
+
+
+def collect_keys(found: dict[str, list[str]], allowed: frozenset[str], ip: str | None,
+                 ip_lengths: frozenset[int], *, truncate: bool = False, limit: int = 256) -> list[str]:
+    """Store keys in priority order (most specific evidence first), only for allowed kinds."""
+    out: list[str] = []
+    for kind in _KIND_ORDER:
+        if kind not in allowed:
+            continue
+        if kind == K.IP:
+            if ip and ip_lengths:
+                address = truncate_ip(ip) if truncate else ip
+                lengths = frozenset(n for n in ip_lengths if n <= 24) if truncate else ip_lengths
+                out.extend(K.make(K.IP, net) for net in K.ip_candidates(address or "", lengths))
+            continue
+        values = found.get(kind)
+        if not values:
+            continue
+        if kind == K.URL:
+            # Longest prefix first: the page itself is the most specific rule.
+            for url in values:
+                out.extend(K.make(K.URL, p) for p in reversed(list(K.url_prefixes(url))))
+        else:
+            out.extend(K.make(kind, v) for v in values)
+    return list(dict.fromkeys(out))[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    segment_ids: list[str]
+    deal_ids: list[str]
+    capped: bool
+    matched: list[Segment]
+
+
+def resolve(keys: Iterable[str], result: LookupResult, taxonomy: Taxonomy, cap: int = MAX_SEGMENTS) -> Answer:
+    """Unique segments in key-priority order, then segment-id order within a key.
+
+    Segments no longer in the taxonomy are skipped (Index only knows registered ids). When more
+    than ``cap`` match, the tail is dropped — the segments from the broadest keys (ip, geo,
+    domain) go first, user-level and exact-page segments are kept.
+    """
+    seen: dict[str, Segment] = {}
+    for key in keys:
+        for sid in result.hits.get(key, ()):
+            if sid not in seen and (segment := taxonomy.get(sid)) is not None:
+                seen[sid] = segment
+    matched = list(seen.values())
+    capped = len(matched) > cap
+    if capped:
+        matched = matched[:cap]
+    deals = list(dict.fromkeys(d for s in matched for d in s.deal_ids))
+    return Answer([s.id for s in matched], deals, capped, matched)

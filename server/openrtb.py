@@ -1,0 +1,203 @@
+"""One tolerant pass over an Index RTD body (OpenRTB 2.5 or 2.6) into :class:`RequestSignals`.
+
+Wrong types are skipped and counted, never raised: Index's circuit breaker throttles partners
+that answer 4xx/5xx, so a field we cannot read must cost us that field, not the request.
+2.6 locations win over 2.5 ``ext`` locations when both are present (``user.eids`` and
+``user.ext.eids`` are *both* read: Index's samples use the 2.5 form).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Final
+
+from publicsuffixlist import PublicSuffixList
+
+from segments import keys as K
+from server.signals import TOKEN_SOURCES, IdToken, PrivacySignals, RequestSignals
+
+MAX_EIDS: Final = 64
+MAX_UIDS_PER_EID: Final = 8
+_PSL = PublicSuffixList()  # bundled list, built once per process (offline, no network)
+
+
+@functools.lru_cache(maxsize=65536)
+def registrable_domain(host: str) -> str | None:
+    """``news.example.co.uk`` → ``example.co.uk`` (public-suffix aware); cached per host."""
+    host = host.lower().rstrip(".")
+    if not host or host.replace(".", "").isdigit():
+        return None
+    return _PSL.privatesuffix(host)
+
+
+class _Reader:
+    """Typed getters that count fields of the wrong type instead of raising."""
+
+    __slots__ = ("invalid",)
+
+    def __init__(self) -> None:
+        self.invalid = 0
+
+    def obj(self, parent: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+        if parent is None:
+            return None
+        value = parent.get(name)
+        if value is None or isinstance(value, dict):
+            return value
+        self.invalid += 1
+        return None
+
+    def str(self, parent: dict[str, Any] | None, name: str) -> str | None:
+        if parent is None:
+            return None
+        value = parent.get(name)
+        if value is None or isinstance(value, str):
+            return value or None
+        self.invalid += 1
+        return None
+
+    def int(self, parent: dict[str, Any] | None, name: str) -> int | None:
+        if parent is None:
+            return None
+        value = parent.get(name)
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        self.invalid += 1
+        return None
+
+    def list(self, parent: dict[str, Any] | None, name: str) -> list[Any]:
+        if parent is None:
+            return []
+        value = parent.get(name)
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return value
+        self.invalid += 1
+        return []
+
+
+def parse_request(body: dict[str, Any], *, gpc_header: bool = False,
+                  xandr_sources: frozenset[str] = frozenset()) -> RequestSignals:
+    r = _Reader()
+    site, app, device = r.obj(body, "site"), r.obj(body, "app"), r.obj(body, "device")
+    user, regs = r.obj(body, "user"), r.obj(body, "regs")
+    user_ext, regs_ext = r.obj(user, "ext"), r.obj(regs, "ext")
+    signals = RequestSignals(privacy=_privacy(r, regs, regs_ext, user, user_ext, device, gpc_header))
+    _site(r, site, signals)
+    _app(r, app, signals)
+    _device(r, device, signals)
+    if user is not None:
+        if (uid := r.str(user, "id")) and (v := K.normalise_plain(uid)):
+            signals.add(K.USER_ID, v)
+        for eids in (r.list(user, "eids"), r.list(user_ext, "eids")):
+            _eids(r, eids, signals, xandr_sources)
+    signals.invalid_fields = r.invalid
+    return signals
+
+
+def _privacy(r: _Reader, regs: dict[str, Any] | None, regs_ext: dict[str, Any] | None,
+             user: dict[str, Any] | None, user_ext: dict[str, Any] | None,
+             device: dict[str, Any] | None, gpc_header: bool) -> PrivacySignals:
+    gpp_sid: list[Any] = []
+    for parent, name in ((regs, "gpp_sid"), (regs, "gppSid"), (regs_ext, "gpp_sid"), (regs_ext, "gppSid")):
+        if not gpp_sid:
+            gpp_sid = r.list(parent, name)
+    sids = tuple(s for s in gpp_sid if isinstance(s, int) and not isinstance(s, bool))
+    r.invalid += len(gpp_sid) - len(sids)
+    gpc = gpc_header or (regs_ext is not None and regs_ext.get("gpc") in ("1", 1))
+    return PrivacySignals(
+        coppa=_first(r.int(regs, "coppa"), r.int(regs_ext, "coppa")),
+        gdpr=_first(r.int(regs, "gdpr"), r.int(regs_ext, "gdpr")),
+        consent=_first(r.str(user, "consent"), r.str(user_ext, "consent")),
+        us_privacy=_first(r.str(regs, "us_privacy"), r.str(regs_ext, "us_privacy")),
+        gpp=_first(r.str(regs, "gpp"), r.str(regs_ext, "gpp")),
+        gpp_sid=sids,
+        lmt=r.int(device, "lmt"),
+        gpc=gpc,
+        has_ifa=bool(device and isinstance(device.get("ifa"), str) and device["ifa"]),
+    )
+
+
+def _first(a: Any, b: Any) -> Any:
+    return a if a is not None else b
+
+
+def _site(r: _Reader, site: dict[str, Any] | None, s: RequestSignals) -> None:
+    if site is None:
+        return
+    hosts = []
+    if (page := r.str(site, "page")) and (url := K.normalise_url(page)):
+        s.page_url = url
+        s.add(K.URL, url)
+        hosts.append(url.partition("/")[0].partition(":")[0])
+    if (domain := r.str(site, "domain")) and (d := K.normalise_domain(domain)):
+        hosts.insert(0, d)
+    _content(r, r.obj(site, "content"), s)
+    _domains(hosts, s)
+    s.site_domain = next((reg for h in hosts if (reg := registrable_domain(h))), None)
+
+
+def _app(r: _Reader, app: dict[str, Any] | None, s: RequestSignals) -> None:
+    if app is None:
+        return
+    if (bundle := r.str(app, "bundle")) and (b := K.normalise_plain(bundle)):
+        s.app_bundle = b
+        s.add(K.BUNDLE, b)
+    hosts = [d] if (domain := r.str(app, "domain")) and (d := K.normalise_domain(domain)) else []
+    _content(r, r.obj(app, "content"), s)
+    _domains(hosts, s)
+
+
+def _content(r: _Reader, content: dict[str, Any] | None, s: RequestSignals) -> None:
+    if (cid := r.str(content, "id")) and (v := K.normalise_plain(cid)):
+        s.add(K.CONTENT_ID, v)
+    if (curl := r.str(content, "url")) and (u := K.normalise_url(curl)):
+        s.add(K.URL, u)
+
+
+def _domains(hosts: list[str], s: RequestSignals) -> None:
+    for host in hosts:
+        s.add(K.DOMAIN, host)
+        if (reg := registrable_domain(host)) and reg != host:
+            s.add(K.DOMAIN, reg)
+
+
+def _device(r: _Reader, device: dict[str, Any] | None, s: RequestSignals) -> None:
+    if device is None:
+        return
+    if (ifa := r.str(device, "ifa")) and (v := K.normalise_ifa(ifa)):
+        s.ifa = v
+        s.add(K.IFA, v)
+    s.device_os = r.str(device, "os")
+    s.ip = r.str(device, "ip") or r.str(device, "ipv6")
+    geo = r.obj(device, "geo")
+    if (country := r.str(geo, "country")) and (zip_code := r.str(geo, "zip")):
+        if g := K.normalise_geo(country, zip_code):
+            s.add(K.GEO, g)
+
+
+def _eids(r: _Reader, eids: list[Any], s: RequestSignals, xandr_sources: frozenset[str]) -> None:
+    for eid in eids[:MAX_EIDS]:
+        if not isinstance(eid, dict):
+            r.invalid += 1
+            continue
+        source = r.str(eid, "source")
+        if not source:
+            continue
+        source = source.strip().lower()
+        for uid in r.list(eid, "uids")[:MAX_UIDS_PER_EID]:
+            value = r.str(uid, "id") if isinstance(uid, dict) else None
+            if not isinstance(uid, dict):
+                r.invalid += 1
+            if not value:
+                continue
+            if (scope := TOKEN_SOURCES.get(source)) is not None:
+                if len(s.tokens) < MAX_UIDS_PER_EID:
+                    s.tokens.append(IdToken(scope, value))
+            elif source in xandr_sources:
+                s.xandr_ids.append(value.strip())
+            elif v := K.normalise_eid(source, value):
+                s.add(K.EID, v)

@@ -1,0 +1,126 @@
+"""``POST /rtd`` — Index Exchange's Real-Time Data call, once per bid request.
+
+parse → gate → decrypt → lookup → respond, all in process memory: no network I/O, no logging of
+identifiers. Index throttles partners that answer with errors or time out, so every outcome that
+is not the client's fault is a ``200`` — a miss is ``{"segment_ids": [], "deal_ids": []}``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from segments import keys as K
+from server import metrics as M
+from server.http import BodyTooLarge, error_body, read_body, send_bytes
+from server.lookup import Answer, collect_keys, resolve
+from server.openrtb import parse_request
+from server.services import Services
+from server.signals import PrivacyDecision, RequestSignals
+from server.types import Receive, Scope, Send
+
+EMPTY = b'{"segment_ids":[],"deal_ids":[]}'
+_LATENCY = M.LATENCY.labels("rtd")
+_SEGMENTS = M.SEGMENTS_RETURNED.labels("rtd")
+
+
+class RtdEndpoint:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        rtd = services.settings.rtd
+        self.max_body = services.settings.server.max_body_bytes
+        self.cap = rtd.max_segments
+        self.max_keys = rtd.max_keys
+        self.xandr_sources = frozenset(s.lower() for s in rtd.xandr_eid_sources)
+        self._scopes: dict[str, Any] = {}
+        if services.decryptor is not None:
+            from server.uid2 import IdentityScope
+            self._scopes = {"UID2": IdentityScope.UID2, "EUID": IdentityScope.EUID}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        status, body = await self._answer(scope, receive, send)
+        if status:
+            await send_bytes(send, status, body)
+        M.REQUESTS.labels("rtd", str(status or 401)).inc()
+        _LATENCY.observe(time.perf_counter() - started)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, bytes]:
+        headers = dict(scope["headers"])
+        guard = self.services.guard
+        if guard is not None:
+            denial = guard.check(headers.get(b"authorization", b"").decode("latin-1") or None, "rtd")
+            if denial is not None:
+                await denial.response()(scope, receive, send)
+                return 0, b""
+        try:
+            raw = await read_body(headers, receive, self.max_body)
+        except BodyTooLarge:
+            return 413, error_body("request body too large", limit_bytes=self.max_body)
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return 400, error_body("malformed JSON", detail=str(exc))
+        if not isinstance(doc, dict):
+            return 400, error_body("the body must be a JSON object (an OpenRTB bid request)")
+        return 200, self.handle(doc, gpc=headers.get(b"sec-gpc") == b"1")
+
+    def handle(self, doc: dict[str, Any], *, gpc: bool = False, now: float | None = None) -> bytes:
+        now = time.time() if now is None else now
+        store = self.services.store
+        store.maybe_reload()
+        signals = parse_request(doc, gpc_header=gpc, xandr_sources=self.xandr_sources)   # parse
+        decision = self.services.gate.decide(signals.privacy)                             # gate
+        M.PRIVACY_DECISIONS.labels(decision.reason).inc()
+        self._decrypt(signals, decision, now)                                             # decrypt
+        keys = collect_keys(signals.keys, decision.allowed_kinds, signals.ip, store.ip_prefix_lengths,
+                            truncate=decision.truncate_ip, limit=self.max_keys)
+        result = store.lookup(keys, now)                                                  # lookup
+        answer = resolve(keys, result, store.taxonomy, self.cap)
+        self._account(signals, keys, result.hits, answer)
+        if answer.matched and decision.mirror_allowed and self.services.mirror is not None:
+            self._mirror(signals, decision, answer)
+        if not answer.segment_ids:                                                        # respond
+            return EMPTY
+        return orjson.dumps({"segment_ids": answer.segment_ids, "deal_ids": answer.deal_ids})
+
+    def _decrypt(self, signals: RequestSignals, decision: PrivacyDecision, now: float) -> None:
+        """UID2/EUID tokens become raw-id keys; nothing is decrypted when user-level keys are barred."""
+        decryptor = self.services.decryptor
+        if decryptor is None or not signals.tokens:
+            return
+        domain = signals.site_domain or signals.app_bundle
+        for token in signals.tokens:
+            kind = K.UID2 if token.scope == "UID2" else K.EUID
+            if kind not in decision.allowed_kinds:
+                continue
+            result = decryptor.decrypt(token.token, self._scopes[token.scope], domain_or_app_name=domain, now=now)
+            M.UID2_DECRYPT.labels(token.scope, result.status.name, str(result.version or 0)).inc()
+            if result.uid:
+                signals.add(kind, result.uid)
+
+    def _account(self, signals: RequestSignals, keys: list[str], hits: dict[str, list[str]],
+                 answer: Answer) -> None:
+        for kind, values in signals.keys.items():
+            M.KEYS_FOUND.labels(kind).inc(len(values))
+        for key in keys:
+            M.LOOKUPS.labels(key.partition(":")[0], "hit" if key in hits else "miss").inc()
+        if signals.invalid_fields:
+            M.INVALID_FIELDS.labels("rtd").inc(signals.invalid_fields)
+        _SEGMENTS.observe(len(answer.segment_ids))
+        if answer.capped:
+            M.RESPONSES_CAPPED.labels("rtd").inc()
+
+    def _mirror(self, signals: RequestSignals, decision: PrivacyDecision, answer: Answer) -> None:
+        users: list[tuple[str, str | None]] = [(uid, None) for uid in signals.xandr_ids]
+        if signals.ifa and K.IFA in decision.allowed_kinds:
+            os_name = (signals.device_os or "").lower()
+            domain = "idfa" if os_name in ("ios", "ipados", "tvos") else "aaid" if os_name == "android" else None
+            if domain is not None:
+                users.append((signals.ifa, domain))
+        if users:
+            mapped = [s for s in answer.matched if s.xandr is not None]
+            if mapped:
+                self.services.mirror.offer(users, mapped)  # type: ignore[union-attr]

@@ -1,0 +1,9 @@
+"""ASGI type aliases everything is typed against (as in starlette.types)."""
+
+from typing import Any, Awaitable, Callable, MutableMapping
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
