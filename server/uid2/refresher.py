@@ -120,14 +120,15 @@ class KeyRefresher:
         )
         return max(self._retry_initial / 2, self._rng.uniform(ceiling / 2, ceiling))
 
-    async def run(self, first_success: bool) -> None:
-        """The refresh loop; ``start()`` runs it as a task."""
-        success = first_success
+    def _schedule(self, success: bool) -> float:
+        delay = self.delay_after(success)
+        self.next_refresh = self._clock() + delay
+        return delay
+
+    async def _loop(self, delay: float) -> None:
         while True:
-            delay = self.delay_after(success)
-            self.next_refresh = self._clock() + delay
             await self._sleep(delay)
-            success = await self.refresh_now()
+            delay = self._schedule(await self.refresh_now())
 
     async def start(self) -> None:
         """Load once (bounded by the client's timeouts), then refresh in the background.
@@ -138,7 +139,7 @@ class KeyRefresher:
         if self._task is not None:
             return
         success = await self.refresh_now()
-        self._task = asyncio.create_task(self.run(success), name="uid2-key-refresh")
+        self._task = asyncio.create_task(self._loop(self._schedule(success)), name="uid2-key-refresh")
 
     async def stop(self) -> None:
         task, self._task = self._task, None

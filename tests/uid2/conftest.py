@@ -11,8 +11,12 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # a fresh clone run as plain `pytest`, without the package installed
-    sys.path.insert(0, str(ROOT))
+# A fresh clone run as plain `pytest`, without the package installed. `tests/` goes on the path too,
+# so the fakes import as `fakes.*`: a third-party wheel installs a top-level `tests` package into
+# site-packages, which shadows `tests.fakes` while `tests/` has no `__init__.py`.
+for path in (ROOT / "tests", ROOT):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 from server.uid2 import KeySet, parse_key_response  # noqa: E402
 
