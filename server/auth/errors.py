@@ -1,0 +1,43 @@
+"""Exceptions raised by the auth package.
+
+Expected outcomes on the hot path (a refused token, a missing scope) are *values* — see
+:class:`server.auth.guard.Denial` and :class:`server.auth.tokens.TokenStatus` — not exceptions.
+Exceptions are for operator mistakes at the admin API / CLI and for storage trouble::
+
+    AuthError                       base class; never raised itself
+    ├── IdentityNotFound            the identity id does not exist (or was deleted)   → 404
+    ├── InvalidScope                unknown scope name, or a scope the identity lacks → 400
+    ├── InvalidLifetime             token lifetime outside 1–24 hours                 → 400
+    ├── InvalidIdentityRequest      malformed admin/CLI input (display name, types)   → 400
+    └── SettingsError               bad [auth] settings; ``errors`` lists every bad key by name
+"""
+
+from __future__ import annotations
+
+
+class AuthError(Exception):
+    """Base class for every exception this package raises on purpose."""
+
+
+class IdentityNotFound(AuthError):
+    """Raised when an operation names an identity id that does not exist (or was deleted)."""
+
+
+class InvalidScope(AuthError):
+    """Raised for an unknown scope name, or for asking a token to carry a scope its identity lacks."""
+
+
+class InvalidLifetime(AuthError):
+    """Raised when a requested token lifetime is outside the allowed 1–24 hour range."""
+
+
+class InvalidIdentityRequest(AuthError):
+    """Raised for malformed identity input: empty display name, wrong JSON types, and the like."""
+
+
+class SettingsError(AuthError):
+    """Raised by :meth:`AuthSettings.from_mapping` with *every* bad key, not just the first."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors

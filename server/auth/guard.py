@@ -1,0 +1,175 @@
+"""The hot-path seam: is this ``Authorization`` header good for this scope?
+
+``Guard.check(header, scope)`` returns ``None`` (let it through) or a :class:`Denial`, a
+prebuilt RFC 6750 answer that renders as a Starlette response. No I/O per request: token checks
+are HMAC against in-memory keys and a dict lookup for revocation; the
+:class:`~server.auth.revocation.RevocationView` re-syncs from SQLite at most every ~0.5 s.
+
+Responses (RFC 6750 §3, §3.1):
+
+* no credentials, or a scheme other than Bearer → 401, ``WWW-Authenticate: Bearer realm="…"``
+  *without* an error code (§3.1: "SHOULD NOT include an error code" when no credentials were
+  sent, since the client may simply not know auth is needed);
+* a malformed, forged, unknown-key, expired, revoked or deleted-identity token → 401 with
+  ``error="invalid_token"``;
+* a good token without the endpoint's scope → 403 ``error="insufficient_scope"`` and
+  ``scope="…"`` naming what is needed.
+
+A scope whose endpoint is switched off in :class:`AuthSettings` (IP-allow-listed deployments)
+is always let through.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from server.auth.revocation import RevocationView
+from server.auth.scopes import ALL_SCOPES, SCOPE_BITS
+from server.auth.settings import AuthSettings
+from server.auth.tokens import Claims, TokenStatus, verify
+from server.auth.types import Clock
+from server.metrics import AUTH_FAILURES
+
+_BEARER: Final = "bearer "
+_FAIL: Final = {
+    reason: AUTH_FAILURES.labels(reason=reason)
+    for reason in ("missing", "wrong_scheme", "malformed", "unknown_key", "bad_signature", "expired",
+                   "revoked", "scope")
+}
+
+
+class Denial:
+    """A refusal, ready to send: status, RFC 6750 challenge and a small JSON body.
+
+    Built once per (reason, scope) when the guard is created, so refusing costs nothing extra.
+    """
+
+    __slots__ = ("body", "description", "error", "headers", "reason", "status")
+
+    def __init__(self, status: int, error: str | None, description: str, reason: str, realm: str,
+                 scope: str | None = None) -> None:
+        self.status = status
+        self.error = error
+        self.description = description
+        self.reason = reason  # metrics code
+        challenge = f'Bearer realm="{realm}"'
+        if error is not None:
+            challenge += f', error="{error}", error_description="{description}"'
+        if scope is not None:
+            challenge += f', scope="{scope}"'
+        self.headers = {"WWW-Authenticate": challenge, "Cache-Control": "no-store"}
+        self.body = orjson.dumps({"error": error or "unauthorized", "error_description": description})
+
+    def response(self) -> Response:
+        """A fresh Starlette response (responses are single-use ASGI apps)."""
+        return Response(self.body, status_code=self.status, headers=self.headers, media_type="application/json")
+
+    def __repr__(self) -> str:
+        return f"Denial({self.status}, {self.reason!r})"
+
+
+class Guard:
+    """Checks bearer tokens against the shared key/revocation view."""
+
+    def __init__(self, view: RevocationView, settings: AuthSettings | None = None, *, clock: Clock = time.time) -> None:
+        self.view = view
+        self.settings = settings or AuthSettings()
+        self._clock = clock
+        self._enabled = self.settings.enabled_scopes
+        realm = self.settings.realm
+        self._missing = Denial(401, None, "bearer token required", "missing", realm)
+        self._wrong_scheme = Denial(401, None, "bearer token required", "wrong_scheme", realm)
+        invalid = {s: Denial(401, "invalid_token", "invalid token", s.value, realm) for s in TokenStatus}
+        invalid[TokenStatus.EXPIRED] = Denial(401, "invalid_token", "token expired", "expired", realm)
+        self._invalid = invalid
+        self._revoked = Denial(401, "invalid_token", "token revoked", "revoked", realm)
+        self._scope = {
+            s: Denial(403, "insufficient_scope", f"token lacks scope {s}", "scope", realm, scope=s)
+            for s in ALL_SCOPES
+        }
+
+    def enabled(self, scope: str) -> bool:
+        """Whether ``scope``'s endpoints require a token in this deployment."""
+        return scope in self._enabled
+
+    def check(self, authorization: str | None, scope: str) -> Denial | None:
+        """``None`` if ``authorization`` grants ``scope`` (or auth is off for it); else the refusal."""
+        if scope not in self._enabled:
+            return None
+        result = self.authenticate(authorization, scope)
+        return result if isinstance(result, Denial) else None
+
+    def authenticate(self, authorization: str | None, scope: str) -> Claims | Denial:
+        """Like :meth:`check` but returns the token's claims on success (for audit logging)."""
+        if not authorization:
+            return self._deny(self._missing)
+        if authorization[:7].lower() != _BEARER:
+            return self._deny(self._wrong_scheme)
+        view = self.view
+        view.maybe_refresh()
+        result = verify(authorization[7:].strip(), view.keys, self._clock())
+        if isinstance(result, TokenStatus):
+            return self._deny(self._invalid[result])
+        not_before = view.not_before.get(result.identity)
+        if not_before is not None and result.issued_at_ms < not_before:
+            return self._deny(self._revoked)
+        bit = SCOPE_BITS.get(scope)
+        if bit is None:
+            raise ValueError(f"unknown scope {scope!r}")  # a programming error, not a request error
+        if not result.scope_mask & bit:
+            return self._deny(self._scope[scope])
+        return result
+
+    @staticmethod
+    def _deny(denial: Denial) -> Denial:
+        _FAIL[denial.reason].inc()
+        return denial
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def require(guard: Guard, scope: str) -> Callable[[Endpoint], Endpoint]:
+    """Decorator for Starlette endpoints: refuse the request unless the token grants ``scope``."""
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        async def guarded(request: Request) -> Response:
+            denial = guard.check(request.headers.get("authorization"), scope)
+            if denial is not None:
+                return denial.response()
+            return await endpoint(request)
+
+        guarded.__name__ = getattr(endpoint, "__name__", "guarded")
+        guarded.__doc__ = endpoint.__doc__
+        return guarded
+
+    return decorate
+
+
+class RequireScope:
+    """Plain ASGI middleware guarding a whole sub-app (e.g. ``Mount("/admin", …)``)."""
+
+    def __init__(self, app: ASGIApp, guard: Guard, scope: str) -> None:
+        self.app = app
+        self.guard = guard
+        self.scope = scope
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            header = None
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    header = value.decode("latin-1")
+                    break
+            denial = self.guard.check(header, self.scope)
+            if denial is not None:
+                await denial.response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,89 @@
+"""Each worker's in-memory view of revocations and verification keys, kept ≤ ~0.5 s stale.
+
+The hot path must not do I/O per request, yet a revoke-all or delete done by any process (another
+worker, the CLI) must take effect everywhere within 1 s. So the view re-checks the database at
+most once per ``refresh_s``, and that check is one ``PRAGMA data_version`` on a connection this
+view keeps open: SQLite bumps that number whenever *another* connection commits, and reading it
+costs a few microseconds (no table is read). Only when it changed do we reload the two small
+tables (revocations are pruned after 24 h; keys after their tokens expire).
+
+The check runs inline on the request that notices the interval has passed, rather than in a
+background task: no task to own or cancel, it works the same in a bare subprocess, and a
+refresh is one tiny query. The connection is opened lazily and re-opened after a ``fork``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from typing import Final
+
+from server.auth import db
+from server.auth.keys import load_verification_keys
+from server.auth.tokens import MacKey
+from server.auth.types import Clock
+
+DEFAULT_REFRESH_S: Final = 0.5
+
+
+class RevocationView:
+    """``not_before_ms(identity)`` and ``keys`` for the guard; refreshes itself when due."""
+
+    def __init__(
+        self, data_dir: str | os.PathLike[str], *, clock: Clock = time.time, refresh_s: float = DEFAULT_REFRESH_S
+    ) -> None:
+        self.path = db.db_path(data_dir)
+        self._clock = clock
+        self._refresh_s = refresh_s
+        self._next_check = float("-inf")
+        self._version: int | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+        #: identity (16 raw bytes) → not-before in ms; tokens issued earlier are refused.
+        self.not_before: dict[bytes, int] = {}
+        #: kid → prepared HMAC key, for every key that may still have live tokens.
+        self.keys: dict[int, MacKey] = {}
+        self.loaded_at: float | None = None
+
+    def maybe_refresh(self) -> None:
+        """Hot-path entry: a clock read and a compare, unless the refresh interval has passed."""
+        if self._clock() >= self._next_check:
+            self.refresh()
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Check ``data_version`` and reload if anything was committed since the last load."""
+        with self._lock:
+            now = self._clock()
+            self._next_check = now + self._refresh_s
+            conn = self._connection()
+            version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+            if not force and version == self._version:
+                return
+            # Read both tables in one transaction so keys and revocations are from one instant.
+            conn.execute("BEGIN")
+            try:
+                not_before = {
+                    bytes.fromhex(identity): int(nb)
+                    for identity, nb in conn.execute("SELECT identity_id, not_before_ms FROM revocations")
+                }
+                keys = load_verification_keys(conn)
+            finally:
+                conn.execute("COMMIT")
+            self.not_before, self.keys, self._version, self.loaded_at = not_before, keys, version, now
+
+    def close(self) -> None:
+        """Close the connection (lifespan shutdown); the view reopens it if used again."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None or self._pid != os.getpid():
+            self._conn = db.connect(self.path)  # never reuse a connection inherited across fork
+            self._pid = os.getpid()
+            self._version = None
+        return self._conn
