@@ -8,7 +8,8 @@ authentication, and neither appears in ``repr()``, logs or ``mirror status``.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,20 @@ DEFAULT_STREAMING_URL = "https://streaming-data.appnexus.com"
 
 
 class InvalidMirrorSettings(ValueError):
-    """Raised with *every* bad key named, so one config run shows all mistakes."""
+    """Raised with *every* bad key named, so one config run shows all mistakes.
+
+    ``errors`` is the list the app's config loader (:mod:`server.config`) merges into its report.
+    """
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
 
 
 @dataclass(frozen=True, slots=True)
 class MirrorSettings:
     enabled: bool = False
-    data_dir: Path = Path("data/mirror")
+    data_dir: Path = Path("data")  # the outbox file is <data_dir>/mirror-outbox.sqlite3
     api_url: str = DEFAULT_API_URL
     streaming_url: str = DEFAULT_STREAMING_URL
     username: str = ""
@@ -81,7 +89,7 @@ class MirrorSettings:
         if self.enabled and not self.password and self.password_file is None:
             errors.append("mirror.password / mirror.password_file: one is required when mirror.enabled")
         if errors:
-            raise InvalidMirrorSettings("; ".join(errors))
+            raise InvalidMirrorSettings(errors)
 
     def read_password(self) -> str:
         """The secret, read late so a rotated secret file is picked up at the next auth."""
@@ -90,20 +98,15 @@ class MirrorSettings:
         return self.password
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any], env: Mapping[str, str] | None = None) -> MirrorSettings:
-        """Build from a ``[mirror]`` TOML table; ``SEGSERVER_MIRROR_<KEY>`` env vars override.
+    def from_mapping(cls, raw: Mapping[str, Any]) -> MirrorSettings:
+        """Build from a ``[mirror]`` table (the hook :func:`server.config.load_settings` calls).
 
         Unknown keys are reported (a typo must not silently disable a limit).
         """
-        env = os.environ if env is None else env
         known = {f.name: f for f in fields(cls)}
         values: dict[str, Any] = {}
-        errors = [f"mirror.{k}: unknown key" for k in raw if k not in known]
+        errors = [f"mirror.{k}: unknown setting" for k in raw if k not in known]
         merged = {k: v for k, v in raw.items() if k in known}
-        for name in known:
-            env_value = env.get(f"SEGSERVER_MIRROR_{name.upper()}")
-            if env_value is not None:
-                merged[name] = env_value
         for name, value in merged.items():
             default = known[name].default
             try:
@@ -111,8 +114,32 @@ class MirrorSettings:
             except (TypeError, ValueError) as exc:
                 errors.append(f"mirror.{name}: {exc}")
         if errors:
-            raise InvalidMirrorSettings("; ".join(errors))
+            raise InvalidMirrorSettings(errors)
         return cls(**values)
+
+
+ENV_PREFIX = "SEGMENT_SERVER_MIRROR__"  # the app's convention: SEGMENT_SERVER_<SECTION>__<KEY>
+
+
+def load_mirror_settings(config_files: Sequence[Path] = (), env: Mapping[str, str] | None = None,
+                         overrides: Mapping[str, Any] | None = None) -> MirrorSettings:
+    """``[mirror]`` from TOML files ← ``SEGMENT_SERVER_MIRROR__KEY`` env ← explicit overrides.
+
+    For ``mirror run`` and the ops commands, which must not need the whole app's config to run.
+    """
+    env = os.environ if env is None else env
+    merged: dict[str, Any] = {}
+    for path in config_files:
+        if path.exists():
+            merged.update(tomllib.loads(path.read_text(encoding="utf-8")).get("mirror", {}))
+    for name, raw in env.items():
+        if name.startswith(ENV_PREFIX):
+            try:
+                merged[name[len(ENV_PREFIX):].lower()] = tomllib.loads(f"v = {raw}")["v"]
+            except tomllib.TOMLDecodeError:
+                merged[name[len(ENV_PREFIX):].lower()] = raw
+    merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return MirrorSettings.from_mapping(merged)
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:

@@ -1,0 +1,150 @@
+"""``segment-server mirror …``: run the sender, inspect the outbox, requeue, remove.
+
+Mounted by the main CLI with ``app.add_typer(mirror_app, name="mirror")``; also runnable alone
+as ``python -m server.mirror.cli run``. Settings come from ``[mirror]`` in config/default.toml and
+``--config``, then ``SEGMENT_SERVER_MIRROR__<KEY>`` env vars, then the options below. The password
+is never printed: ``status`` shows only the username and when the last auth happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from server.mirror.outbox import Outbox
+from server.mirror.queue import make_sender
+from server.mirror.settings import InvalidMirrorSettings, MirrorSettings, load_mirror_settings
+from server.mirror.types import SegBlock
+
+app = typer.Typer(help="Mirror matched users to Xandr's Instant Audience Service.", no_args_is_help=True)
+console = Console()
+
+DEFAULT_CONFIG = Path("config/default.toml")
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Directory holding the outbox.")]
+Config = Annotated[Path | None, typer.Option("--config", help="Extra TOML file with a [mirror] table.")]
+
+
+def _settings(config: Path | None, **overrides: object) -> MirrorSettings:
+    files = [DEFAULT_CONFIG] + ([config] if config else [])
+    try:
+        return load_mirror_settings(files, overrides=overrides)
+    except InvalidMirrorSettings as exc:
+        for err in exc.errors:
+            console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def run(data_dir: DataDir = None, config: Config = None,
+        api_url: Annotated[str | None, typer.Option(help="Xandr API base URL (auth).")] = None,
+        streaming_url: Annotated[str | None, typer.Option(help="Xandr streaming base URL.")] = None,
+        username: Annotated[str | None, typer.Option(help="Xandr API user.")] = None,
+        password_file: Annotated[Path | None, typer.Option(help="File holding the password.")] = None,
+        member_id: Annotated[int | None, typer.Option(help="Our Xandr member id.")] = None,
+        users_per_second: Annotated[float | None, typer.Option(help="≤ 1000 users/s.")] = None,
+        posts_per_second: Annotated[float | None, typer.Option(help="≤ 100 POST/s.")] = None) -> None:
+    """Run the sender in the foreground until SIGTERM/SIGINT (one active sender: a lease)."""
+    settings = _settings(config, enabled=True, data_dir=data_dir, api_url=api_url, streaming_url=streaming_url,
+                         username=username, password_file=password_file, member_id=member_id,
+                         users_per_second=users_per_second, posts_per_second=posts_per_second)
+    asyncio.run(_run(settings))
+
+
+async def _run(settings: MirrorSettings) -> None:
+    outbox = Outbox(settings.data_dir)
+    sender = make_sender(settings, outbox)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, sender.stop)
+    console.print(f"mirror sender {sender.holder} draining {outbox.path}")
+    try:
+        await sender.run()
+    finally:
+        await sender.aclose()
+        outbox.close()
+
+
+@app.command()
+def status(data_dir: DataDir = None, config: Config = None,
+           as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Outbox depth, oldest intent age, sent/s, dead letters by reason, last auth, reconciliation."""
+    settings = _settings(config, data_dir=data_dir)
+    outbox = Outbox(settings.data_dir)
+    stats = outbox.stats()
+    outbox.close()
+    last_auth = None if stats.last_auth is None else {
+        "age_seconds": round(time.time() - stats.last_auth[0], 1), "result": stats.last_auth[1]}
+    doc = {"outbox": str(settings.data_dir), "depth": stats.depth,
+           "oldest_age_seconds": None if stats.oldest_age is None else round(stats.oldest_age, 1),
+           "sent_per_second_5min": round(stats.sent_per_second, 2), "dead_letters": stats.dead_letters,
+           "last_auth": last_auth, "username": settings.username or None, "sender": stats.lease_holder,
+           "reconcile": orjson.loads(stats.last_reconcile) if stats.last_reconcile else None}
+    if as_json:
+        typer.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table(title="Xandr mirror", show_header=False)
+    for key, value in doc.items():
+        table.add_row(key, orjson.dumps(value).decode() if isinstance(value, (dict, list)) else str(value))
+    console.print(table)
+
+
+@app.command("retry-dead-letters")
+def retry_dead_letters(data_dir: DataDir = None, config: Config = None,
+                       reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None) -> None:
+    """Move dead letters (all, or one reason) back into the outbox, after the cause is fixed."""
+    settings = _settings(config, data_dir=data_dir)
+    outbox = Outbox(settings.data_dir)
+    moved = outbox.retry_dead_letters(reason)
+    outbox.close()
+    typer.echo(f"requeued {moved} intents")
+
+
+@app.command()
+def remove(user: Annotated[str, typer.Option("--user", help="User id.")],
+           segment: Annotated[list[str], typer.Option("--segment", help="Our segment id (repeatable).")],
+           domain: Annotated[Optional[str], typer.Option("--domain", help="idfa/aaid/…; omit = Xandr id.")] = None,
+           store_dir: Annotated[Optional[Path], typer.Option(
+               help="Store data dir to map our segment ids to Xandr; without it --segment is a Xandr seg_id.")] = None,
+           data_dir: DataDir = None, config: Config = None) -> None:
+    """Queue removal of a user from Xandr segments (``expiration: -1``)."""
+    from server.mirror.limits import DOMAINS, EXPIRE_REMOVE
+    from server.mirror.queue import block_for
+
+    if domain not in DOMAINS or not user:
+        console.print(f"[red]--domain must be one of {sorted(d for d in DOMAINS if d)} or omitted[/red]")
+        raise typer.Exit(2)
+    blocks: list[SegBlock] = []
+    if store_dir is not None:
+        from segments.store.sqlite import SQLiteStore
+
+        taxonomy = SQLiteStore(store_dir).taxonomy
+        for sid in segment:
+            seg = taxonomy.get(sid)
+            if seg is None or seg.xandr is None:
+                console.print(f"[red]segment {sid!r}: not in the taxonomy or has no xandr mapping[/red]")
+                raise typer.Exit(2)
+            blocks.append(block_for(seg.xandr, remove=True))
+    else:
+        try:
+            blocks = [SegBlock(seg_id=int(s), expiration=EXPIRE_REMOVE) for s in segment]
+        except ValueError:
+            console.print("[red]without --store-dir, --segment must be a numeric Xandr seg_id[/red]")
+            raise typer.Exit(2) from None
+    settings = _settings(config, data_dir=data_dir)
+    outbox = Outbox(settings.data_dir)
+    n = outbox.add_many([(user, domain, b) for b in blocks])
+    outbox.close()
+    typer.echo(f"queued {n} removals")
+
+
+if __name__ == "__main__":
+    app()
