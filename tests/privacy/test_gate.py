@@ -1,0 +1,213 @@
+"""The rule table, one signal at a time and in the combinations that matter, with real strings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import privacy_vectors as v
+import pytest
+
+from segments.keys import CONTEXTUAL_KINDS, IFA, USER_LEVEL_KINDS
+from server.privacy import REASONS, RULES, PrivacyGate, PrivacySettings
+from server.privacy import reasons as r
+from server.privacy.gate import ALL_KINDS, SAFEST
+from server.signals import PrivacyDecision, PrivacySignals
+
+OUR_VENDOR = 8  # consented in TCF_ALL_PURPOSES
+SETTINGS = PrivacySettings(gvl_vendor_id=OUR_VENDOR)
+
+ALLOW = (ALL_KINDS, True, False)
+CONTEXTUAL = (CONTEXTUAL_KINDS, False, False)
+CHILD = (CONTEXTUAL_KINDS, False, True)
+NO_IFA = (ALL_KINDS - {IFA}, True, False)
+
+
+def decide(settings: PrivacySettings = SETTINGS, **signals: Any) -> PrivacyDecision:
+    return PrivacyGate(settings).decide(PrivacySignals(**signals))
+
+
+def check(decision: PrivacyDecision, outcome: tuple[frozenset[str], bool, bool], reason: str) -> None:
+    kinds, mirror, truncate = outcome
+    assert (decision.allowed_kinds, decision.mirror_allowed, decision.truncate_ip, decision.reason) == (
+        kinds, mirror, truncate, reason)
+    assert decision.reason in REASONS
+    assert set(decision.reasons) <= set(REASONS)
+
+
+SINGLE_SIGNALS = [
+    pytest.param({}, ALLOW, r.ALLOWED, id="no signals"),
+    pytest.param(dict(coppa=0, gdpr=0, us_privacy="1---", gpp="", gpp_sid=()), ALLOW, r.ALLOWED,
+                 id="Index app sample regs"),
+    pytest.param(dict(gdpr=0), ALLOW, r.ALLOWED, id="Index web sample regs"),
+    # COPPA
+    pytest.param(dict(coppa=1), CHILD, r.COPPA, id="coppa"),
+    pytest.param(dict(coppa=7), CHILD, r.COPPA, id="coppa garbage int"),
+    # GDPR / TCF
+    pytest.param(dict(gdpr=1, consent=v.TCF_ALL_PURPOSES), ALLOW, r.ALLOWED, id="gdpr with full consent"),
+    pytest.param(dict(gdpr=1), CONTEXTUAL, r.GDPR_MISSING_CONSENT, id="gdpr without string"),
+    pytest.param(dict(gdpr=1, consent=""), CONTEXTUAL, r.GDPR_MISSING_CONSENT, id="gdpr with empty string"),
+    pytest.param(dict(gdpr=1, consent="garbage"), CONTEXTUAL, r.GDPR_INVALID_CONSENT, id="gdpr garbage string"),
+    pytest.param(dict(gdpr=1, consent=v.TCF_PURPOSE_1_ONLY), CONTEXTUAL, r.GDPR_NO_CONSENT,
+                 id="gdpr purpose 1 only"),
+    pytest.param(dict(gdpr=1, consent=v.TCF_NO_PURPOSES), CONTEXTUAL, r.GDPR_NO_CONSENT,
+                 id="gdpr vendor list without our vendor"),
+    pytest.param(dict(gdpr=1, consent=v.TCF_EMPTY), CONTEXTUAL, r.GDPR_NO_CONSENT, id="gdpr nothing consented"),
+    pytest.param(dict(gdpr=0, consent="garbage"), ALLOW, r.ALLOWED, id="gdpr=0 ignores the string"),
+    pytest.param(dict(consent=v.TCF_EMPTY), ALLOW, r.ALLOWED, id="gdpr absent defaults to not applies"),
+    pytest.param(dict(gdpr=2, consent=v.TCF_ALL_PURPOSES), ALLOW, r.ALLOWED, id="gdpr garbage applies, consented"),
+    pytest.param(dict(gdpr=2), CONTEXTUAL, r.GDPR_MISSING_CONSENT, id="gdpr garbage applies, no string"),
+    # US Privacy
+    pytest.param(dict(us_privacy="1YYN"), CONTEXTUAL, r.USP_OPT_OUT, id="usp opt-out"),
+    pytest.param(dict(us_privacy="1YNN"), ALLOW, r.ALLOWED, id="usp no opt-out"),
+    pytest.param(dict(us_privacy="1---"), ALLOW, r.ALLOWED, id="usp not applicable"),
+    pytest.param(dict(us_privacy="bogus"), CONTEXTUAL, r.USP_INVALID, id="usp malformed -> opt-out by default"),
+    # GPP
+    pytest.param(dict(gpp=v.GPP_USP_OPT_OUT, gpp_sid=(6,)), CONTEXTUAL, r.USP_OPT_OUT, id="gpp section 6 opt-out"),
+    pytest.param(dict(gpp=v.GPP_USP_NO_OPT_OUT, gpp_sid=(6,)), ALLOW, r.ALLOWED, id="gpp section 6 no opt-out"),
+    pytest.param(dict(gpp=v.GPP_TCF_AND_USP, gpp_sid=(2,)), CONTEXTUAL, r.GDPR_NO_CONSENT,
+                 id="gpp section 2 means gdpr applies"),
+    pytest.param(dict(gpp=v.GPP_TCF_WITH_VENDORS, gpp_sid=(2,)), CONTEXTUAL, r.GDPR_NO_CONSENT,
+                 id="gpp section 2 vendors without purposes"),
+    pytest.param(dict(gpp="DBABLA~" + v.USNAT_OPTED_OUT, gpp_sid=(7,)), CONTEXTUAL, r.GPP_US_CHILD,
+                 id="usnat opt-out + child"),
+    pytest.param(dict(gpp="DBABLA~" + v.USNAT_LEGACY_NOT_OPTED_OUT, gpp_sid=(7,)), ALLOW, r.ALLOWED,
+                 id="usnat did not opt out"),
+    pytest.param(dict(gpp=v.GPP_USNAT_CHILD, gpp_sid=(7,)), CONTEXTUAL, r.GPP_US_CHILD, id="usnat known child"),
+    pytest.param(dict(gpp=v.GPP_USNAT_LEGACY_DEFAULTS, gpp_sid=(7,)), ALLOW, r.ALLOWED, id="usnat defaults"),
+    pytest.param(dict(gpp=v.GPP_USNAT_LEGACY_DEFAULTS, gpp_sid=(8,)), CONTEXTUAL, r.GPP_INVALID,
+                 id="sid names a section the string lacks"),
+    pytest.param(dict(gpp="DBABLA~z", gpp_sid=(7,)), CONTEXTUAL, r.GPP_INVALID, id="undecodable usnat"),
+    pytest.param(dict(gpp="garbage"), CONTEXTUAL, r.GPP_INVALID, id="undecodable gpp string"),
+    pytest.param(dict(gpp="", gpp_sid=()), ALLOW, r.ALLOWED, id="empty gpp (Index sample)"),
+    pytest.param(dict(gpp=v.GPP_TCF_CA_USP, gpp_sid=(5,)), CONTEXTUAL, r.GPP_UNKNOWN_SECTION,
+                 id="canada section is not decoded"),
+    pytest.param(dict(gpp=v.GPP_USP_NO_OPT_OUT, gpp_sid=(6, 3, 4)), ALLOW, r.ALLOWED,
+                 id="header and signal-integrity ids ignored"),
+    pytest.param(dict(gpp_sid=(7,)), CONTEXTUAL, r.GPP_INVALID, id="sid without a gpp string"),
+    pytest.param(dict(gpp_sid=(6,), us_privacy="1YNN"), CONTEXTUAL, r.USP_INVALID,
+                 id="sid 6 without gpp string: stricter of the two"),
+    pytest.param(dict(gpp_sid=(25,)), CONTEXTUAL, r.GPP_UNKNOWN_SECTION, id="sid for an undecoded state"),
+    # LMT / GPC
+    pytest.param(dict(lmt=1, has_ifa=True), NO_IFA, r.LMT, id="lmt with ifa"),
+    pytest.param(dict(lmt=1, has_ifa=False), NO_IFA, r.ALLOWED, id="lmt without ifa: dropped, not counted"),
+    pytest.param(dict(lmt=0, has_ifa=True), ALLOW, r.ALLOWED, id="lmt=0"),
+    pytest.param(dict(gpc=True), CONTEXTUAL, r.GPC, id="gpc header"),
+]
+
+
+@pytest.mark.parametrize(("signals", "outcome", "reason"), SINGLE_SIGNALS)
+def test_single_signal(signals: dict[str, Any], outcome: tuple[frozenset[str], bool, bool], reason: str) -> None:
+    check(decide(**signals), outcome, reason)
+
+
+COMBINATIONS = [
+    pytest.param(dict(coppa=1, gdpr=1, consent=v.TCF_ALL_PURPOSES), CHILD, r.COPPA, (r.COPPA,),
+                 id="coppa beats full consent"),
+    pytest.param(dict(coppa=1, gdpr=1), CHILD, r.COPPA, (r.COPPA, r.GDPR_MISSING_CONSENT),
+                 id="coppa + gdpr without string"),
+    pytest.param(dict(gdpr=1, consent=v.TCF_ALL_PURPOSES, us_privacy="1YYN"), CONTEXTUAL, r.USP_OPT_OUT,
+                 (r.USP_OPT_OUT,), id="gdpr consent but usp opt-out"),
+    pytest.param(dict(gdpr=1, gpp=v.GPP_TCF_AND_USP, gpp_sid=(2, 6)), CONTEXTUAL, r.GDPR_NO_CONSENT,
+                 (r.GDPR_NO_CONSENT,), id="gpp tcf+usp sections"),
+    pytest.param(dict(gdpr=1, consent=v.TCF_ALL_PURPOSES, gpp=v.GPP_TCF_AND_USP, gpp_sid=(2, 6)), ALLOW,
+                 r.ALLOWED, (), id="user.consent preferred over gpp section 2"),
+    pytest.param(dict(gpp=v.GPP_ALL_DEFAULTS, gpp_sid=tuple(range(6, 24))), ALLOW, r.ALLOWED, (),
+                 id="gpp with 18 applicable sections at defaults"),
+    pytest.param(dict(gpp=v.GPP_ALL_DEFAULTS), CONTEXTUAL, r.GDPR_NO_CONSENT,
+                 (r.GDPR_NO_CONSENT, r.GPP_UNKNOWN_SECTION),
+                 id="no sid: every section in the string applies"),
+    pytest.param(dict(gpp="DBABLA~" + v.USNAT_OPTED_OUT_NO_GPC, gpp_sid=(7,), us_privacy="1YNN"), CONTEXTUAL,
+                 r.GPP_US_CHILD, (r.GPP_US_CHILD, r.GPP_US_OPT_OUT), id="usp allows, usnat opts out"),
+    pytest.param(dict(gpp="DBABLA~" + v.USNAT_OPTED_OUT, gpp_sid=(7,)), CONTEXTUAL, r.GPP_US_CHILD,
+                 (r.GPP_US_CHILD, r.GPP_US_OPT_OUT, r.GPC), id="usnat gpc subsection counts as gpc"),
+    pytest.param(dict(lmt=1, has_ifa=True, gdpr=1, consent=v.TCF_ALL_PURPOSES), NO_IFA, r.LMT, (r.LMT,),
+                 id="lmt with ifa and consent"),
+    pytest.param(dict(lmt=1, has_ifa=True, us_privacy="1YYN"), CONTEXTUAL, r.USP_OPT_OUT, (r.USP_OPT_OUT, r.LMT),
+                 id="lmt + usp opt-out"),
+    pytest.param(dict(coppa=1, lmt=1, has_ifa=True, gpc=True, us_privacy="1YYN"), CHILD, r.COPPA,
+                 (r.COPPA, r.USP_OPT_OUT, r.GPC, r.LMT), id="everything at once"),
+]
+
+
+@pytest.mark.parametrize(("signals", "outcome", "reason", "reasons"), COMBINATIONS)
+def test_combination(signals: dict[str, Any], outcome: tuple[frozenset[str], bool, bool], reason: str,
+                     reasons: tuple[str, ...]) -> None:
+    decision = decide(**signals)
+    check(decision, outcome, reason)
+    assert decision.reasons == reasons
+
+
+SETTINGS_CASES = [
+    pytest.param(dict(gdpr_default=True), dict(), CONTEXTUAL, r.GDPR_MISSING_CONSENT, id="gdpr_default applies"),
+    pytest.param(dict(gdpr_default=True), dict(gdpr=0), ALLOW, r.ALLOWED, id="explicit gdpr=0 beats default"),
+    pytest.param(dict(gvl_vendor_id=0), dict(gdpr=1, consent=v.TCF_ALL_PURPOSES), CONTEXTUAL, r.GDPR_NO_VENDOR_ID,
+                 id="no GVL id: consent impossible"),
+    pytest.param(dict(gvl_vendor_id=755, required_purposes=(1,)), dict(gdpr=1, consent=v.TCF_PURPOSE_1_ONLY),
+                 ALLOW, r.ALLOWED, id="purposes configurable"),
+    pytest.param(dict(gvl_vendor_id=10, required_purposes=(1,)), dict(gdpr=1, consent=v.TCF_PURPOSE_1_ONLY),
+                 CONTEXTUAL, r.GDPR_NO_CONSENT, id="publisher restriction blocks"),
+    pytest.param(dict(usp_malformed_opt_out=False), dict(us_privacy="bogus"), ALLOW, r.ALLOWED,
+                 id="malformed usp ignored (still noted)"),
+    pytest.param(dict(gpp_malformed_opt_out=False), dict(gpp="garbage"), ALLOW, r.ALLOWED,
+                 id="malformed gpp ignored"),
+    pytest.param(dict(gpp_unknown_section_opt_out=False), dict(gpp=v.GPP_TCF_CA_USP, gpp_sid=(5,)), ALLOW,
+                 r.ALLOWED, id="unknown section ignored"),
+    pytest.param(dict(gpc_opt_out=False), dict(gpc=True), ALLOW, r.ALLOWED, id="gpc not honoured"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "signals", "outcome", "reason"), SETTINGS_CASES)
+def test_settings_change_behaviour(overrides: dict[str, Any], signals: dict[str, Any],
+                                   outcome: tuple[frozenset[str], bool, bool], reason: str) -> None:
+    settings = PrivacySettings(**{"gvl_vendor_id": OUR_VENDOR, **overrides})
+    check(decide(settings, **signals), outcome, reason)
+
+
+def test_ignored_malformed_usp_is_still_counted() -> None:
+    decision = decide(PrivacySettings(gvl_vendor_id=OUR_VENDOR, usp_malformed_opt_out=False), us_privacy="x")
+    assert decision.reason == r.ALLOWED and decision.reasons == (r.USP_INVALID,)
+
+
+@pytest.mark.parametrize(
+    "signals",
+    [
+        pytest.param(dict(consent=123, gdpr=1), id="consent wrong type"),
+        pytest.param(dict(gpp=["D"], gpp_sid=(7,)), id="gpp wrong type"),
+        pytest.param(dict(gpp_sid=["7", None, 7.0]), id="sid items wrong type"),
+        pytest.param(dict(gpp_sid="7"), id="sid wrong type"),
+        pytest.param(dict(us_privacy=1), id="usp wrong type"),
+        pytest.param(dict(gpc="1", has_ifa="yes", lmt="1"), id="flags wrong type"),
+    ],
+)
+def test_wrong_types_never_raise_or_widen(signals: dict[str, Any]) -> None:
+    decision = decide(**signals)
+    assert decision.reason in REASONS
+
+
+def test_a_bug_fails_closed() -> None:
+    gate = PrivacyGate(SETTINGS)
+
+    def broken(_: object) -> None:
+        raise RuntimeError("boom")
+
+    gate.facts = broken  # type: ignore[method-assign,assignment]
+    assert gate.decide(PrivacySignals()) is SAFEST
+    assert SAFEST.allowed_kinds.isdisjoint(USER_LEVEL_KINDS) and not SAFEST.mirror_allowed and SAFEST.truncate_ip
+
+
+def test_every_rule_code_is_a_reason() -> None:
+    assert {rule.code for rule in RULES} <= set(REASONS)
+    assert len(REASONS) == len(set(REASONS))
+
+
+def test_default_gate_is_unregistered() -> None:
+    decision = PrivacyGate().decide(PrivacySignals(gdpr=1, consent=v.TCF_ALL_PURPOSES))
+    assert decision.reason == r.GDPR_NO_VENDOR_ID
+
+
+def test_decode_results_are_cached_across_requests() -> None:
+    gate = PrivacyGate(SETTINGS)
+    signals = PrivacySignals(gdpr=1, consent=v.TCF_ALL_PURPOSES, gpp=v.GPP_TCF_AND_USP, gpp_sid=(2, 6))
+    first = gate.decide(signals)
+    assert gate.decide(signals) == first
+    assert v.GPP_TCF_AND_USP in gate.gpp._cache and v.TCF_ALL_PURPOSES in gate.tcf._cache
