@@ -102,7 +102,9 @@ class Guard:
     def check(self, authorization: str | None, scope: str) -> Denial | None:
         """``None`` if ``authorization`` grants ``scope`` (or auth is off for it); else the refusal."""
         if scope not in self._enabled:
-            return None
+            if scope in ALL_SCOPES:
+                return None
+            raise ValueError(f"unknown scope {scope!r}")  # a typo must not silently open an endpoint
         result = self.authenticate(authorization, scope)
         return result if isinstance(result, Denial) else None
 

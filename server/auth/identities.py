@@ -113,7 +113,7 @@ class IdentityStore:
     def list(self) -> list[Identity]:
         """Every identity, oldest first."""
         with db.read_conn(self.path) as conn:
-            rows = conn.execute(_SELECT + " ORDER BY i.created_ms, i.id").fetchall()
+            rows = conn.execute(_SELECT + " ORDER BY i.created_ms, i.rowid").fetchall()
         return [_row_to_identity(row) for row in rows]
 
     def delete(self, identity_id: str) -> None:
