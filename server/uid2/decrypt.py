@@ -14,7 +14,7 @@ import time
 from binascii import b2a_base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -37,9 +37,12 @@ _V3_SITE = struct.Struct(">i12xiqq")  # site id, publisher + client key id, priv
 _BASE64_TEXT = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 
-@dataclass(frozen=True, slots=True)
-class DecryptionResult:
-    """``uid`` is set only on SUCCESS. Times are epoch seconds; fields are None where unknown."""
+class DecryptionResult(NamedTuple):
+    """``uid`` is set only on SUCCESS. Times are epoch seconds; fields are None where unknown.
+
+    A NamedTuple rather than a frozen dataclass: it is built once per token on the hot path, and a
+    frozen dataclass's ``__init__`` costs several times more.
+    """
 
     status: DecryptionStatus
     uid: str | None = None
@@ -71,8 +74,7 @@ class StaticKeySource:
     snapshot: KeySet | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Payload:
+class _Payload(NamedTuple):
     """The fields both token layouts share once both layers are open."""
 
     uid: str
