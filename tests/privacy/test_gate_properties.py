@@ -55,7 +55,7 @@ def test_a_failing_gate_never_allows_user_level_kinds(signals: PrivacySignals) -
 @given(signals_strategy)
 def test_adding_coppa_or_opt_out_only_restricts(signals: PrivacySignals) -> None:
     base = GATE.decide(signals)
-    for extra in (dict(coppa=1), dict(us_privacy="1YYN"), dict(gpc=True)):
+    for extra in ({"coppa": 1}, {"us_privacy": "1YYN"}, {"gpc": True}):
         fields = {name: getattr(signals, name) for name in PrivacySignals.__slots__}
         stricter = GATE.decide(PrivacySignals(**{**fields, **extra}))
         assert stricter.allowed_kinds <= base.allowed_kinds

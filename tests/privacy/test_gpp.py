@@ -1,5 +1,5 @@
-import pytest
 import privacy_vectors as v
+import pytest
 
 from server.privacy import gpp
 from server.privacy import gpp_sections as s
@@ -51,7 +51,7 @@ def test_fibonacci_words_from_spec_table() -> None:
         assert bits.pos == len(word)
 
 
-OPTED_OUT = dict(sale_opt_out=True, targeted_opt_out=True, known_child=True, service_provider_mode=False)
+OPTED_OUT = {"sale_opt_out": True, "targeted_opt_out": True, "known_child": True, "service_provider_mode": False}
 
 
 @pytest.mark.parametrize(
