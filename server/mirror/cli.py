@@ -111,8 +111,8 @@ def retry_dead_letters(data_dir: DataDir = None, config: Config = None,
 @app.command()
 def remove(user: Annotated[str, typer.Option("--user", help="User id.")],
            segment: Annotated[list[str], typer.Option("--segment", help="Our segment id (repeatable).")],
-           domain: Annotated[Optional[str], typer.Option("--domain", help="idfa/aaid/…; omit = Xandr id.")] = None,
-           store_dir: Annotated[Optional[Path], typer.Option(
+           domain: Annotated[str | None, typer.Option("--domain", help="idfa/aaid/…; omit = Xandr id.")] = None,
+           store_dir: Annotated[Path | None, typer.Option(
                help="Store data dir to map our segment ids to Xandr; without it --segment is a Xandr seg_id.")] = None,
            data_dir: DataDir = None, config: Config = None) -> None:
     """Queue removal of a user from Xandr segments (``expiration: -1``)."""

@@ -36,19 +36,21 @@ class AuthLog(Protocol):
     """Where successful authentications are remembered (the outbox implements it)."""
 
     def record_auth(self, result: str) -> None: ...
-    def auths_since(self, since: float, result: str = "ok") -> list[float]: ...
+    def auths_since(self, since: float, result: str = "ok") -> list[float]:
+        """Timestamps of ``result`` auths strictly after ``since``, oldest first."""
+        ...
 
 
 class MemoryAuthLog:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = time.time) -> None:
         self._entries: list[tuple[float, str]] = []
-        self.clock: Clock = time.time
+        self.clock = clock
 
     def record_auth(self, result: str) -> None:
         self._entries.append((self.clock(), result))
 
     def auths_since(self, since: float, result: str = "ok") -> list[float]:
-        return [ts for ts, r in self._entries if ts >= since and r == result]
+        return [ts for ts, r in self._entries if ts > since and r == result]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +113,7 @@ class XandrClient:
         self._settings = settings
         self._http = http
         self._clock = clock
-        self._auth_log: AuthLog = auth_log if auth_log is not None else MemoryAuthLog()
+        self._auth_log: AuthLog = auth_log if auth_log is not None else MemoryAuthLog(clock)
         self._token: str | None = None
         self._issued = 0.0
         self._last_used = 0.0

@@ -170,7 +170,7 @@ class Outbox:
 
     def auths_since(self, since: float, result: str = "ok") -> list[float]:
         with self._lock:
-            rows = self._db.execute("SELECT ts FROM auths WHERE ts >= ? AND result = ? ORDER BY ts",
+            rows = self._db.execute("SELECT ts FROM auths WHERE ts > ? AND result = ? ORDER BY ts",
                                     (since, result)).fetchall()
         return [r[0] for r in rows]
 

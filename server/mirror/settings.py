@@ -113,9 +113,13 @@ class MirrorSettings:
                 values[name] = _coerce(name, value, default)
             except (TypeError, ValueError) as exc:
                 errors.append(f"mirror.{name}: {exc}")
+        try:
+            built = cls(**values)
+        except InvalidMirrorSettings as exc:  # report range errors alongside type/unknown-key errors
+            errors.extend(exc.errors)
         if errors:
             raise InvalidMirrorSettings(errors)
-        return cls(**values)
+        return built
 
 
 ENV_PREFIX = "SEGMENT_SERVER_MIRROR__"  # the app's convention: SEGMENT_SERVER_<SECTION>__<KEY>
