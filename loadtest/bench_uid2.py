@@ -26,12 +26,12 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from uid2_client import Params, UID2TokenGenerator  # noqa: E402
-from uid2_client import decrypt_token as sdk_decrypt  # noqa: E402
-from uid2_client.client_type import ClientType as SdkClientType  # noqa: E402
-from uid2_client.refresh_keys_util import parse_keys_json  # noqa: E402
+from uid2_client import Params, UID2TokenGenerator
+from uid2_client import decrypt_token as sdk_decrypt
+from uid2_client.client_type import ClientType as SdkClientType
+from uid2_client.refresh_keys_util import parse_keys_json
 
-from server.uid2 import BidstreamDecryptor, StaticKeySource, parse_key_response  # noqa: E402
+from server.uid2 import BidstreamDecryptor, StaticKeySource, parse_key_response
 
 TOKENS_PER_VERSION = 256
 Decrypt = Callable[[str], str | None]
@@ -45,10 +45,20 @@ GENERATORS = {
 def _key_document(now: int) -> dict[str, Any]:
     def key(key_id: int) -> dict[str, Any]:
         secret = base64.b64encode(os.urandom(32)).decode()
-        return {"id": key_id, "created": now - 86400, "activates": now - 3600, "expires": now + 86400, "secret": secret}
+        return {
+            "id": key_id,
+            "created": now - 86400,
+            "activates": now - 3600,
+            "expires": now + 86400,
+            "secret": secret,
+        }
 
-    return {"max_bidstream_lifetime_seconds": 259210, "identity_scope": "UID2", "allow_clock_skew_seconds": 1800,
-            "keys": [key(101), key(301)]}
+    return {
+        "max_bidstream_lifetime_seconds": 259210,
+        "identity_scope": "UID2",
+        "allow_clock_skew_seconds": 1800,
+        "keys": [key(101), key(301)],
+    }
 
 
 def _tokens(sdk_keys: Any, version: int) -> list[tuple[str, str]]:
@@ -68,7 +78,9 @@ def _pass(decrypt: Callable[[str], str | None], tokens: list[tuple[str, str]]) -
     return len(tokens) / (time.perf_counter() - start)
 
 
-def _compare(ours: Decrypt, theirs: Decrypt, tokens: list[tuple[str, str]], seconds: float) -> tuple[float, float]:
+def _compare(
+    ours: Decrypt, theirs: Decrypt, tokens: list[tuple[str, str]], seconds: float
+) -> tuple[float, float]:
     """Interleave passes of both sides so a noisy neighbour slows both alike; return median rates."""
     for token, raw in tokens:  # warm up and check agreement
         if ours(token) != raw or theirs(token) != raw:
@@ -82,8 +94,12 @@ def _compare(ours: Decrypt, theirs: Decrypt, tokens: list[tuple[str, str]], seco
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=2.0, help="measuring time per side per version (interleaved)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=2.0, help="measuring time per side per version (interleaved)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -102,15 +118,25 @@ def main() -> None:
     for version in (2, 3, 4):
         tokens = _tokens(sdk_keys, version)
         ours_rate, theirs_rate = _compare(ours, theirs, tokens, args.seconds)
-        rows.append({"version": version, "ours_tokens_per_s": round(ours_rate),
-                     "uid2_client_tokens_per_s": round(theirs_rate), "ratio": round(ours_rate / theirs_rate, 1),
-                     "ours_us_per_token": round(1e6 / ours_rate, 2)})
+        rows.append(
+            {
+                "version": version,
+                "ours_tokens_per_s": round(ours_rate),
+                "uid2_client_tokens_per_s": round(theirs_rate),
+                "ratio": round(ours_rate / theirs_rate, 1),
+                "ours_us_per_token": round(1e6 / ours_rate, 2),
+            }
+        )
 
-    print(f"{'version':>7} | {'ours tok/s':>12} | {'uid2-client tok/s':>17} | {'ratio':>6} | {'ours µs/tok':>11}")
+    print(
+        f"{'version':>7} | {'ours tok/s':>12} | {'uid2-client tok/s':>17} | {'ratio':>6} | {'ours µs/tok':>11}"
+    )
     print("-" * 67)
     for r in rows:
-        print(f"{'v' + str(r['version']):>7} | {r['ours_tokens_per_s']:>12,} | {r['uid2_client_tokens_per_s']:>17,} | "
-              f"{r['ratio']:>5}x | {r['ours_us_per_token']:>11}")
+        print(
+            f"{'v' + str(r['version']):>7} | {r['ours_tokens_per_s']:>12,} | {r['uid2_client_tokens_per_s']:>17,} | "
+            f"{r['ratio']:>5}x | {r['ours_us_per_token']:>11}"
+        )
     if args.json:
         meta = {"python": platform.python_version(), "machine": platform.machine(), "seconds": args.seconds}
         args.json.write_bytes(orjson.dumps({"results": rows, "meta": meta}, option=orjson.OPT_INDENT_2))

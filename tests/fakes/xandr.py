@@ -98,10 +98,19 @@ def _clean(obj: dict[str, Any], drop_null: tuple[str, ...] = ("member_id",)) -> 
 
 
 class FakeXandr:
-    def __init__(self, *, username: str = "mirror-user", password: str = "s3cret", member_id: int = 1234,
-                 clock: Callable[[], float] = time.time, posts_per_second: float = 100.0,
-                 users_per_second: float = 1000.0, latency: float = 0.0, slow_seconds: float = 30.0,
-                 unknown_users: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        *,
+        username: str = "mirror-user",
+        password: str = "s3cret",
+        member_id: int = 1234,
+        clock: Callable[[], float] = time.time,
+        posts_per_second: float = 100.0,
+        users_per_second: float = 1000.0,
+        latency: float = 0.0,
+        slow_seconds: float = 30.0,
+        unknown_users: frozenset[str] = frozenset(),
+    ) -> None:
         self.username, self.password, self.member_id = username, password, member_id
         self.clock = clock
         self.latency, self.slow_seconds = latency, slow_seconds
@@ -127,7 +136,9 @@ class FakeXandr:
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
 
-    def segments_of(self, user_id: str, domain: str | None = None) -> dict[tuple[Any, Any, Any], tuple[Any, Any]]:
+    def segments_of(
+        self, user_id: str, domain: str | None = None
+    ) -> dict[tuple[Any, Any, Any], tuple[Any, Any]]:
         with self.lock:
             return dict(self.memberships.get((user_id, domain), {}))
 
@@ -138,8 +149,13 @@ class FakeXandr:
 
     # -- MockTransport ----------------------------------------------------------------------
     def handle(self, request: httpx.Request) -> httpx.Response:
-        reply = self.respond(request.method, request.url.path, request.url.query.decode(),
-                             request.headers.get("authorization"), request.content)
+        reply = self.respond(
+            request.method,
+            request.url.path,
+            request.url.query.decode(),
+            request.headers.get("authorization"),
+            request.content,
+        )
         if reply.fault is Fault.TIMEOUT:
             raise httpx.ReadTimeout("fake timeout", request=request)
         if reply.fault is Fault.DROP:
@@ -147,7 +163,9 @@ class FakeXandr:
         return httpx.Response(reply.status, content=orjson.dumps(reply.body), headers=reply.headers)
 
     # -- ASGI -------------------------------------------------------------------------------
-    async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    async def __call__(
+        self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
+    ) -> None:
         if scope["type"] != "http":
             return
         chunks = []
@@ -157,17 +175,27 @@ class FakeXandr:
             if not message.get("more_body"):
                 break
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        reply = self.respond(scope["method"], scope["path"], scope["query_string"].decode(),
-                             headers.get("authorization"), b"".join(chunks))
+        reply = self.respond(
+            scope["method"],
+            scope["path"],
+            scope["query_string"].decode(),
+            headers.get("authorization"),
+            b"".join(chunks),
+        )
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.fault is Fault.TIMEOUT:
             await asyncio.sleep(self.slow_seconds)
         status = 500 if reply.fault is Fault.DROP else reply.status
         body = orjson.dumps(reply.body)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json")] +
-                               [(k.encode(), v.encode()) for k, v in reply.headers.items()]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json")]
+                + [(k.encode(), v.encode()) for k, v in reply.headers.items()],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     # -- the service -------------------------------------------------------------------------
@@ -177,8 +205,9 @@ class FakeXandr:
             self.log.append((path, reply.status))
             return reply
 
-    def _route(self, method: str, path: str, query: dict[str, list[str]], authorization: str | None,
-               body: bytes) -> Reply:
+    def _route(
+        self, method: str, path: str, query: dict[str, list[str]], authorization: str | None, body: bytes
+    ) -> Reply:
         now = self.clock()
         if method == "POST" and path == "/auth":
             return self._auth(body, now)
@@ -189,7 +218,9 @@ class FakeXandr:
         if fault is Fault.NOAUTH and token in self.tokens:
             del self.tokens[token]
         if not self._token_ok(token, now):
-            return Reply(401, {"response": {"error_id": "NOAUTH", "error": "Authentication failed - not logged in"}})
+            return Reply(
+                401, {"response": {"error_id": "NOAUTH", "error": "Authentication failed - not logged in"}}
+            )
         if fault is Fault.SERVER_ERROR:
             return Reply(503, {"response": {"error_id": "SYSTEM", "error": "Service unavailable"}})
         if fault is Fault.RATE_LIMITED:
@@ -218,9 +249,11 @@ class FakeXandr:
         if len(self.auth_times) >= AUTH_LIMIT:
             self.violations.append("auth: more than 10 authentications in 5 minutes")
             wait = self.auth_times[0] + AUTH_WINDOW - now
-            return Reply(429, {"response": {"error_id": "LIMIT",
-                                            "error": "You have exceeded your authentication limit"}},
-                         {"Retry-After": str(max(1, int(wait) + 1))})
+            return Reply(
+                429,
+                {"response": {"error_id": "LIMIT", "error": "You have exceeded your authentication limit"}},
+                {"Retry-After": str(max(1, int(wait) + 1))},
+            )
         self.auth_times.append(now)
         token = f"hbapi:{self.member_id}:{secrets.token_hex(8)}:nym2"
         self.tokens[token] = (now, now)
@@ -237,10 +270,18 @@ class FakeXandr:
         return True
 
     def _rate_limited(self, kind: str, limit: int, retry_after: int) -> Reply:
-        return Reply(429, {"response": {"status": "error", "error_id": "LIMIT", "error":
-                           f"Rate limit exceeded. You have exceeded your request limit of {limit} {kind} per "
-                           "1 seconds to rt-segment, please wait and try again or contact Xandr for higher limits."}},
-                     {"Retry-After": str(retry_after)})
+        return Reply(
+            429,
+            {
+                "response": {
+                    "status": "error",
+                    "error_id": "LIMIT",
+                    "error": f"Rate limit exceeded. You have exceeded your request limit of {limit} {kind} per "
+                    "1 seconds to rt-segment, please wait and try again or contact Xandr for higher limits.",
+                }
+            },
+            {"Retry-After": str(retry_after)},
+        )
 
     def _rt_segment(self, body: bytes, now: float) -> Reply:
         self.stats.requests += 1
@@ -266,14 +307,22 @@ class FakeXandr:
         for idx, entry in enumerate(entries):
             entry = entry if isinstance(entry, dict) else {}
             if idx >= MAX_USERS:
-                warnings.append({"message": "Too many user_ids in request.",
-                                 "entity": {"user_id": entry.get("user_id"), "seg_block": entry.get("seg_block")}})
+                warnings.append(
+                    {
+                        "message": "Too many user_ids in request.",
+                        "entity": {"user_id": entry.get("user_id"), "seg_block": entry.get("seg_block")},
+                    }
+                )
                 continue
             uid = entry.get("user_id")
             blocks = entry.get("seg_block")
             if uid in (None, ""):
-                warnings.append({"message": "'user_id' is required and cannot be empty",
-                                 "entity": {k: v for k, v in entry.items() if k not in ("user_id", "domain")}})
+                warnings.append(
+                    {
+                        "message": "'user_id' is required and cannot be empty",
+                        "entity": {k: v for k, v in entry.items() if k not in ("user_id", "domain")},
+                    }
+                )
                 continue
             if not isinstance(blocks, list) or not blocks:
                 warnings.append({"message": "'seg_block' is required", "entity": {"user_id": uid}})
@@ -284,29 +333,58 @@ class FakeXandr:
             valid = []
             for b in blocks:
                 b = b if isinstance(b, dict) else {}
-                if isinstance(b.get("seg_id"), int) or (b.get("seg_code") and isinstance(b.get("member_id"), int)):
+                if isinstance(b.get("seg_id"), int) or (
+                    b.get("seg_code") and isinstance(b.get("member_id"), int)
+                ):
                     valid.append(b)
                 else:
-                    warnings.append({"message": "'seg_id' or 'seg_code' and 'member_id' are required",
-                                     "entity": _clean(b, ("seg_id", "member_id"))})
+                    warnings.append(
+                        {
+                            "message": "'seg_id' or 'seg_code' and 'member_id' are required",
+                            "entity": _clean(b, ("seg_id", "member_id")),
+                        }
+                    )
             if not valid:
-                warnings.append({"message": f"No valid segments for user_id: {uid}.",
-                                 "entity": {"user_id": uid, "seg_block": [_clean(b, ("seg_id", "member_id"))
-                                                                          for b in blocks]}})
+                warnings.append(
+                    {
+                        "message": f"No valid segments for user_id: {uid}.",
+                        "entity": {
+                            "user_id": uid,
+                            "seg_block": [_clean(b, ("seg_id", "member_id")) for b in blocks],
+                        },
+                    }
+                )
                 continue
             users += 1
             segments += len(valid)
             self._apply(str(uid), entry.get("domain"), valid)
         if users == 0:
-            warnings.append({"message": "No valid rt_segment in request.",
-                             "entity": {"rt_segment": [_clean(e) for e in entries if isinstance(e, dict)]}})
+            warnings.append(
+                {
+                    "message": "No valid rt_segment in request.",
+                    "entity": {"rt_segment": [_clean(e) for e in entries if isinstance(e, dict)]},
+                }
+            )
             # the seed prints these answers without the "response" wrapper
-            return Reply(200, {"status": "OK", "message": {"users_in_request": 0, "segments_in_request": 0},
-                               "warnings": warnings})
+            return Reply(
+                200,
+                {
+                    "status": "OK",
+                    "message": {"users_in_request": 0, "segments_in_request": 0},
+                    "warnings": warnings,
+                },
+            )
         self.delivered.append((now, users))
-        return Reply(200, {"response": {"status": "OK", "message": {"users_in_request": users,
-                                                                    "segments_in_request": segments},
-                                        "warnings": warnings}})
+        return Reply(
+            200,
+            {
+                "response": {
+                    "status": "OK",
+                    "message": {"users_in_request": users, "segments_in_request": segments},
+                    "warnings": warnings,
+                }
+            },
+        )
 
     def _apply(self, uid: str, domain: Any, blocks: list[dict[str, Any]]) -> None:
         if uid in self.unknown_users:
@@ -328,12 +406,21 @@ class FakeXandr:
             return Reply(200, {"response": {"status": "OK", "report": []}})
         s = self.stats
         total = s.valid_users + s.invalid_users
-        row = {"processed_hour": time.strftime("%Y-%m-%d %H:00:00", time.gmtime(self.clock())),
-               "member_id": self.member_id, "match_rate": 100.0 * s.valid_users / total if total else 0.0,
-               "num_valid_users": s.valid_users, "num_valid_adds": s.valid_adds,
-               "num_valid_removes": s.valid_removes, "num_invalid_users": s.invalid_users,
-               "num_unauth_segments": 0, "num_inactive_segments": 0, "num_invalid_segments": 0,
-               "num_other_errors": 0, "error_log_lines": "", "segment_log_lines": ""}
+        row = {
+            "processed_hour": time.strftime("%Y-%m-%d %H:00:00", time.gmtime(self.clock())),
+            "member_id": self.member_id,
+            "match_rate": 100.0 * s.valid_users / total if total else 0.0,
+            "num_valid_users": s.valid_users,
+            "num_valid_adds": s.valid_adds,
+            "num_valid_removes": s.valid_removes,
+            "num_invalid_users": s.invalid_users,
+            "num_unauth_segments": 0,
+            "num_inactive_segments": 0,
+            "num_invalid_segments": 0,
+            "num_other_errors": 0,
+            "error_log_lines": "",
+            "segment_log_lines": "",
+        }
         report: Any = row if query.get("agg", [""])[0] == "true" else [row]
         return Reply(200, {"response": {"status": "OK", "report": report}})
 
@@ -348,8 +435,9 @@ class LoopbackServer:
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         self._sock = sock
-        self._server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning",
-                                                     access_log=False))
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
+        )
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
 
     def __enter__(self) -> str:

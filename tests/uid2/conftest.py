@@ -18,7 +18,7 @@ for path in (ROOT / "tests", ROOT):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from server.uid2 import KeySet, parse_key_response  # noqa: E402
+from server.uid2 import KeySet, parse_key_response
 
 DATA = Path(__file__).parent / "data"
 VECTORS: dict[str, Any] = json.loads((DATA / "vectors.json").read_text())

@@ -17,17 +17,24 @@ import pytest
 from conftest import VECTORS
 
 uid2_client = pytest.importorskip("uid2_client")
-from uid2_client import Params, UID2TokenGenerator  # noqa: E402
-from uid2_client import decrypt_token as sdk_decrypt  # noqa: E402
-from uid2_client import encrypt as sdk_encrypt  # noqa: E402
-from uid2_client.client_type import ClientType as SdkClientType  # noqa: E402
-from uid2_client.keys import EncryptionKey  # noqa: E402
-from uid2_client.refresh_keys_util import parse_keys_json  # noqa: E402
+from uid2_client import Params, UID2TokenGenerator
+from uid2_client import decrypt_token as sdk_decrypt
+from uid2_client import encrypt as sdk_encrypt
+from uid2_client.client_type import ClientType as SdkClientType
+from uid2_client.keys import EncryptionKey
+from uid2_client.refresh_keys_util import parse_keys_json
 
-from server.uid2 import ClientType, DecryptionStatus, EncryptionStatus, KeySet, decrypt_token  # noqa: E402
-from server.uid2 import encrypt_raw_uid, parse_key_response  # noqa: E402
+from server.uid2 import (
+    ClientType,
+    DecryptionStatus,
+    EncryptionStatus,
+    KeySet,
+    decrypt_token,
+    encrypt_raw_uid,
+    parse_key_response,
+)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _fresh_key_document() -> dict[str, Any]:
@@ -35,8 +42,13 @@ def _fresh_key_document() -> dict[str, Any]:
     now = int(time.time())
     keys = []
     for key in VECTORS["key_sets"]["sharing"]["body"]["keys"]:
-        fresh = {**key, "created": now - 86400, "activates": now - 3600, "expires": now + 86400,
-                 "secret": base64.b64encode(os.urandom(32)).decode()}
+        fresh = {
+            **key,
+            "created": now - 86400,
+            "activates": now - 3600,
+            "expires": now + 86400,
+            "secret": base64.b64encode(os.urandom(32)).decode(),
+        }
         keys.append(fresh)
     body = {**VECTORS["key_sets"]["sharing"]["body"], "keys": keys, "max_bidstream_lifetime_seconds": 259210}
     return {"body": body, "status": "success"}
@@ -60,8 +72,9 @@ GENERATORS = {
 }
 
 
-def _generate(sdk_keys: Any, version: int, raw: str, *, expiry: dt.datetime, master: int = 101,
-              site: int = 301) -> str:
+def _generate(
+    sdk_keys: Any, version: int, raw: str, *, expiry: dt.datetime, master: int = 101, site: int = 301
+) -> str:
     master_key = sdk_keys.get(master) or EncryptionKey(master, -1, expiry, expiry, expiry, os.urandom(32))
     site_key = sdk_keys.get(site) or EncryptionKey(site, -1, expiry, expiry, expiry, os.urandom(32))
     params = Params(expiry=expiry)
@@ -83,7 +96,10 @@ def test_decrypt_agrees_with_uid2_client(version: int, case: str, both: tuple[Ke
         raw = _random_raw_uid()
         expiry = now + (dt.timedelta(seconds=-120) if case == "expired" else dt.timedelta(hours=1))
         token = _generate(
-            sdk_keys, version, raw, expiry=expiry,
+            sdk_keys,
+            version,
+            raw,
+            expiry=expiry,
             master=999 if case == "unknown_master" else 101,
             site=888 if case == "unknown_site" else 301,
         )
@@ -102,7 +118,9 @@ def test_their_sharing_tokens_decrypt_here_and_ours_there(both: tuple[KeySet, An
         raw = _random_raw_uid()
         theirs = sdk_encrypt(raw, None, sdk_keys, now=now)
         assert theirs.success
-        ours = decrypt_token(theirs.encrypted_data, ours_keys, now=now.timestamp(), client_type=ClientType.SHARING)
+        ours = decrypt_token(
+            theirs.encrypted_data, ours_keys, now=now.timestamp(), client_type=ClientType.SHARING
+        )
         assert (ours.status, ours.uid) == (DecryptionStatus.SUCCESS, raw)
 
         mine = encrypt_raw_uid(raw, ours_keys, now=now.timestamp())

@@ -74,12 +74,21 @@ def _v2_with_bad_padding(keys: KeySet) -> str:
         pytest.param("A4A!" + "A" * 200, DecryptionStatus.INVALID_PAYLOAD, id="bad-header-char"),
         pytest.param("AAAA" * 55, DecryptionStatus.VERSION_NOT_SUPPORTED, id="version-0"),
         pytest.param("A3AA" * 10, DecryptionStatus.INVALID_PAYLOAD, id="v3-too-short"),
-        pytest.param(_vector("valid_v3_uid2_email_v3")["token"][:-4], DecryptionStatus.INVALID_PAYLOAD,
-                     id="v3-truncated"),
-        pytest.param(_vector("valid_v4_uid2_email_v3")["token"] + "A", DecryptionStatus.INVALID_PAYLOAD,
-                     id="v4-one-extra-char"),
-        pytest.param(_vector("valid_v2_uid2_email_v3")["token"].rstrip("="), DecryptionStatus.INVALID_PAYLOAD,
-                     id="v2-unpadded"),
+        pytest.param(
+            _vector("valid_v3_uid2_email_v3")["token"][:-4],
+            DecryptionStatus.INVALID_PAYLOAD,
+            id="v3-truncated",
+        ),
+        pytest.param(
+            _vector("valid_v4_uid2_email_v3")["token"] + "A",
+            DecryptionStatus.INVALID_PAYLOAD,
+            id="v4-one-extra-char",
+        ),
+        pytest.param(
+            _vector("valid_v2_uid2_email_v3")["token"].rstrip("="),
+            DecryptionStatus.INVALID_PAYLOAD,
+            id="v2-unpadded",
+        ),
     ],
 )
 def test_malformed_tokens(token: str, status: DecryptionStatus, key_sets: dict[str, KeySet]) -> None:
@@ -88,7 +97,10 @@ def test_malformed_tokens(token: str, status: DecryptionStatus, key_sets: dict[s
 
 def test_v2_padding_is_checked_strictly(key_sets: dict[str, KeySet]) -> None:
     token = _v2_with_bad_padding(key_sets["bidstream"])
-    assert decrypt_token(token, key_sets["bidstream"], now=REFERENCE_NOW).status is DecryptionStatus.INVALID_PAYLOAD
+    assert (
+        decrypt_token(token, key_sets["bidstream"], now=REFERENCE_NOW).status
+        is DecryptionStatus.INVALID_PAYLOAD
+    )
 
 
 def test_check_order_lists_every_status_once() -> None:
@@ -111,7 +123,9 @@ class TestBidstreamDecryptor:
         seen: list[DecryptionResult] = []
         decryptor = BidstreamDecryptor(StaticKeySource(key_sets["bidstream"]), on_result=seen.append)
         token = _vector("valid_v4_uid2_email_v3")["token"]
-        assert decryptor.decrypt(token, IdentityScope.UID2, domain_or_app_name=None, now=REFERENCE_NOW).success
+        assert decryptor.decrypt(
+            token, IdentityScope.UID2, domain_or_app_name=None, now=REFERENCE_NOW
+        ).success
         euid = decryptor.decrypt(token, IdentityScope.EUID, domain_or_app_name=None, now=REFERENCE_NOW)
         assert euid.status is DecryptionStatus.NOT_INITIALIZED  # no EUID source configured
         assert [r.status for r in seen] == [DecryptionStatus.SUCCESS, DecryptionStatus.NOT_INITIALIZED]

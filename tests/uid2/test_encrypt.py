@@ -24,7 +24,9 @@ def test_sdk_encrypt_cases(case: dict[str, Any], key_sets: dict[str, KeySet]) ->
         "keys_none": None,
         "no_master_keyset_in_bidstream_keys": key_sets["bidstream"],
     }.get(case["name"], key_sets["sharing"])
-    result = encrypt_raw_uid(RAW["uid2_email_v3"], keys, now=instant(case["now"]), keyset_id=case["keyset_id"])
+    result = encrypt_raw_uid(
+        RAW["uid2_email_v3"], keys, now=instant(case["now"]), keyset_id=case["keyset_id"]
+    )
     assert result.status.name == case["expected_python_status"]
     assert (result.token is not None) == (result.status is EncryptionStatus.SUCCESS)
 
@@ -33,9 +35,14 @@ def test_sdk_encrypt_cases(case: dict[str, Any], key_sets: dict[str, KeySet]) ->
 def test_round_trip_through_decrypt(name: str, raw_uid: str, key_sets: dict[str, KeySet]) -> None:
     encrypted = encrypt_raw_uid(raw_uid, key_sets["sharing"], now=REFERENCE_NOW)
     assert encrypted.token is not None and len(encrypted.token) in (218, 219)
-    result = decrypt_token(encrypted.token, key_sets["sharing"], now=REFERENCE_NOW, client_type=ClientType.SHARING)
+    result = decrypt_token(
+        encrypted.token, key_sets["sharing"], now=REFERENCE_NOW, client_type=ClientType.SHARING
+    )
     assert (result.status, result.uid, result.version, result.site_id) == (
-        DecryptionStatus.SUCCESS, raw_uid, 4, 9000,
+        DecryptionStatus.SUCCESS,
+        raw_uid,
+        4,
+        9000,
     )
     expected_type = IdentityType.PHONE if raw_uid.startswith("B") else IdentityType.EMAIL
     assert result.identity_type is expected_type
@@ -46,7 +53,11 @@ def test_round_trip_through_decrypt(name: str, raw_uid: str, key_sets: dict[str,
 
 @pytest.mark.parametrize(
     "raw_uid",
-    [pytest.param("", id="empty"), pytest.param("not base64!", id="not-base64"), pytest.param("A" * 104, id="long")],
+    [
+        pytest.param("", id="empty"),
+        pytest.param("not base64!", id="not-base64"),
+        pytest.param("A" * 104, id="long"),
+    ],
 )
 def test_bad_raw_uid_is_encryption_failure(raw_uid: str, key_sets: dict[str, KeySet]) -> None:
     assert encrypt_raw_uid(raw_uid, key_sets["sharing"], now=REFERENCE_NOW).status is (

@@ -26,7 +26,10 @@ def test_request_vector_opens() -> None:
 
 def test_request_vector_is_reproduced_byte_for_byte() -> None:
     sealed, nonce = seal_request(
-        REQUEST["plaintext_json"].encode(), SECRET, timestamp_ms=REQUEST["timestamp_ms"], nonce=NONCE,
+        REQUEST["plaintext_json"].encode(),
+        SECRET,
+        timestamp_ms=REQUEST["timestamp_ms"],
+        nonce=NONCE,
         iv=ENVELOPE[1:13],
     )
     assert (sealed, nonce) == (ENVELOPE, NONCE)
@@ -57,8 +60,11 @@ def test_fresh_round_trip_uses_random_nonce_and_iv() -> None:
 @pytest.mark.parametrize(
     ("opener", "message"),
     [
-        pytest.param(lambda: open_response(base64.b64decode(ENV["response"]["body_b64"]), SECRET, bytes(8)),
-                     "nonce mismatch", id="wrong-nonce"),
+        pytest.param(
+            lambda: open_response(base64.b64decode(ENV["response"]["body_b64"]), SECRET, bytes(8)),
+            "nonce mismatch",
+            id="wrong-nonce",
+        ),
         pytest.param(lambda: open_response(b"short", SECRET, NONCE), "too short", id="short-response"),
         pytest.param(lambda: open_response(bytes(60), SECRET, NONCE), "authentication", id="bad-tag"),
         pytest.param(lambda: open_request(b"\x02" + ENVELOPE[1:], SECRET), "version", id="request-version"),

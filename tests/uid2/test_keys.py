@@ -23,19 +23,35 @@ def _with(document: dict[str, Any], **changes: Any) -> dict[str, Any]:
     ("document", "attribute", "expected"),
     [
         pytest.param(SHARING, "token_expiry_seconds", 2592000, id="expiry-as-string"),
-        pytest.param(_with(SHARING, token_expiry_seconds=86400), "token_expiry_seconds", 86400, id="expiry-as-int"),
-        pytest.param(_with(SHARING, token_expiry_seconds=0), "token_expiry_seconds", DEFAULT_TOKEN_EXPIRY_SECONDS,
-                     id="expiry-zero-means-30-days"),
+        pytest.param(
+            _with(SHARING, token_expiry_seconds=86400), "token_expiry_seconds", 86400, id="expiry-as-int"
+        ),
+        pytest.param(
+            _with(SHARING, token_expiry_seconds=0),
+            "token_expiry_seconds",
+            DEFAULT_TOKEN_EXPIRY_SECONDS,
+            id="expiry-zero-means-30-days",
+        ),
         pytest.param(BIDSTREAM, "token_expiry_seconds", DEFAULT_TOKEN_EXPIRY_SECONDS, id="expiry-absent"),
         pytest.param(BIDSTREAM, "max_bidstream_lifetime_seconds", 259210, id="bidstream-lifetime"),
         pytest.param(BIDSTREAM, "max_sharing_lifetime_seconds", None, id="sharing-lifetime-absent-unlimited"),
-        pytest.param(_with(BIDSTREAM, allow_clock_skew_seconds=None), "allow_clock_skew_seconds",
-                     DEFAULT_CLOCK_SKEW_SECONDS, id="skew-default"),
-        pytest.param(_with(BIDSTREAM, identity_scope="EUID"), "identity_scope", IdentityScope.EUID, id="euid"),
+        pytest.param(
+            _with(BIDSTREAM, allow_clock_skew_seconds=None),
+            "allow_clock_skew_seconds",
+            DEFAULT_CLOCK_SKEW_SECONDS,
+            id="skew-default",
+        ),
+        pytest.param(
+            _with(BIDSTREAM, identity_scope="EUID"), "identity_scope", IdentityScope.EUID, id="euid"
+        ),
         pytest.param(SHARING, "master_keyset_id", 9999999, id="master-keyset"),
         pytest.param(SHARING["body"], "caller_site_id", 9000, id="body-only"),
-        pytest.param(_with(BIDSTREAM, unexpected_field={"x": [1]}, unexpected_int=5), "caller_site_id", None,
-                     id="unknown-fields-ignored"),
+        pytest.param(
+            _with(BIDSTREAM, unexpected_field={"x": [1]}, unexpected_int=5),
+            "caller_site_id",
+            None,
+            id="unknown-fields-ignored",
+        ),
     ],
 )
 def test_parse_fields(document: Any, attribute: str, expected: Any) -> None:
@@ -51,7 +67,9 @@ def test_site_data_is_lower_cased_and_checked_case_insensitively() -> None:
 
 
 def test_legacy_list_body() -> None:
-    keys = parse_key_response({"body": [{**k, "site_id": 5} for k in BIDSTREAM["body"]["keys"]], "status": "success"})
+    keys = parse_key_response(
+        {"body": [{**k, "site_id": 5} for k in BIDSTREAM["body"]["keys"]], "status": "success"}
+    )
     assert len(keys.keys) == 7 and keys.keys[101].site_id == 5
 
 
@@ -60,14 +78,20 @@ def test_legacy_list_body() -> None:
     [
         pytest.param({"status": "error", "body": {}}, id="status-not-success"),
         pytest.param({"body": {"keys": "nope"}}, id="keys-not-a-list"),
-        pytest.param({"body": {"keys": [{"id": 1, "activates": 0, "expires": 1, "secret": "AAAA"}]}},
-                     id="short-secret"),
-        pytest.param({"body": {"keys": [{"id": 1, "activates": 0, "expires": 1, "secret": "!!"}]}},
-                     id="secret-not-base64"),
-        pytest.param({"body": {"keys": [{"id": True, "activates": 0, "expires": 1, "secret": "A" * 44}]}},
-                     id="bool-id"),
+        pytest.param(
+            {"body": {"keys": [{"id": 1, "activates": 0, "expires": 1, "secret": "AAAA"}]}}, id="short-secret"
+        ),
+        pytest.param(
+            {"body": {"keys": [{"id": 1, "activates": 0, "expires": 1, "secret": "!!"}]}},
+            id="secret-not-base64",
+        ),
+        pytest.param(
+            {"body": {"keys": [{"id": True, "activates": 0, "expires": 1, "secret": "A" * 44}]}}, id="bool-id"
+        ),
         pytest.param({"body": {"keys": [], "identity_scope": "MARS"}}, id="unknown-scope"),
-        pytest.param({"body": {"keys": [], "site_data": [{"id": 1, "domain_names": "x.com"}]}}, id="names-not-list"),
+        pytest.param(
+            {"body": {"keys": [], "site_data": [{"id": 1, "domain_names": "x.com"}]}}, id="names-not-list"
+        ),
         pytest.param("garbage", id="not-json-object"),
     ],
 )

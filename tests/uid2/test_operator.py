@@ -5,19 +5,25 @@ from typing import Any
 import httpx
 import pytest
 from conftest import SECRET, VECTORS
+from fakes.uid2_operator import FakeUID2Operator, Fault
 
 from server.uid2 import ClientType, OperatorClient, OperatorError
 from server.uid2.operator import OperatorHTTPError, OperatorResponseError
-from fakes.uid2_operator import Fault, FakeUID2Operator
 
 pytestmark = pytest.mark.anyio
 BASE = "https://operator.test"
-KEYS = {"/v2/key/bidstream": VECTORS["key_sets"]["bidstream"], "/v2/key/sharing": VECTORS["key_sets"]["sharing"]}
+KEYS = {
+    "/v2/key/bidstream": VECTORS["key_sets"]["bidstream"],
+    "/v2/key/sharing": VECTORS["key_sets"]["sharing"],
+}
 
 
-def _client(fake: FakeUID2Operator, *, api_key: str | None = None, total_timeout: float = 5.0) -> OperatorClient:
-    return OperatorClient(BASE, api_key or fake.api_key, SECRET, transport=fake.transport(),
-                          total_timeout=total_timeout)
+def _client(
+    fake: FakeUID2Operator, *, api_key: str | None = None, total_timeout: float = 5.0
+) -> OperatorClient:
+    return OperatorClient(
+        BASE, api_key or fake.api_key, SECRET, transport=fake.transport(), total_timeout=total_timeout
+    )
 
 
 @pytest.mark.parametrize("client_type", [pytest.param(c, id=c.value) for c in ClientType])
@@ -32,10 +38,14 @@ async def test_fetch_keys(client_type: ClientType) -> None:
 async def test_post_enveloped_is_generic() -> None:
     seen: list[Any] = []
     fake = FakeUID2Operator(secret=SECRET)
-    fake.add_route("/v3/identity/map", lambda payload: (seen.append(payload), {"body": {"ok": 1}, "status": "success"})[1])
+    fake.add_route(
+        "/v3/identity/map",
+        lambda payload: (seen.append(payload), {"body": {"ok": 1}, "status": "success"})[1],
+    )
     async with _client(fake) as client:
         assert await client.post_enveloped("/v3/identity/map", {"email_hash": ["x"]}) == {
-            "body": {"ok": 1}, "status": "success",
+            "body": {"ok": 1},
+            "status": "success",
         }
         await client.post_enveloped("/v3/identity/map", b'{"phone_hash": []}')
     assert seen == [{"email_hash": ["x"]}, {"phone_hash": []}]
@@ -53,7 +63,9 @@ async def test_post_enveloped_is_generic() -> None:
         pytest.param(Fault.SLOW, OperatorError, None, id="slow"),
     ],
 )
-async def test_faults_raise_operator_errors(fault: Fault, error: type[Exception], status_code: int | None) -> None:
+async def test_faults_raise_operator_errors(
+    fault: Fault, error: type[Exception], status_code: int | None
+) -> None:
     fake = FakeUID2Operator(secret=SECRET, keys=KEYS, slow_seconds=2.0)
     fake.inject(fault)
     async with _client(fake, total_timeout=0.05) as client:

@@ -12,7 +12,11 @@ from server.uid2 import DecryptionStatus, KeySet, decrypt_token, parse_key_respo
 from server.uid2.decrypt import DecryptionResult
 
 KEYS: KeySet = parse_key_response(VECTORS["key_sets"]["bidstream"])
-VALID = [v for v in VECTORS["tokens"] if v["reference_status"] == "SUCCESS" and v["decrypt_with"]["key_set"] == "bidstream"]
+VALID = [
+    v
+    for v in VECTORS["tokens"]
+    if v["reference_status"] == "SUCCESS" and v["decrypt_with"]["key_set"] == "bidstream"
+]
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_="
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -49,13 +53,16 @@ def test_mutated_tokens_never_succeed_with_another_uid(vector: dict[str, Any], d
 
 @FAST
 @given(st.sampled_from(VALID), st.binary(min_size=1, max_size=4), st.data())
-def test_mutated_bytes_never_succeed_with_another_uid(vector: dict[str, Any], noise: bytes, data: st.DataObject) -> None:
-    from server.uid2.tokens import decode_token
+def test_mutated_bytes_never_succeed_with_another_uid(
+    vector: dict[str, Any], noise: bytes, data: st.DataObject
+) -> None:
     import base64
+
+    from server.uid2.tokens import decode_token
 
     decoded = decode_token(vector["token"])
     assert isinstance(decoded, tuple)
-    version, raw = decoded
+    _version, raw = decoded
     position = data.draw(st.integers(0, len(raw) - 1))
     flipped = bytearray(raw)
     for i, byte in enumerate(noise):

@@ -5,6 +5,7 @@ import random
 
 import pytest
 from conftest import REFERENCE_NOW, SECRET, VECTORS
+from fakes.uid2_operator import FakeUID2Operator, Fault
 
 from server.uid2 import (
     BidstreamDecryptor,
@@ -14,7 +15,6 @@ from server.uid2 import (
     Readiness,
     UID2Settings,
 )
-from fakes.uid2_operator import Fault, FakeUID2Operator
 
 pytestmark = pytest.mark.anyio
 KEYS = {"/v2/key/bidstream": VECTORS["key_sets"]["bidstream"]}
@@ -36,10 +36,21 @@ class Clock:
 
 
 def _refresher(fake: FakeUID2Operator, clock: Clock) -> tuple[KeyRefresher, OperatorClient]:
-    client = OperatorClient("https://operator.test", fake.api_key, SECRET, transport=fake.transport(),
-                            total_timeout=0.05, clock=clock)
-    refresher = KeyRefresher(lambda: client.fetch_keys(), clock=clock, sleep=clock.sleep, rng=random.Random(4),
-                             on_close=client.aclose)
+    client = OperatorClient(
+        "https://operator.test",
+        fake.api_key,
+        SECRET,
+        transport=fake.transport(),
+        total_timeout=0.05,
+        clock=clock,
+    )
+    refresher = KeyRefresher(
+        lambda: client.fetch_keys(),
+        clock=clock,
+        sleep=clock.sleep,
+        rng=random.Random(4),
+        on_close=client.aclose,
+    )
     return refresher, client
 
 
@@ -97,8 +108,12 @@ async def test_keys_not_synced_when_every_key_has_expired() -> None:
 async def test_from_settings_builds_a_working_refresher() -> None:
     import base64
 
-    settings = UID2Settings(enabled=True, base_url="https://operator.test", api_key="fake-api-key",
-                            secret=base64.b64encode(SECRET).decode())
+    settings = UID2Settings(
+        enabled=True,
+        base_url="https://operator.test",
+        api_key="fake-api-key",
+        secret=base64.b64encode(SECRET).decode(),
+    )
     fake = FakeUID2Operator(secret=SECRET, keys=KEYS)
     refresher = KeyRefresher.from_settings(settings, transport=fake.transport())
     await refresher.start()

@@ -23,11 +23,19 @@ def _url(data: bytes) -> str:
         pytest.param(_BY_NAME["valid_v4_uid2_email_v3"]["token"], 4, id="v4-base64url"),
         pytest.param(_BY_NAME["valid_v4_reencoded_standard_base64"]["token"], 4, id="v4-standard-base64"),
         pytest.param(_url(b"\x13\x80" + bytes(170)), 4, id="v4-euid-header"),
-        pytest.param(_url(b"\x03\x81" + bytes(170)), DecryptionStatus.VERSION_NOT_SUPPORTED, id="v4-plus-one"),
-        pytest.param(base64.b64encode(b"\x03\x70" + bytes(100)).decode(), DecryptionStatus.INVALID_PAYLOAD,
-                     id="v3-under-163-bytes"),
-        pytest.param(base64.b64encode(b"\x02" + bytes(140)).decode(), DecryptionStatus.INVALID_PAYLOAD,
-                     id="v2-not-133-bytes"),
+        pytest.param(
+            _url(b"\x03\x81" + bytes(170)), DecryptionStatus.VERSION_NOT_SUPPORTED, id="v4-plus-one"
+        ),
+        pytest.param(
+            base64.b64encode(b"\x03\x70" + bytes(100)).decode(),
+            DecryptionStatus.INVALID_PAYLOAD,
+            id="v3-under-163-bytes",
+        ),
+        pytest.param(
+            base64.b64encode(b"\x02" + bytes(140)).decode(),
+            DecryptionStatus.INVALID_PAYLOAD,
+            id="v2-not-133-bytes",
+        ),
         pytest.param("A4A=" + "A" * 200, DecryptionStatus.INVALID_PAYLOAD, id="padding-in-header"),
     ],
 )
