@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
+import structlog
 import typer
 
 from server.auth.errors import AuthError, IdentityNotFound
@@ -29,6 +30,11 @@ DataDir = Annotated[
 ]
 Scopes = Annotated[list[str] | None, typer.Option("--scope", "-s", help="rtd, segments or admin; repeatable.")]
 IdentityId = Annotated[str, typer.Argument(help="Identity id (32 hex characters).")]
+
+
+def _service(data_dir: Path) -> IdentityService:
+    # Audit log lines go to stderr: stdout carries exactly one JSON document.
+    return IdentityService(data_dir, logger=structlog.wrap_logger(structlog.PrintLogger(file=sys.stderr)))
 
 
 def _emit(data: Any) -> None:
@@ -51,7 +57,7 @@ def create(
 ) -> None:
     """Create an identity; prints it and its client secret (shown only now)."""
     try:
-        identity, secret = IdentityService(data_dir).create_identity(name, scope or [], with_secret=not no_secret)
+        identity, secret = _service(data_dir).create_identity(name, scope or [], with_secret=not no_secret)
     except AuthError as exc:
         raise _fail(exc) from None
     _emit({"identity": identity.to_json(), "client_secret": secret})
@@ -68,7 +74,7 @@ def token(
 ) -> None:
     """Issue a token (default: every scope the identity has, 24 h)."""
     try:
-        issued = IdentityService(data_dir).get_token(identity_id, scope or None, expires_in)
+        issued = _service(data_dir).get_token(identity_id, scope or None, expires_in)
     except AuthError as exc:
         raise _fail(exc) from None
     _emit(issued.to_json())
@@ -78,7 +84,7 @@ def token(
 def revoke(identity_id: IdentityId, data_dir: DataDir = Path("data")) -> None:
     """Revoke every token issued so far to the identity."""
     try:
-        not_before_ms = IdentityService(data_dir).revoke_tokens(identity_id)
+        not_before_ms = _service(data_dir).revoke_tokens(identity_id)
     except AuthError as exc:
         raise _fail(exc) from None
     _emit({"identity_id": identity_id, "tokens_valid_from": not_before_ms / 1000})
@@ -88,7 +94,7 @@ def revoke(identity_id: IdentityId, data_dir: DataDir = Path("data")) -> None:
 def delete(identity_id: IdentityId, data_dir: DataDir = Path("data")) -> None:
     """Delete the identity (its tokens stop working within ~1 s)."""
     try:
-        IdentityService(data_dir).delete_identity(identity_id)
+        _service(data_dir).delete_identity(identity_id)
     except AuthError as exc:
         raise _fail(exc) from None
     _emit({"deleted": identity_id})
@@ -97,4 +103,4 @@ def delete(identity_id: IdentityId, data_dir: DataDir = Path("data")) -> None:
 @app.command("list")
 def list_(data_dir: DataDir = Path("data")) -> None:
     """List identities (never secrets)."""
-    _emit({"identities": [i.to_json() for i in IdentityService(data_dir).list_identities()]})
+    _emit({"identities": [i.to_json() for i in _service(data_dir).list_identities()]})

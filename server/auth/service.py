@@ -84,9 +84,17 @@ class IdentityService:
     """Identities and tokens over the auth database in ``data_dir``."""
 
     def __init__(
-        self, data_dir: str | os.PathLike[str], settings: AuthSettings | None = None, *, clock: Clock = time.time
+        self,
+        data_dir: str | os.PathLike[str],
+        settings: AuthSettings | None = None,
+        *,
+        clock: Clock = time.time,
+        logger: Any = None,
     ) -> None:
         self.settings = settings or AuthSettings()
+        # Audit events (ids, scopes, expiry — never tokens or secrets). The CLI passes a logger
+        # writing to stderr so that its stdout stays pure JSON.
+        self._log = logger if logger is not None else log
         self._clock = clock
         self.store = IdentityStore(data_dir, clock=clock, scrypt_n=self.settings.scrypt_n)
         self.keys = KeyStore(data_dir, clock=clock, rotation_s=self.settings.key_rotation_s)
@@ -96,7 +104,7 @@ class IdentityService:
     ) -> tuple[Identity, str | None]:
         """Create an identity allowed ``scopes``; the client secret (if any) is returned only here."""
         identity, secret = self.store.create(display_name, scopes, with_secret=with_secret)
-        log.info("auth.identity_created", identity_id=identity.id, scopes=format_scopes(identity.scopes),
+        self._log.info("auth.identity_created", identity_id=identity.id, scopes=format_scopes(identity.scopes),
                  has_client_secret=secret is not None)
         return identity, secret
 
@@ -132,13 +140,13 @@ class IdentityService:
     def revoke_tokens(self, identity_id: str) -> int:
         """Revoke every token issued so far; returns the new not-before time (ms)."""
         not_before = self.store.revoke_tokens(identity_id)
-        log.info("auth.tokens_revoked", identity_id=identity_id, not_before_ms=not_before)
+        self._log.info("auth.tokens_revoked", identity_id=identity_id, not_before_ms=not_before)
         return not_before
 
     def delete_identity(self, identity_id: str) -> None:
         """Delete the identity; its tokens are refused everywhere within the refresh interval."""
         self.store.delete(identity_id)
-        log.info("auth.identity_deleted", identity_id=identity_id)
+        self._log.info("auth.identity_deleted", identity_id=identity_id)
 
     def authenticate_client(self, client_id: str, client_secret: str) -> Identity | None:
         """OAuth client authentication (scrypt; slow on purpose)."""
@@ -157,6 +165,6 @@ class IdentityService:
         expires_at = int(now) + lifetime_s
         claims = Claims(key.kid, bytes.fromhex(identity.id), to_mask(scopes), issued_at_ms, expires_at)
         token = encode(claims, key.secret)
-        log.info("auth.token_issued", identity_id=identity.id, scopes=format_scopes(scopes),
+        self._log.info("auth.token_issued", identity_id=identity.id, scopes=format_scopes(scopes),
                  expires_at=expires_at, kid=key.kid)
         return IssuedToken(token, identity.id, scopes, expires_at, lifetime_s)

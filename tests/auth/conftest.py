@@ -18,7 +18,14 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from server.auth import AuthSettings, Guard, IdentityService, RevocationView, TokenEndpoint, admin_identity_routes
+from server.auth import (
+    AuthSettings,
+    Guard,
+    IdentityService,
+    RevocationView,
+    TokenEndpoint,
+    admin_identity_routes,
+)
 
 T0 = 1_750_000_000.0
 
