@@ -66,8 +66,7 @@ class Sender:
         self._sleep = sleep
         self._rng = rng
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._posts = AsyncLimiter(settings.posts_per_second, 1.0)
-        self._users = AsyncLimiter(settings.users_per_second, 1.0)
+        self._limiters: tuple[asyncio.AbstractEventLoop, AsyncLimiter, AsyncLimiter] | None = None
         self._max_users = max(1, min(limits.USERS_PER_REQUEST, int(settings.users_per_second)))
         self._stop = asyncio.Event()
         self._lease_renewed = 0.0
@@ -119,8 +118,9 @@ class Sender:
             return len(batch.ids)
         attempt = 0
         while not self._stop.is_set():
-            await self._users.acquire(batch.users)
-            await self._posts.acquire()
+            posts, users = self._rate_limiters()
+            await users.acquire(batch.users)
+            await posts.acquire()
             try:
                 result = await self._client.post_rt_segment(batch.body)
             except RetryableError as exc:
@@ -154,6 +154,14 @@ class Sender:
                 return len(batch.ids)
             return await self._settle(batch, result)
         return None
+
+    def _rate_limiters(self) -> tuple[AsyncLimiter, AsyncLimiter]:
+        """aiolimiter buckets are bound to one event loop; make them on first use in this loop."""
+        loop = asyncio.get_running_loop()
+        if self._limiters is None or self._limiters[0] is not loop:
+            self._limiters = (loop, AsyncLimiter(self._s.posts_per_second, 1.0),
+                              AsyncLimiter(self._s.users_per_second, 1.0))
+        return self._limiters[1], self._limiters[2]
 
     async def _settle(self, batch: Batch, result: RtSegmentResult) -> int:
         dead: dict[int, str] = {}
@@ -207,12 +215,11 @@ class Sender:
 
     async def _pause(self, seconds: float) -> None:
         """Sleep in slices, renewing the lease, and return early when stopping."""
-        end = self._clock() + seconds
-        while not self._stop.is_set():
-            left = end - self._clock()
-            if left <= 0:
-                return
-            await self._sleep(min(left, self._s.lease_seconds / 3, 0.25))
+        left = seconds
+        while left > 0 and not self._stop.is_set():
+            step = min(left, self._s.lease_seconds / 3, 0.25)
+            await self._sleep(step)
+            left -= step
             await self._renew_lease()
 
     async def _renew_lease(self, force: bool = False) -> bool:

@@ -76,6 +76,8 @@ class MirrorSettings:
             errors.append("mirror.flush_interval: the documented loss window is ≤ 100 ms (≤ 0.1)")
         if self.posts_per_second > limits.POSTS_PER_SECOND:
             errors.append(f"mirror.posts_per_second: Xandr allows at most {limits.POSTS_PER_SECOND:g}")
+        if self.users_per_second > limits.USERS_PER_SECOND:
+            errors.append(f"mirror.users_per_second: Xandr allows at most {limits.USERS_PER_SECOND:g}")
         if not 1 <= self.auths_per_window <= limits.AUTHS_PER_WINDOW:
             errors.append(f"mirror.auths_per_window: 1..{limits.AUTHS_PER_WINDOW}")
         for name in ("dedup_max_entries", "max_buffer", "fetch_size"):
