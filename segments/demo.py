@@ -11,8 +11,8 @@ import base64
 import gzip
 import random
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import orjson
 
@@ -79,7 +79,7 @@ def write(out_dir: Path, users: int, seed: int = 7) -> tuple[Path, Path]:
     tax_path = out_dir / "taxonomy.json"
     tax_path.write_bytes(orjson.dumps({"version": "2.0", "segments": taxonomy()}, option=orjson.OPT_INDENT_2))
     mem_path = out_dir / "memberships.jsonl.gz"
-    with gzip.open(mem_path, "wb", compresslevel=1) as fh:
+    with open(mem_path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as fh:
         buf = []
         for row in memberships(users, seed):
             buf.append(orjson.dumps(row))

@@ -9,7 +9,8 @@ by the loader and seen in a bid request meets in one byte-identical string. Kind
 from __future__ import annotations
 
 import ipaddress
-from typing import Final, Iterator
+from collections.abc import Iterator
+from typing import Final
 from urllib.parse import unquote, urlsplit
 
 UID2: Final = "uid2"
@@ -74,8 +75,7 @@ def normalise_url(raw: str) -> str | None:
         return None
     if not host or any(c.isspace() for c in host):
         return None
-    if host.startswith("www."):
-        host = host[4:]
+    host = host.removeprefix("www.")
     if port is not None and port not in (80, 443):
         host = f"{host}:{port}"
     segments = [s for s in unquote(parts.path).split("/") if s]
@@ -102,8 +102,7 @@ def url_prefixes(normalised: str) -> Iterator[str]:
 
 def normalise_domain(raw: str) -> str | None:
     host = raw.strip().lower().rstrip(".")
-    if host.startswith("www."):
-        host = host[4:]
+    host = host.removeprefix("www.")
     if not host or len(host) > 253 or any(c in host for c in "/ :?#"):
         return None
     return host

@@ -8,8 +8,9 @@ mapping for the Instant Audience mirror.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 MAX_ID_LENGTH = 255  # Index taxonomy file: externalSegmentID / externalSegmentName ≤ 255 chars
 
@@ -103,7 +104,7 @@ def segment_from_row(row: Mapping[str, Any]) -> Segment:
         ttl_seconds = None
     else:
         try:
-            ttl_seconds = int(ttl)  # type: ignore[arg-type]
+            ttl_seconds = int(ttl)
         except (TypeError, ValueError):
             raise InvalidSegment("ttl_seconds must be an integer") from None
         if ttl_seconds < 0:

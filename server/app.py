@@ -7,7 +7,7 @@ the lifespan's ``finally`` is where queues are flushed and background tasks stop
 from __future__ import annotations
 
 import contextlib
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route

@@ -21,6 +21,7 @@ from server import metrics as M
 from server.config import CachedApiSettings
 from server.http import error_body, send_bytes
 from server.lookup import collect_keys, resolve
+from server.openrtb import domain_keys
 from server.services import Services
 from server.types import Receive, Scope, Send
 
@@ -129,16 +130,18 @@ class CachedApiEndpoint:
 
         for name, raw in params.items():
             if name in (cfg.url_param, cfg.content_url_param):
-                put(K.URL, K.normalise_url(raw), name)
+                url = K.normalise_url(raw)
+                put(K.URL, url, name)
+                for domain in domain_keys(url.partition("/")[0].partition(":")[0]):  # type: ignore[union-attr]
+                    found.setdefault(K.DOMAIN, []).append(domain)
             elif name == cfg.bundle_param:
                 put(K.BUNDLE, K.normalise_plain(raw), name)
             elif name == cfg.content_id_param:
                 put(K.CONTENT_ID, K.normalise_plain(raw), name)
             elif name == cfg.device_id_param:
                 put(K.IFA, K.normalise_ifa(raw), name)
-            elif name == cfg.ip_param:
-                if K.normalise_ip(raw) is None or "/" in raw:
-                    raise BadQuery(f"query parameter {name!r} is not a valid ip address")
+            elif name == cfg.ip_param and (K.normalise_ip(raw) is None or "/" in raw):
+                raise BadQuery(f"query parameter {name!r} is not a valid ip address")
         if cfg.country_param in params:
             put(K.GEO, K.normalise_geo(params[cfg.country_param], params[cfg.zip_param]), cfg.zip_param)
         return found

@@ -8,7 +8,8 @@ import sqlite3
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Optional
+from collections.abc import Mapping
+from typing import Annotated
 
 import orjson
 import typer
@@ -17,10 +18,10 @@ from server.config import ENV_PREFIX, ConfigError, Settings, load_settings
 
 app = typer.Typer(help="Index Exchange data-partner segment server.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML file layered over config/default.toml")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML file layered over config/default.toml")]
 
 
-def _settings(config: Path | None, **overrides: dict[str, object]) -> Settings:
+def _settings(config: Path | None, **overrides: Mapping[str, object]) -> Settings:
     try:
         return load_settings(config, overrides={k: v for k, v in overrides.items() if v})
     except ConfigError as exc:
@@ -31,9 +32,9 @@ def _settings(config: Path | None, **overrides: dict[str, object]) -> Settings:
 @app.command()
 def serve(
     config: ConfigOpt = None,
-    host: Annotated[Optional[str], typer.Option(help="bind address (default from config)")] = None,
-    port: Annotated[Optional[int], typer.Option(help="port (default from config)")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="uvicorn worker processes")] = None,
+    host: Annotated[str | None, typer.Option(help="bind address (default from config)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default from config)")] = None,
+    workers: Annotated[int | None, typer.Option(help="uvicorn worker processes")] = None,
 ) -> None:
     """Validate the configuration once, then start uvicorn (workers share the store, not copies)."""
     server = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
@@ -65,7 +66,7 @@ def load(
     taxonomy: Annotated[list[Path], typer.Option("--taxonomy", "-t", help="taxonomy JSON/CSV/JSONL")] = [],  # noqa: B006
     replace: Annotated[bool, typer.Option(help="start from an empty snapshot instead of merging")] = False,
     config: ConfigOpt = None,
-    data_dir: Annotated[Optional[Path], typer.Option(help="override store.data_dir")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="override store.data_dir")] = None,
     max_rejects_shown: int = 50,
 ) -> None:
     """Bulk-load into a new snapshot and publish it atomically; rejected rows are listed by line."""
@@ -122,7 +123,7 @@ def demo(
     users: Annotated[int, typer.Option(help="number of synthetic users")] = 10000,
     seed: int = 7,
     config: ConfigOpt = None,
-    out_dir: Annotated[Optional[Path], typer.Option(help="keep the generated files here")] = None,
+    out_dir: Annotated[Path | None, typer.Option(help="keep the generated files here")] = None,
 ) -> None:
     """Generate the deterministic demo data set and load it (replacing the current snapshot)."""
     from segments import demo as demo_data

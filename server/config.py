@@ -18,9 +18,10 @@ import os
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 ENV_PREFIX = "SEGMENT_SERVER_"
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"

@@ -6,7 +6,7 @@ we skip them and talk ASGI directly, because every microsecond there is Index's.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import orjson
 

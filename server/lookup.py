@@ -6,8 +6,8 @@ Shared by ``/rtd`` and ``/segments`` so both order, deduplicate and cap segments
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from segments import keys as K
 from segments.store.base import LookupResult

@@ -61,3 +61,15 @@ MIRROR_NOT_MIRRORABLE = Counter(
 )
 
 AUTH_FAILURES = Counter("segserver_auth_failures_total", "Refused credentials and tokens", ["reason"])
+
+# --- uid2 identity (data-provider side: DII → raw UID2, rotation, opt-out) — owner: identity ---
+IDENTITY_MAPPED = Counter(
+    "segserver_identity_mapped_total", "DII mapping outcomes per API", ["api", "result"]
+)  # result: mapped, optout, invalid identifier, unknown
+IDENTITY_REKEYED = Counter("segserver_identity_rekeyed_total", "Users re-keyed to a new raw UID2", ["api"])
+IDENTITY_OPTOUTS = Counter("segserver_identity_optouts_total", "Raw UID2s found opted out", ["source"])
+IDENTITY_OPERATOR_ERRORS = Counter(
+    "segserver_identity_operator_errors_total", "Failed identity operator calls", ["endpoint", "status"]
+)
+IDENTITY_JOB_RUNS = Counter("segserver_identity_job_runs_total", "Identity job runs", ["job", "result"])
+IDENTITY_PENDING = Gauge("segserver_identity_pending", "DII waiting for a first mapping", multiprocess_mode="max")

@@ -47,7 +47,7 @@ class _Reader:
         self.invalid += 1
         return None
 
-    def str(self, parent: dict[str, Any] | None, name: str) -> str | None:
+    def text(self, parent: dict[str, Any] | None, name: str) -> str | None:
         if parent is None:
             return None
         value = parent.get(name)
@@ -56,7 +56,7 @@ class _Reader:
         self.invalid += 1
         return None
 
-    def int(self, parent: dict[str, Any] | None, name: str) -> int | None:
+    def integer(self, parent: dict[str, Any] | None, name: str) -> int | None:
         if parent is None:
             return None
         value = parent.get(name)
@@ -67,7 +67,7 @@ class _Reader:
         self.invalid += 1
         return None
 
-    def list(self, parent: dict[str, Any] | None, name: str) -> list[Any]:
+    def items(self, parent: dict[str, Any] | None, name: str) -> list[Any]:
         if parent is None:
             return []
         value = parent.get(name)
@@ -90,9 +90,9 @@ def parse_request(body: dict[str, Any], *, gpc_header: bool = False,
     _app(r, app, signals)
     _device(r, device, signals)
     if user is not None:
-        if (uid := r.str(user, "id")) and (v := K.normalise_plain(uid)):
+        if (uid := r.text(user, "id")) and (v := K.normalise_plain(uid)):
             signals.add(K.USER_ID, v)
-        for eids in (r.list(user, "eids"), r.list(user_ext, "eids")):
+        for eids in (r.items(user, "eids"), r.items(user_ext, "eids")):
             _eids(r, eids, signals, xandr_sources)
     signals.invalid_fields = r.invalid
     return signals
@@ -104,18 +104,18 @@ def _privacy(r: _Reader, regs: dict[str, Any] | None, regs_ext: dict[str, Any] |
     gpp_sid: list[Any] = []
     for parent, name in ((regs, "gpp_sid"), (regs, "gppSid"), (regs_ext, "gpp_sid"), (regs_ext, "gppSid")):
         if not gpp_sid:
-            gpp_sid = r.list(parent, name)
+            gpp_sid = r.items(parent, name)
     sids = tuple(s for s in gpp_sid if isinstance(s, int) and not isinstance(s, bool))
     r.invalid += len(gpp_sid) - len(sids)
     gpc = gpc_header or (regs_ext is not None and regs_ext.get("gpc") in ("1", 1))
     return PrivacySignals(
-        coppa=_first(r.int(regs, "coppa"), r.int(regs_ext, "coppa")),
-        gdpr=_first(r.int(regs, "gdpr"), r.int(regs_ext, "gdpr")),
-        consent=_first(r.str(user, "consent"), r.str(user_ext, "consent")),
-        us_privacy=_first(r.str(regs, "us_privacy"), r.str(regs_ext, "us_privacy")),
-        gpp=_first(r.str(regs, "gpp"), r.str(regs_ext, "gpp")),
+        coppa=_first(r.integer(regs, "coppa"), r.integer(regs_ext, "coppa")),
+        gdpr=_first(r.integer(regs, "gdpr"), r.integer(regs_ext, "gdpr")),
+        consent=_first(r.text(user, "consent"), r.text(user_ext, "consent")),
+        us_privacy=_first(r.text(regs, "us_privacy"), r.text(regs_ext, "us_privacy")),
+        gpp=_first(r.text(regs, "gpp"), r.text(regs_ext, "gpp")),
         gpp_sid=sids,
-        lmt=r.int(device, "lmt"),
+        lmt=r.integer(device, "lmt"),
         gpc=gpc,
         has_ifa=bool(device and isinstance(device.get("ifa"), str) and device["ifa"]),
     )
@@ -129,11 +129,11 @@ def _site(r: _Reader, site: dict[str, Any] | None, s: RequestSignals) -> None:
     if site is None:
         return
     hosts = []
-    if (page := r.str(site, "page")) and (url := K.normalise_url(page)):
+    if (page := r.text(site, "page")) and (url := K.normalise_url(page)):
         s.page_url = url
         s.add(K.URL, url)
         hosts.append(url.partition("/")[0].partition(":")[0])
-    if (domain := r.str(site, "domain")) and (d := K.normalise_domain(domain)):
+    if (domain := r.text(site, "domain")) and (d := K.normalise_domain(domain)):
         hosts.insert(0, d)
     _content(r, r.obj(site, "content"), s)
     _domains(hosts, s)
@@ -143,40 +143,45 @@ def _site(r: _Reader, site: dict[str, Any] | None, s: RequestSignals) -> None:
 def _app(r: _Reader, app: dict[str, Any] | None, s: RequestSignals) -> None:
     if app is None:
         return
-    if (bundle := r.str(app, "bundle")) and (b := K.normalise_plain(bundle)):
+    if (bundle := r.text(app, "bundle")) and (b := K.normalise_plain(bundle)):
         s.app_bundle = b
         s.add(K.BUNDLE, b)
-    hosts = [d] if (domain := r.str(app, "domain")) and (d := K.normalise_domain(domain)) else []
+    hosts = [d] if (domain := r.text(app, "domain")) and (d := K.normalise_domain(domain)) else []
     _content(r, r.obj(app, "content"), s)
     _domains(hosts, s)
 
 
 def _content(r: _Reader, content: dict[str, Any] | None, s: RequestSignals) -> None:
-    if (cid := r.str(content, "id")) and (v := K.normalise_plain(cid)):
+    if (cid := r.text(content, "id")) and (v := K.normalise_plain(cid)):
         s.add(K.CONTENT_ID, v)
-    if (curl := r.str(content, "url")) and (u := K.normalise_url(curl)):
+    if (curl := r.text(content, "url")) and (u := K.normalise_url(curl)):
         s.add(K.URL, u)
+
+
+def domain_keys(host: str) -> list[str]:
+    """A host and, when different, its registrable domain: a rule on ``example.co.uk`` covers its subdomains."""
+    reg = registrable_domain(host)
+    return [host, reg] if reg and reg != host else [host]
 
 
 def _domains(hosts: list[str], s: RequestSignals) -> None:
     for host in hosts:
-        s.add(K.DOMAIN, host)
-        if (reg := registrable_domain(host)) and reg != host:
-            s.add(K.DOMAIN, reg)
+        for value in domain_keys(host):
+            s.add(K.DOMAIN, value)
 
 
 def _device(r: _Reader, device: dict[str, Any] | None, s: RequestSignals) -> None:
     if device is None:
         return
-    if (ifa := r.str(device, "ifa")) and (v := K.normalise_ifa(ifa)):
+    if (ifa := r.text(device, "ifa")) and (v := K.normalise_ifa(ifa)):
         s.ifa = v
         s.add(K.IFA, v)
-    s.device_os = r.str(device, "os")
-    s.ip = r.str(device, "ip") or r.str(device, "ipv6")
+    s.device_os = r.text(device, "os")
+    s.ip = r.text(device, "ip") or r.text(device, "ipv6")
     geo = r.obj(device, "geo")
-    if (country := r.str(geo, "country")) and (zip_code := r.str(geo, "zip")):
-        if g := K.normalise_geo(country, zip_code):
-            s.add(K.GEO, g)
+    country, zip_code = r.text(geo, "country"), r.text(geo, "zip")
+    if country and zip_code and (g := K.normalise_geo(country, zip_code)):
+        s.add(K.GEO, g)
 
 
 def _eids(r: _Reader, eids: list[Any], s: RequestSignals, xandr_sources: frozenset[str]) -> None:
@@ -184,12 +189,12 @@ def _eids(r: _Reader, eids: list[Any], s: RequestSignals, xandr_sources: frozens
         if not isinstance(eid, dict):
             r.invalid += 1
             continue
-        source = r.str(eid, "source")
+        source = r.text(eid, "source")
         if not source:
             continue
         source = source.strip().lower()
-        for uid in r.list(eid, "uids")[:MAX_UIDS_PER_EID]:
-            value = r.str(uid, "id") if isinstance(uid, dict) else None
+        for uid in r.items(eid, "uids")[:MAX_UIDS_PER_EID]:
+            value = r.text(uid, "id") if isinstance(uid, dict) else None
             if not isinstance(uid, dict):
                 r.invalid += 1
             if not value:

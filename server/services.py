@@ -6,8 +6,9 @@ and real collaborators without the whole app.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from segments.store.base import SegmentStore
 from segments.taxonomy import Segment

@@ -1,6 +1,7 @@
 """ASGI type aliases everything is typed against (as in starlette.types)."""
 
-from typing import Any, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

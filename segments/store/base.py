@@ -7,8 +7,9 @@ same :class:`SegmentStore` protocol. The contract that matters for latency: **on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from segments.taxonomy import Taxonomy
 

@@ -8,11 +8,11 @@ list is either ``"seg"`` (no expiry) or ``["seg", expires_epoch]``.
 from __future__ import annotations
 
 import sqlite3
-from typing import Iterable, Union
+from collections.abc import Iterable
 
 import orjson
 
-Entry = Union[str, list[object]]
+Entry = str | list[object]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;

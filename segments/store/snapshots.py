@@ -20,8 +20,8 @@ import fcntl
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from segments.store import schema
 

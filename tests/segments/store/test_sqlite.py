@@ -1,0 +1,102 @@
+import threading
+from pathlib import Path
+
+import pytest
+
+from segments.loader import load
+from segments.store import NoSnapshot, SnapshotDir, SQLiteStore, StoreWriter
+from segments.taxonomy import Segment
+from tests.helpers import build_data_dir, write_jsonl
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return build_data_dir(tmp_path, [
+        {"kind": "uid2", "key": "u1", "segments": ["sports", "cars"]},
+        {"kind": "uid2", "key": "u2", "segments": ["football"], "expires": 1000},
+        {"kind": "ip", "key": "10.0.0.0/24", "segments": ["net_office"]},
+        {"kind": "ip", "key": "10.9.9.9", "segments": ["net_office"]},
+    ])
+
+
+def test_one_query_for_many_keys_and_expiry(data: Path) -> None:
+    store = SQLiteStore(data)
+    result = store.lookup(["uid2:u1", "uid2:u2", "uid2:missing"], now=999)
+    assert result.hits == {"uid2:u1": ["cars", "sports"], "uid2:u2": ["football"]}
+    assert "uid2:u2" not in store.lookup(["uid2:u2"], now=1000).hits, "expired at its expiry second"
+    assert store.ip_prefix_lengths == {24, 32}
+
+
+def test_no_snapshot_is_an_error_until_ensured(tmp_path: Path) -> None:
+    with pytest.raises(NoSnapshot):
+        SQLiteStore(tmp_path / "empty")
+    SnapshotDir(tmp_path / "empty").ensure()
+    assert SQLiteStore(tmp_path / "empty").lookup(["uid2:x"], 0).hits == {}
+
+
+def test_reader_follows_publish(data: Path, tmp_path: Path) -> None:
+    store = SQLiteStore(data, check_interval=0.0)
+    load(data, [write_jsonl(tmp_path / "n.jsonl", [{"kind": "uid2", "key": "new", "segments": ["cars"]}])])
+    assert store.maybe_reload()
+    assert store.info.version == 2
+    assert store.lookup(["uid2:new"], 0).hits == {"uid2:new": ["cars"]}
+
+
+def test_reader_follows_live_edits(data: Path) -> None:
+    store = SQLiteStore(data, check_interval=0.0)
+    writer = StoreWriter(data)
+    writer.upsert_memberships([("uid2:u9", {"cars": None}), ("ip:192.168.0.0/16", {"net_office": None})])
+    writer.upsert_segments([Segment("brand_new", "Brand new")])
+    assert store.maybe_reload()
+    assert store.lookup(["uid2:u9"], 0).hits == {"uid2:u9": ["cars"]}
+    assert "brand_new" in store.taxonomy
+    assert 16 in store.ip_prefix_lengths
+    assert writer.delete_memberships("uid2:u1", ["cars"]) == ["cars"]
+    assert writer.delete_memberships("uid2:u9") == ["cars"]
+    assert store.lookup(["uid2:u1", "uid2:u9"], 0).hits == {"uid2:u1": ["sports"]}
+
+
+def test_rekey_is_atomic_and_can_keep_an_alias(data: Path) -> None:
+    writer = StoreWriter(data)
+    assert writer.rekey([("uid2:u1", "uid2:v1")], keep_old=True) == 1
+    store = SQLiteStore(data)
+    assert store.lookup(["uid2:u1", "uid2:v1"], 0).hits == {"uid2:u1": ["cars", "sports"],
+                                                            "uid2:v1": ["cars", "sports"]}
+    writer.rekey([("uid2:u1", "uid2:v1")])
+    store.maybe_reload()
+    assert store.lookup(["uid2:u1", "uid2:v1"], 0).hits == {"uid2:v1": ["cars", "sports"]}
+
+
+def test_readers_never_see_half_a_load(data: Path, tmp_path: Path) -> None:
+    """Every lookup during a replace-load sees the whole old set of keys or the whole new one."""
+    old_keys = ["uid2:u1", "ip:10.0.0.0/24"]
+    new_rows = [{"kind": "uid2", "key": f"n{i}", "segments": ["cars"]} for i in range(30_000)]
+    new_keys = ["uid2:n0", "uid2:n29999"]
+    big = write_jsonl(tmp_path / "big.jsonl", new_rows)
+    store = SQLiteStore(data, check_interval=0.0)
+    seen: set[frozenset[str]] = set()
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (load(data, [big], mode="replace"), done.set()))
+    thread.start()
+    while not done.is_set():
+        store.maybe_reload()
+        seen.add(frozenset(store.lookup(old_keys + new_keys, 0).hits))
+    thread.join()
+    store.maybe_reload()
+    seen.add(frozenset(store.lookup(old_keys + new_keys, 0).hits))
+    assert seen <= {frozenset(old_keys), frozenset(new_keys)}
+    assert frozenset(new_keys) in seen
+
+
+def test_classifying_keys_are_reported(data: Path) -> None:
+    StoreWriter(data).set_classifying(["url:example.com/new"])
+    result = SQLiteStore(data).lookup(["url:example.com/new", "uid2:u1"], 0)
+    assert result.classifying == {"url:example.com/new"}
+    assert "uid2:u1" in result.hits
+
+
+def test_old_snapshots_are_pruned(data: Path, tmp_path: Path) -> None:
+    mem = write_jsonl(tmp_path / "n.jsonl", [{"kind": "uid2", "key": "x", "segments": ["cars"]}])
+    for _ in range(4):
+        load(data, [mem])
+    assert len(list(SnapshotDir(data).root.glob("snap-*.sqlite"))) == 2
