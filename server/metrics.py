@@ -3,8 +3,14 @@
 Works in one process and, when ``PROMETHEUS_MULTIPROC_DIR`` is set *before* this module is first
 imported (the ``serve`` command does that), across several uvicorn workers: prometheus-client
 then backs each value with an mmap'd file per process and ``/metrics`` merges them.
-Hot-path code binds label children once (``RTD_STATUS_200 = REQUESTS.labels(...)``) because
-``.labels()`` costs a dict lookup and a lock; an ``.inc()`` on a bound child is ~1 µs.
+Hot-path code should not call these per request: ``.labels()`` plus ``.inc()`` costs 2–5 µs in
+multiprocess mode, and ``/rtd`` records one lookup per key. It counts into the tallies of
+:mod:`server.observability.hotpath` instead (a dict increment), flushed here once a second.
+Background and cold-path code uses the metrics directly.
+
+Gauges use ``live*`` multiprocess modes: a worker's files are removed at its shutdown
+(``mark_process_dead``), so a dead worker's stale value never wins the merge. They are sampled
+once a second by :mod:`server.observability.runtime` from the live objects.
 """
 
 from __future__ import annotations
@@ -33,23 +39,23 @@ INVALID_FIELDS = Counter("segserver_invalid_fields_total", "Request fields skipp
 UID2_DECRYPT = Counter(
     "segserver_uid2_decrypt_total", "UID2/EUID token decryptions by status and version", ["scope", "status", "version"]
 )
-UID2_KEYS = Gauge("segserver_uid2_keys", "Keys in the current UID2 key set", ["scope"], multiprocess_mode="max")
+UID2_KEYS = Gauge("segserver_uid2_keys", "Keys in the current UID2 key set", ["scope"], multiprocess_mode="livemax")
 UID2_SINCE_REFRESH = Gauge(
     "segserver_uid2_seconds_since_refresh", "Seconds since the last good key refresh", ["scope"],
-    multiprocess_mode="min",
+    multiprocess_mode="livemin",
 )
 UID2_TO_EXPIRY = Gauge(
     "segserver_uid2_seconds_to_newest_expiry", "Seconds until the newest key expires", ["scope"],
-    multiprocess_mode="max",
+    multiprocess_mode="livemax",
 )
 
-STORE_VERSION = Gauge("segserver_store_snapshot_version", "Store snapshot version serving", multiprocess_mode="max")
-STORE_ROWS = Gauge("segserver_store_rows", "Rows in the serving snapshot", ["table"], multiprocess_mode="max")
-STORE_AGE = Gauge("segserver_store_snapshot_age_seconds", "Age of the serving snapshot", multiprocess_mode="min")
+STORE_VERSION = Gauge("segserver_store_snapshot_version", "Store snapshot version serving", multiprocess_mode="livemax")
+STORE_ROWS = Gauge("segserver_store_rows", "Rows in the serving snapshot", ["table"], multiprocess_mode="livemax")
+STORE_AGE = Gauge("segserver_store_snapshot_age_seconds", "Age of the serving snapshot", multiprocess_mode="livemin")
 
-MIRROR_OUTBOX_DEPTH = Gauge("segserver_mirror_outbox_depth", "Intents waiting in the outbox", multiprocess_mode="max")
+MIRROR_OUTBOX_DEPTH = Gauge("segserver_mirror_outbox_depth", "Intents waiting in the outbox", multiprocess_mode="livemax")
 MIRROR_OLDEST_AGE = Gauge(
-    "segserver_mirror_outbox_oldest_seconds", "Age of the oldest undelivered intent", multiprocess_mode="max"
+    "segserver_mirror_outbox_oldest_seconds", "Age of the oldest undelivered intent", multiprocess_mode="livemax"
 )
 MIRROR_ENQUEUED = Counter("segserver_mirror_enqueued_total", "Mirror intents accepted from /rtd", ["result"])
 MIRROR_SENT = Counter("segserver_mirror_sent_total", "Users delivered to Xandr rt-segment")

@@ -1,0 +1,115 @@
+"""JSON-lines logging for every process: structlog and the stdlib (uvicorn, libraries) alike.
+
+One line per record on stdout, rendered by the same processor chain, so a redaction rule added in
+:mod:`server.observability.redact` covers both worlds. Configured once per process (each uvicorn
+worker calls :func:`configure_logging` from the lifespan; CLI commands may call it too).
+
+Lines carry ``ts`` (UTC ISO-8601), ``level``, ``event``, ``logger`` (stdlib records), ``pid``
+and the record's own fields; exceptions arrive as one ``exception`` string, redacted like the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, MutableMapping
+from typing import Any, TextIO
+
+import orjson
+import structlog
+
+from server.observability.redact import redact_processor
+
+_LEVELS = {"critical": logging.CRITICAL, "error": logging.ERROR, "warning": logging.WARNING,
+           "info": logging.INFO, "debug": logging.DEBUG, "trace": logging.DEBUG}
+#: uvicorn installs its own handlers per worker; they are replaced so its lines are JSON too.
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+
+
+class _Sink:
+    """Where every rendered line goes; swappable, because structlog caches loggers on first use."""
+
+    def __init__(self) -> None:
+        self.stream: TextIO | None = None
+        self._lock = threading.Lock()
+
+    def write_line(self, line: str) -> None:
+        stream = self.stream or sys.stdout
+        with self._lock:
+            stream.write(line + "\n")
+            stream.flush()
+
+
+_SINK = _Sink()
+
+
+class _SinkLogger:
+    """The structlog "logger" at the end of the chain: every level writes one line to the sink."""
+
+    def msg(self, message: str) -> None:
+        _SINK.write_line(message)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+class _SinkHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            _SINK.write_line(self.format(record))
+        except Exception:  # noqa: BLE001  # pragma: no cover - logging must never take a request down
+            self.handleError(record)
+
+
+def _add_pid(logger: object, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    event_dict["pid"] = os.getpid()
+    return event_dict
+
+
+def _dumps(value: Any, **_: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+_configured = False
+
+
+def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | None = None,
+                      *, force: bool = False) -> None:
+    """Set up structlog and the stdlib root logger once; later calls only swap the stream.
+
+    ``stream`` (default: stdout at write time) is what tests pass to capture lines.
+    """
+    global _configured
+    _SINK.stream = stream
+    if _configured and not force:
+        return
+    numeric = _LEVELS.get(level.lower(), logging.INFO)
+    renderer: Callable[..., Any] = (structlog.dev.ConsoleRenderer(colors=False) if fmt == "console"
+                                    else structlog.processors.JSONRenderer(serializer=_dumps))
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+        _add_pid,
+    ]
+    tail: list[Any] = [structlog.processors.format_exc_info, redact_processor, renderer]
+    structlog.configure(
+        processors=[*shared, structlog.processors.StackInfoRenderer(), *tail],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=lambda *args: _SinkLogger(),
+        cache_logger_on_first_use=True,
+    )
+    handler = _SinkHandler()
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
+    ))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(numeric)
+    for name in _UVICORN_LOGGERS:
+        named = logging.getLogger(name)
+        named.handlers = []
+        named.propagate = True
+    _configured = True
