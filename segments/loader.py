@@ -5,6 +5,12 @@ loading the same file twice gives the same state. ``replace`` starts empty (taxo
 new taxonomy files are given). Rows are first appended to an unindexed staging table, then read
 back sorted by key — SQLite's external sort does the heavy lifting, so 10 M keys need neither
 10 M random B-tree inserts nor 10 M Python dicts in memory.
+
+DII rows (email / phone and their hashes) do not become snapshot keys: they are recorded in the
+UID2 identity table (``<data_dir>/identity.sqlite``) for the mapping job, in one transaction
+committed only after the snapshot publishes. A DII that is already mapped also gets its
+``uid2:<raw UID2>`` (and 90-day alias) memberships in this very snapshot. A ``replace`` load
+clears the DII memberships too, so a later remap cannot bring back replaced data.
 """
 
 from __future__ import annotations
@@ -15,13 +21,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import orjson
 
-from segments.rows import Membership, Rejected, iter_memberships, iter_taxonomy
+from segments import keys as K
+from segments.rows import DiiMembership, Membership, Rejected, iter_memberships, iter_taxonomy
 from segments.store import schema
 from segments.store.snapshots import SnapshotDir, write_meta
+
+if TYPE_CHECKING:
+    from server.uid2.identity.mapping import LoadSession
 
 Mode = Literal["merge", "replace"]
 BATCH = 50_000
@@ -36,6 +46,8 @@ class LoadReport:
     rejected: list[Rejected] = field(default_factory=list)
     seconds: float = 0.0
     path: str = ""
+    dii_rows: int = 0  # rows keyed by email/phone (hashes), recorded for UID2 mapping
+    dii_new: int = 0  # DII seen for the first time: waiting for the mapping job
 
 
 class LoadError(Exception):
@@ -55,6 +67,7 @@ def load(
     started = time.perf_counter()
     snapdir = SnapshotDir(data_dir)
     report = LoadReport()
+    dii = _DiiRouter(Path(data_dir), replace=mode == "replace")
     with snapdir.write_lock():
         version = snapdir.next_version()
         staging = snapdir.staging_path(version)
@@ -76,7 +89,7 @@ def load(
                     conn.execute("DELETE FROM segments")
             _load_taxonomy(conn, taxonomy_files, report)
             known = {sid for (sid,) in conn.execute("SELECT id FROM segments")}
-            _stage(conn, _memberships(membership_files, memberships, report), known, report, progress)
+            _stage(conn, _memberships(membership_files, memberships, report), known, report, progress, dii)
             report.keys = _merge_staged(conn)
             members = conn.execute("SELECT count(*) FROM members").fetchone()[0]
             write_meta(conn, version=version, members=members)
@@ -86,9 +99,15 @@ def load(
         except BaseException:
             conn.close()
             staging.unlink(missing_ok=True)
+            dii.rollback()
             raise
         conn.close()
-        report.path = str(snapdir.publish(staging, version))
+        try:
+            report.path = str(snapdir.publish(staging, version))
+        except BaseException:
+            dii.rollback()
+            raise
+        report.dii_new = dii.commit()
         report.version = version
         snapdir.prune()
     report.seconds = time.perf_counter() - started
@@ -115,15 +134,57 @@ def _load_taxonomy(conn: sqlite3.Connection, files: Sequence[Path], report: Load
     conn.executemany("INSERT OR REPLACE INTO segments(id, data) VALUES (?, ?)", rows)
 
 
+class _DiiRouter:
+    """Sends DII rows to the identity table; opened on the first DII row (or by a replace load)."""
+
+    def __init__(self, data_dir: Path, *, replace: bool) -> None:
+        self._data_dir = data_dir
+        self._replace = replace
+        self._session: LoadSession | None = None
+        if replace and (data_dir / "identity.sqlite").exists():
+            self._open()
+
+    def _open(self) -> LoadSession:
+        if self._session is None:
+            from server.uid2.identity.mapping import IdentityDB
+
+            db = IdentityDB(self._data_dir)
+            self._session = db.load_session(replace=self._replace)
+            db.close()
+        return self._session
+
+    def route(self, item: DiiMembership) -> list[tuple[str, str, int | None]]:
+        """Record the row; return staged (key, segment, expires) rows if the DII is already mapped."""
+        uid, alias, until = self._open().add(item.did, item.segments, item.expires)
+        if uid is None:
+            return []
+        rows = [(K.make(K.UID2, uid), seg, item.expires) for seg in item.segments]
+        if alias and until:
+            cap = int(until)
+            rows += [(K.make(K.UID2, alias), seg, cap if item.expires is None else min(item.expires, cap))
+                     for seg in item.segments]
+        return rows
+
+    def commit(self) -> int:
+        if self._session is None:
+            return 0
+        self._session.commit()
+        return self._session.new
+
+    def rollback(self) -> None:
+        if self._session is not None:
+            self._session.rollback()
+
+
 def _memberships(files: Sequence[Path], extra: Iterable[Membership], report: LoadReport
-                 ) -> Iterator[Membership | Rejected]:
+                 ) -> Iterator[Membership | DiiMembership | Rejected]:
     for path in files:
         yield from iter_memberships(Path(path))
     yield from extra
 
 
-def _stage(conn: sqlite3.Connection, items: Iterable[Membership | Rejected], known: set[str],
-           report: LoadReport, progress: Callable[[int], None] | None) -> None:
+def _stage(conn: sqlite3.Connection, items: Iterable[Membership | DiiMembership | Rejected], known: set[str],
+           report: LoadReport, progress: Callable[[int], None] | None, dii: _DiiRouter) -> None:
     batch: list[tuple[str, str, int | None]] = []
     for item in items:
         if isinstance(item, Rejected):
@@ -135,7 +196,11 @@ def _stage(conn: sqlite3.Connection, items: Iterable[Membership | Rejected], kno
                                             f"unknown segment id(s) {unknown[:3]}: load the taxonomy first"))
             continue
         report.rows += 1
-        batch.extend((item.key, seg, item.expires) for seg in item.segments)
+        if isinstance(item, DiiMembership):
+            report.dii_rows += 1
+            batch.extend(dii.route(item))
+        else:
+            batch.extend((item.key, seg, item.expires) for seg in item.segments)
         if len(batch) >= BATCH:
             conn.executemany("INSERT INTO incoming VALUES (?, ?, ?)", batch)
             batch.clear()

@@ -12,6 +12,13 @@ Membership rows (CSV header or JSONL keys)::
     geo,USA:10001,nyc_metro,
 
 ``segments`` is ``;``-separated in CSV or a list in JSONL; ``expires`` is ISO 8601 or epoch seconds.
+
+DII rows (``kind`` = ``email``, ``phone``, ``email_hash`` or ``phone_hash``) are normalised and
+hashed right here, so raw DII goes no further than this function; they come back as
+:class:`DiiMembership` and the loader hands them to the UID2 identity table, not the snapshot::
+
+    email,Jane.Doe+news@gmail.com,auto_intenders,
+    phone_hash,EObwtHBUqDNZR33LNSMdtt5cafsYFuGmuY4ZLenlue4=,sports,
 """
 
 from __future__ import annotations
@@ -48,6 +55,20 @@ class Membership:
     expires: int | None
     path: str = ""  # where the row came from, so later rejections still name file and line
     line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DiiMembership:
+    """A membership keyed by a DII hash (``"email_hash:<b64>"``); mapped to ``uid2:<u>`` later."""
+
+    did: str
+    segments: tuple[str, ...]
+    expires: int | None
+    path: str = ""
+    line: int = 0
+
+
+DII_ROW_KINDS = frozenset({"email", "phone", "email_hash", "phone_hash"})
 
 
 class RowError(ValueError):
@@ -135,7 +156,8 @@ def parse_segments(value: Any) -> tuple[str, ...]:
     return out
 
 
-def membership_from_record(record: dict[str, Any], path: str = "", line: int = 0) -> Membership:
+def membership_from_record(record: dict[str, Any], path: str = "", line: int = 0
+                           ) -> Membership | DiiMembership:
     kind = record.get("kind")
     value = record.get("key")
     if not isinstance(kind, str) or not kind.strip():
@@ -143,6 +165,9 @@ def membership_from_record(record: dict[str, Any], path: str = "", line: int = 0
     if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value).strip() == "":
         raise RowError("key is required")
     kind = kind.strip().lower()
+    if kind in DII_ROW_KINDS:
+        return DiiMembership(_dii_id(kind, str(value)), parse_segments(record.get("segments")),
+                             parse_expires(record.get("expires")), path, line)
     try:
         normalised = K.normalise(kind, str(value))
     except K.InvalidKey as exc:
@@ -151,7 +176,18 @@ def membership_from_record(record: dict[str, Any], path: str = "", line: int = 0
                       parse_expires(record.get("expires")), path, line)
 
 
-def iter_memberships(path: Path) -> Iterator[Membership | Rejected]:
+def _dii_id(kind: str, value: str) -> str:
+    # Imported here: the hashing rules belong to the UID2 identity package, and plain
+    # (non-DII) loads should not pay for importing it.
+    from server.uid2.identity.dii import InvalidDii, dii_id, hash_dii
+
+    try:
+        return dii_id(*hash_dii(kind, value))
+    except InvalidDii as exc:
+        raise RowError(f"invalid {kind}: {exc}") from None
+
+
+def iter_memberships(path: Path) -> Iterator[Membership | DiiMembership | Rejected]:
     for line, record in iter_records(path):
         if isinstance(record, Rejected):
             yield record

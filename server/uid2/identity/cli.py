@@ -1,0 +1,124 @@
+"""``segment-server uid2 map|rotate|optout|status|worker``: the identity jobs by hand or on a schedule.
+
+Mount with ``uid2_app.add_typer(server.uid2.identity.cli.app)`` (commands join the ``uid2`` group)
+and, for the top-level ``segment-server worker``, ``app.command("worker")(identity_cli.worker)``.
+Output is one JSON object per line. Credentials come from ``[uid2]`` / ``[identity]`` or the
+``UID2_*`` / ``UID2_IDENTITY_*`` environment variables, never from the command line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from ..settings import SettingsError, UID2Settings
+from .mapping import IdentityDB
+from .settings import IdentitySettings
+from .types import JobName
+from .worker import IdentityWorker, exclusive, open_jobs
+
+__all__ = ["app", "worker"]
+
+app = typer.Typer(help="UID2 identity: map DII, follow rotation, honour opt-outs.", no_args_is_help=True,
+                  add_completion=False)
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML layered over config/default.toml")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="override store.data_dir")]
+NowOpt = Annotated[bool, typer.Option("--now", help="run now even if the schedule says it is not due")]
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    typer.echo(orjson.dumps(obj).decode())
+
+
+def _load(config: Path | None, data_dir: Path | None) -> tuple[Path, IdentitySettings, UID2Settings]:
+    from server.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings(config)
+        identity = settings.sections.get("identity") or IdentitySettings.from_mapping({}, env=os.environ)
+        uid2 = settings.sections.get("uid2") or UID2Settings.from_mapping({}, env=os.environ)
+    except (ConfigError, SettingsError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    return (data_dir or settings.data_dir), identity, uid2
+
+
+def _run(name: JobName, now: bool, config: Path | None, data_dir: Path | None) -> None:
+    root, identity, uid2 = _load(config, data_dir)
+
+    async def go() -> int:
+        try:
+            context = open_jobs(root, identity, uid2)
+            async with context as jobs:
+                runner = IdentityWorker(jobs, identity, root)
+                if not now and jobs.clock() < runner.next_due(name):
+                    _emit({"job": name, "skipped": "not due", "next_due": runner.next_due(name)})
+                    return 0
+                with exclusive(root, wait=False) as got:
+                    if not got:
+                        _emit({"job": name, "skipped": "another identity job holds the lock"})
+                        return 3
+                    report = await jobs.run(name)
+        except SettingsError as exc:
+            typer.echo(str(exc), err=True)
+            return 2
+        _emit(report.as_dict())
+        return 1 if report.error else 0
+
+    raise typer.Exit(asyncio.run(go()))
+
+
+@app.command("map")
+def map_(now: NowOpt = False, config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Map DII waiting for a first mapping (POST /v3/identity/map, or v2)."""
+    _run("map", now, config, data_dir)
+
+
+@app.command()
+def rotate(now: NowOpt = False, config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Remap rotated users (v3: ``r`` passed; v2: buckets since the cursor) and re-key them."""
+    _run("rotate", now, config, data_dir)
+
+
+@app.command()
+def optout(now: NowOpt = False, config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Check stored raw UID2s with POST /v2/optout/status; drop and record the opted-out ones."""
+    _run("optout", now, config, data_dir)
+
+
+@app.command()
+def status(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Counts per state and unmapped reason, opt-outs, and each job's last run and error."""
+    root, _identity, _uid2 = _load(config, data_dir)
+    db = IdentityDB(root)
+    try:
+        _emit({"counts": db.counts(), "jobs": db.job_status(), "cursors": {
+            n: db.cursor(n) for n in ("v2.since", "optout.after", "optout.completed")}})
+    finally:
+        db.close()
+
+
+@app.command()
+def worker(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Run the identity jobs on their schedules until SIGTERM/SIGINT."""
+    root, identity, uid2 = _load(config, data_dir)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with open_jobs(root, identity, uid2) as jobs:
+            await IdentityWorker(jobs, identity, root).run_forever(stop)
+
+    try:
+        asyncio.run(go())
+    except SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
