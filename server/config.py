@@ -97,6 +97,8 @@ def _sections() -> dict[str, type]:
 
 OPTIONAL_SECTIONS: dict[str, tuple[str, str]] = {
     "privacy": ("server.privacy", "PrivacySettings"),
+    "uid2": ("server.sections", "UID2Section"),
+    "euid": ("server.sections", "EUIDSection"),
 }
 
 

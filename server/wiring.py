@@ -1,26 +1,42 @@
 """Build the per-worker :class:`Services` from settings and run their background tasks.
 
 Every optional subsystem (UID2 keys, auth, Xandr mirror) is wired here and nowhere else, so the
-handlers stay ignorant of how their collaborators are made.
+handlers stay ignorant of how their collaborators are made. Everything here runs in the
+lifespan, i.e. after uvicorn forked the worker: no connection, key set or task crosses a fork.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from segments.store import SnapshotDir, SQLiteStore
+from server import metrics as M
 from server.config import Settings
 from server.health import ReadinessCheck
 from server.privacy import PrivacyGate
 from server.services import Services
+from server.uid2 import BidstreamDecryptor, KeyRefresher, Readiness, StaticKeySource
 
 
 def build_services(settings: Settings) -> Services:
     SnapshotDir(settings.data_dir).ensure()
     store = SQLiteStore(settings.data_dir, check_interval=settings.store.check_interval_seconds)
-    gate = PrivacyGate(settings.privacy)
-    return Services(settings=settings, store=store, gate=gate)
+    svc = Services(settings=settings, store=store, gate=PrivacyGate(settings.privacy))
+    _wire_uid2(svc)
+    return svc
+
+
+def _wire_uid2(svc: Services) -> None:
+    uid2, euid = svc.settings.uid2, svc.settings.euid
+    refreshers = {scope: KeyRefresher.from_settings(cfg) for scope, cfg in (("UID2", uid2), ("EUID", euid))
+                  if cfg.enabled}
+    if not refreshers:
+        return
+    svc.extras["uid2_refreshers"] = refreshers
+    svc.decryptor = BidstreamDecryptor(refreshers.get("UID2", StaticKeySource()), refreshers.get("EUID"),
+                                       client_type=uid2.client_type if uid2.enabled else euid.client_type)
 
 
 def readiness_checks(svc: Services) -> dict[str, ReadinessCheck]:
@@ -28,14 +44,42 @@ def readiness_checks(svc: Services) -> dict[str, ReadinessCheck]:
         info = svc.store.info
         return info.version > 0, f"snapshot v{info.version}, {info.members} keys, {info.segments} segments"
 
-    return {"store": store_check}
+    checks: dict[str, ReadinessCheck] = {"store": store_check}
+    for scope, refresher in svc.extras.get("uid2_refreshers", {}).items():
+        def keys_check(r: KeyRefresher = refresher) -> tuple[bool, str]:
+            state = r.readiness()
+            return state is Readiness.READY, state.name
+        checks[f"{scope.lower()}_keys"] = keys_check
+    return checks
 
 
 async def start_background(svc: Services) -> list[asyncio.Task[Any]]:
-    return []
+    tasks: list[asyncio.Task[Any]] = []
+    refreshers: dict[str, KeyRefresher] = svc.extras.get("uid2_refreshers", {})
+    for refresher in refreshers.values():
+        await refresher.start()
+    if refreshers:
+        tasks.append(asyncio.create_task(_publish_key_state(refreshers), name="uid2-key-gauges"))
+    return tasks
 
 
 async def stop_background(svc: Services, tasks: list[asyncio.Task[Any]]) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    for refresher in svc.extras.get("uid2_refreshers", {}).values():
+        await refresher.stop()
+
+
+async def _publish_key_state(refreshers: dict[str, KeyRefresher], every: float = 5.0) -> None:
+    """Key-set gauges for ops, off the hot path."""
+    while True:
+        now = time.time()
+        for scope, refresher in refreshers.items():
+            state = refresher.ops_state(now)
+            M.UID2_KEYS.labels(scope).set(state.get("count") or 0)
+            if state.get("last_refresh"):
+                M.UID2_SINCE_REFRESH.labels(scope).set(now - state["last_refresh"])
+            if state.get("newest_expiry"):
+                M.UID2_TO_EXPIRY.labels(scope).set(state["newest_expiry"] - now)
+        await asyncio.sleep(every)

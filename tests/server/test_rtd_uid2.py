@@ -1,0 +1,95 @@
+"""/rtd end to end with UID2: the real key refresher, fed by the fake operator, behind the real app."""
+
+import base64
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from segments.store import SQLiteStore
+from server import metrics as M
+from server.app import create_app
+from server.privacy import PrivacyGate
+from server.services import Services
+from server.uid2 import BidstreamDecryptor, ClientType, KeyRefresher, OperatorClient, encrypt_raw_uid
+from tests.fakes.uid2_operator import FakeUID2Operator
+from tests.helpers import build_data_dir, settings_for
+
+VECTORS = json.loads((Path(__file__).parents[1] / "uid2" / "data" / "vectors.json").read_text())
+SECRET = bytes(range(32))
+RAW = "AdNJ41yOVH7B5hbGTVN1w0oUEZmJ9h9PPvM+8sTpN4k="  # any 32-byte base64 raw UID2
+
+
+def fresh_sharing_keys() -> dict[str, Any]:
+    now = int(time.time())
+    body = VECTORS["key_sets"]["sharing"]["body"]
+    keys = [{**k, "created": now - 86400, "activates": now - 3600, "expires": now + 86400,
+             "secret": base64.b64encode(os.urandom(32)).decode()} for k in body["keys"]]
+    return {"body": {**body, "keys": keys}, "status": "success"}
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[tuple[TestClient, KeyRefresher]]:
+    data_dir = build_data_dir(tmp_path, [{"kind": "uid2", "key": RAW, "segments": ["uid2_auto"]}])
+    settings = settings_for(data_dir)
+    fake = FakeUID2Operator(secret=SECRET, keys={"/v2/key/sharing": fresh_sharing_keys()})
+    operator = OperatorClient("https://operator.test", fake.api_key, SECRET, transport=fake.transport())
+    refresher = KeyRefresher(lambda: operator.fetch_keys(ClientType.SHARING), interval=3600)
+    svc = Services(settings=settings, store=SQLiteStore(data_dir, check_interval=0),
+                   gate=PrivacyGate(settings.privacy),
+                   decryptor=BidstreamDecryptor(refresher, client_type=ClientType.SHARING))
+    svc.extras["uid2_refreshers"] = {"UID2": refresher}
+    with TestClient(create_app(settings, services=svc)) as test_client:
+        yield test_client, refresher
+
+
+def token_for(refresher: KeyRefresher, raw: str = RAW) -> str:
+    result = encrypt_raw_uid(raw, refresher.snapshot, now=time.time())
+    assert result.token
+    return result.token
+
+
+def body(token: str, **regs: Any) -> bytes:
+    return orjson.dumps({"site": {"page": "https://publisher.test/a"}, "regs": regs,
+                         "user": {"eids": [{"source": "uidapi.com", "uids": [{"id": token, "atype": 3}]}]}})
+
+
+def decrypts(status: str) -> float:
+    return M.UID2_DECRYPT.labels("UID2", status, "4")._value.get()
+
+
+def test_token_becomes_raw_uid2_key(client: tuple[TestClient, KeyRefresher]) -> None:
+    test_client, refresher = client
+    before = decrypts("SUCCESS")
+    response = test_client.post("/rtd", content=body(token_for(refresher)))
+    assert response.json() == {"segment_ids": ["uid2_auto"], "deal_ids": ["D-AUTO", "D-SPORTS"]}
+    assert decrypts("SUCCESS") == before + 1
+    ready = test_client.get("/health/ready").json()
+    assert ready["checks"]["uid2_keys"] == {"ok": True, "detail": "READY"}
+
+
+def test_tokens_in_user_ext_eids_too(client: tuple[TestClient, KeyRefresher]) -> None:
+    test_client, refresher = client
+    doc = {"user": {"ext": {"eids": [{"source": "uidapi.com", "uids": [{"id": token_for(refresher)}]}]}}}
+    assert test_client.post("/rtd", content=orjson.dumps(doc)).json()["segment_ids"] == ["uid2_auto"]
+
+
+def test_opt_out_string_means_no_decryption(client: tuple[TestClient, KeyRefresher]) -> None:
+    test_client, refresher = client
+    before = sum(decrypts(s) for s in ("SUCCESS", "INVALID_PAYLOAD"))
+    response = test_client.post("/rtd", content=body(token_for(refresher), us_privacy="1YYN"))
+    assert response.json()["segment_ids"] == []
+    assert sum(decrypts(s) for s in ("SUCCESS", "INVALID_PAYLOAD")) == before
+
+
+def test_garbage_and_foreign_tokens_are_misses_not_errors(client: tuple[TestClient, KeyRefresher]) -> None:
+    test_client, _ = client
+    for token in ("garbage", "A4" + "x" * 600, VECTORS["tokens"][0]["token"] if "tokens" in VECTORS else "AAAA"):
+        response = test_client.post("/rtd", content=body(token))
+        assert response.status_code == 200 and response.json()["segment_ids"] == []
