@@ -43,20 +43,30 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\+\d[\d ().-]{7,}\d"), "[phone]"),
 )
 _B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{20,}={0,2}")
-_IPV4 = re.compile(r"(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+_IPV4 = re.compile(r"(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/(\d{1,2}))?(?![\d.])")
+_IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?:/(\d{1,3}))?(?![\w:])")
+
+
+def _network(address: str, prefix: str | None) -> str | None:
+    """The address's /24 (IPv4) or /48 (IPv6), or a shorter prefix it already had; None if not an IP."""
+    try:
+        addr = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if addr.version == 6 and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    cap = 24 if addr.version == 4 else 48
+    bits = min(cap, int(prefix)) if prefix is not None and prefix.isdigit() else cap
+    return str(ipaddress.ip_network(f"{addr}/{bits}", strict=False))
 
 
 def truncate_ip(value: str) -> str:
-    """IPv4 → ``a.b.c.0/24``, IPv6 → its /48; anything unparsable → ``[redacted]``."""
-    try:
-        addr = ipaddress.ip_address(value.strip().strip("[]"))
-    except ValueError:
-        return redact_text(value) if value else value
-    if addr.version == 6 and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    prefix = 24 if addr.version == 4 else 48
-    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+    """IPv4 → ``a.b.c.0/24``, IPv6 → its /48 (idempotent); anything else is redacted by shape."""
+    address, _, prefix = value.strip().strip("[]").partition("/")
+    net = _network(address.strip("[]"), prefix or None)
+    if net is not None:
+        return net
+    return redact_text(value) if value else value
 
 
 def _b64(match: re.Match[str]) -> str:
@@ -71,18 +81,17 @@ def _b64(match: re.Match[str]) -> str:
 
 
 def _ipv4(match: re.Match[str]) -> str:
-    if all(int(part) <= 255 for part in match.groups()):
-        return f"{match.group(1)}.{match.group(2)}.{match.group(3)}.0/24"
-    return match.group(0)
+    net = _network(".".join(match.groups()[:4]), match.group(5))
+    return match.group(0) if net is None else net
 
 
 def _ipv6(match: re.Match[str]) -> str:
     text = match.group(0)
-    try:
-        addr = ipaddress.IPv6Address(text)
-    except ValueError:
+    address = text.partition("/")[0]
+    if ":" not in address:
         return text
-    return str(ipaddress.ip_network(f"{addr}/48", strict=False))
+    net = _network(address, match.group(1))
+    return text if net is None else net
 
 
 def redact_text(text: str) -> str:
