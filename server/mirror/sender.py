@@ -81,10 +81,19 @@ class Sender:
 
     async def run(self) -> None:
         """Drain until :meth:`stop`; never raises for Xandr trouble (it is logged and retried)."""
+        leased = False
         try:
             while not self._stop.is_set():
                 if not await self._renew_lease(force=True):
+                    leased = False
                     await self._pause(min(1.0, self._s.lease_seconds / 3))
+                    continue
+                if not leased:
+                    # A new holder cannot know what its predecessor (maybe just killed) sent in the
+                    # last second; one bucket period of silence keeps the member under its per-second
+                    # limits across a takeover.
+                    leased = True
+                    await self._pause(1.0)
                     continue
                 try:
                     sent = await self.drain_once()
@@ -119,9 +128,12 @@ class Sender:
         attempt = 0
         while not self._stop.is_set():
             posts, users = self._rate_limiters()
-            await users.acquire(batch.users)
-            await posts.acquire()
             try:
+                # Authenticate *before* taking rate budget: an auth round trip between the limiter
+                # and the POST would bunch this request up against the next one at Xandr's end.
+                await self._client.token()
+                await users.acquire(batch.users)
+                await posts.acquire()
                 result = await self._client.post_rt_segment(batch.body)
             except RetryableError as exc:
                 attempt += 1

@@ -128,6 +128,7 @@ class FakeXandr:
         self.log: list[tuple[str, int]] = []  # (path, status) per request
         self.violations: list[str] = []
         self.stats = Stats()
+        self.in_flight = 0  # ASGI mode: requests applied but not yet answered (for the kill -9 test)
 
     # -- test helpers ------------------------------------------------------------------------
     def inject(self, *faults: Fault) -> None:
@@ -182,10 +183,14 @@ class FakeXandr:
             headers.get("authorization"),
             b"".join(chunks),
         )
-        if reply.delay:
-            await asyncio.sleep(reply.delay)
-        if reply.fault is Fault.TIMEOUT:
-            await asyncio.sleep(self.slow_seconds)
+        self.in_flight += 1
+        try:
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+            if reply.fault is Fault.TIMEOUT:
+                await asyncio.sleep(self.slow_seconds)
+        finally:
+            self.in_flight -= 1
         status = 500 if reply.fault is Fault.DROP else reply.status
         body = orjson.dumps(reply.body)
         await send(
