@@ -24,8 +24,8 @@ import enum
 import hashlib
 import hmac
 import struct
-from collections.abc import Mapping
-from typing import Final, NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Final, NamedTuple, cast
 
 from server.auth.scopes import ALL_BITS
 
@@ -100,22 +100,41 @@ def verify(token: str, keys: Mapping[int, MacKey], now: float) -> Claims | Token
     """Claims of a genuine, unexpired ``token``; otherwise the reason it is refused.
 
     Revocation and scope are the guard's business: this function knows only keys and time.
+    Written for speed (it runs on every ``/rtd`` call): module constants are bound as default
+    arguments and the result tuple is built without the NamedTuple ``__new__`` wrapper.
     """
-    if len(token) != TOKEN_LEN or not token.startswith(PREFIX):
+    return _verify(token, keys, now)
+
+
+def _verify(
+    token: str,
+    keys: Mapping[int, MacKey],
+    now: float,
+    _len: int = TOKEN_LEN,
+    _prefix: str = PREFIX,
+    _table: bytes = _DECODE_TABLE,
+    _a2b: Callable[..., bytes] = binascii.a2b_base64,
+    _unpack: Callable[[bytes], tuple[int, int, bytes, int, int, int]] = _CLAIMS.unpack,
+    _size: int = _CLAIMS.size,
+    _bad_bits: int = ~ALL_BITS,
+    _compare: Callable[[bytes, bytes], bool] = hmac.compare_digest,
+    _new: Callable[..., object] = tuple.__new__,
+) -> Claims | TokenStatus:
+    if len(token) != _len or not token.startswith(_prefix):
         return TokenStatus.MALFORMED
     try:
-        raw = binascii.a2b_base64(token[4:].encode("ascii").translate(_DECODE_TABLE), strict_mode=True)
+        raw = _a2b(token[4:].encode("ascii").translate(_table), strict_mode=True)
     except (binascii.Error, UnicodeEncodeError):
         return TokenStatus.MALFORMED
-    block = raw[: _CLAIMS.size]
-    version, kid, identity, mask, issued_at_ms, expires_at = _CLAIMS.unpack(block)
-    if version != VERSION or mask & ~ALL_BITS:
+    block = raw[:_size]
+    version, kid, identity, mask, issued_at_ms, expires_at = _unpack(block)
+    if version != VERSION or mask & _bad_bits:
         return TokenStatus.MALFORMED
     key = keys.get(kid)
     if key is None:
         return TokenStatus.UNKNOWN_KEY
-    if not hmac.compare_digest(key.digest(block), raw[_CLAIMS.size :]):
+    if not _compare(key.digest(block), raw[_size:]):
         return TokenStatus.BAD_SIGNATURE
     if expires_at <= now:
         return TokenStatus.EXPIRED
-    return Claims(kid, identity, mask, issued_at_ms, expires_at)
+    return cast(Claims, _new(Claims, (kid, identity, mask, issued_at_ms, expires_at)))
