@@ -12,7 +12,7 @@ from server.mirror.client import MemoryAuthLog, XandrClient, parse_rt_segment, r
 from server.mirror.errors import AuthFailed, AuthRateLimited, PayloadTooLarge, RetryableError
 from server.mirror.outbox import Outbox
 from server.mirror.settings import MirrorSettings
-from tests.fakes.xandr import Fault, FakeXandr
+from tests.fakes.xandr import FakeXandr, Fault
 from tests.mirror.conftest import FakeClock, run, with_
 
 BODY = orjson.dumps({"rt_segment": [{"user_id": "12345678900987654321", "domain": None, "seg_block": [

@@ -10,7 +10,7 @@ from segments.taxonomy import Segment, XandrMapping
 from server.mirror.outbox import Outbox
 from server.mirror.queue import Mirror, intent_rows
 from server.mirror.settings import MirrorSettings
-from tests.fakes.xandr import Fault, FakeXandr
+from tests.fakes.xandr import FakeXandr, Fault
 from tests.mirror.conftest import run, with_
 
 S1 = Segment(id="s1", xandr=XandrMapping(seg_id=10001, value=1, expiration=1440))

@@ -10,7 +10,7 @@ import pytest
 from server.mirror.outbox import Outbox
 from server.mirror.settings import MirrorSettings
 from server.mirror.types import SegBlock
-from tests.fakes.xandr import Fault, FakeXandr
+from tests.fakes.xandr import FakeXandr, Fault
 from tests.mirror.conftest import SenderFactory, run, with_
 
 ADD = SegBlock(seg_id=10001, value=1, expiration=1440)
@@ -137,7 +137,7 @@ def test_rate_limits_respected(outbox: Outbox, make_sender: SenderFactory, setti
 
 
 def test_lease_keeps_second_sender_idle(outbox: Outbox, fake: FakeXandr, make_sender: SenderFactory) -> None:
-    a, _ = make_sender(holder="A")
+    _a, _ = make_sender(holder="A")
     b, _ = make_sender(holder="B")
     assert outbox.acquire_lease("A", 15)
     outbox.add_many([("u1", None, ADD)])
