@@ -15,6 +15,7 @@ import fcntl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import structlog
@@ -56,8 +57,11 @@ def exclusive(data_dir: str | Path, *, wait: bool = True) -> Iterator[bool]:
 async def open_jobs(data_dir: str | Path, settings: IdentitySettings, uid2: UID2Settings, *,
                     transport: httpx.AsyncBaseTransport | None = None,
                     on_optout: Callable[[list[str]], None] | None = None,
-                    clock: Callable[[], float] = time.time) -> AsyncIterator[IdentityJobs]:
-    """Build the jobs on a real store and operator client; closes both on exit."""
+                    clock: Callable[[], float] = time.time, **job_options: Any) -> AsyncIterator[IdentityJobs]:
+    """Build the jobs on a real store and operator client; closes both on exit.
+
+    ``job_options`` go to :class:`IdentityJobs` (``sleep``, ``checkpoint``, ``rng``: test seams).
+    """
     operator_settings = settings.operator_settings(uid2)
     SnapshotDir(data_dir).ensure()
     db = IdentityDB(data_dir)
@@ -66,7 +70,7 @@ async def open_jobs(data_dir: str | Path, settings: IdentitySettings, uid2: UID2
                               transport=transport, clock=clock)
     try:
         yield IdentityJobs(db=db, writer=StoreWriter(data_dir), operator=operator, settings=settings,
-                           clock=clock, on_optout=on_optout)
+                           clock=clock, on_optout=on_optout, **job_options)
     finally:
         await operator.aclose()
         db.close()
