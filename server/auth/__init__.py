@@ -11,10 +11,12 @@ Public API (everything else is an implementation detail)::
     if denial is not None:
         return denial.response()                                   # 401/403 per RFC 6750
 
-Modules: ``scopes`` (rtd/segments/admin), ``identities`` (SQLite store), ``keys`` (signing-key
+Modules: ``scopes`` (rtd/segments/admin), ``settings`` (``[auth]``), ``db`` (the shared SQLite
+file), ``identities`` (identity store), ``client_secrets`` (scrypt), ``keys`` (signing-key
 rotation), ``tokens`` (HMAC token codec), ``revocation`` (per-worker view, ≤0.5 s stale),
-``guard`` (hot-path check), ``service`` (the Azure-modelled operations), ``oauth``
-(``POST /oauth/token``), ``admin_identities`` (``/admin/identities…`` routes), ``cli``.
+``guard`` (hot-path check), ``service`` (the Azure-modelled operations), ``ratelimit`` and
+``oauth`` (``POST /oauth/token``), ``jsonio`` + ``admin_identities`` (``/admin/identities…``),
+``openapi`` (document fragments), ``demo`` (``make run`` token), ``cli``.
 Exceptions are listed in :mod:`server.auth.errors`.
 """
 
@@ -23,8 +25,8 @@ from server.auth.demo import ensure_demo_identity
 from server.auth.errors import (
     AuthError,
     IdentityNotFound,
-    InvalidIdentityRequest,
     InvalidLifetime,
+    InvalidRequest,
     InvalidScope,
     SettingsError,
 )
@@ -52,8 +54,8 @@ __all__ = [
     "IdentityNotFound",
     "IdentityService",
     "IdentityStore",
-    "InvalidIdentityRequest",
     "InvalidLifetime",
+    "InvalidRequest",
     "InvalidScope",
     "IssuedToken",
     "KeyStore",

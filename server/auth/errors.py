@@ -2,13 +2,14 @@
 
 Expected outcomes on the hot path (a refused token, a missing scope) are *values* — see
 :class:`server.auth.guard.Denial` and :class:`server.auth.tokens.TokenStatus` — not exceptions.
-Exceptions are for operator mistakes at the admin API / CLI and for storage trouble::
+Exceptions are for operator mistakes at the admin API / CLI (storage trouble surfaces as the
+unchanged ``sqlite3.Error``, a 500)::
 
     AuthError                       base class; never raised itself
     ├── IdentityNotFound            the identity id does not exist (or was deleted)   → 404
     ├── InvalidScope                unknown scope name, or a scope the identity lacks → 400
     ├── InvalidLifetime             token lifetime outside 1–24 hours                 → 400
-    ├── InvalidIdentityRequest      malformed admin/CLI input (display name, types)   → 400
+    ├── InvalidRequest              malformed admin/CLI input (JSON, field types)     → 400
     └── SettingsError               bad [auth] settings; ``errors`` lists every bad key by name
 """
 
@@ -31,8 +32,8 @@ class InvalidLifetime(AuthError):
     """Raised when a requested token lifetime is outside the allowed 1–24 hour range."""
 
 
-class InvalidIdentityRequest(AuthError):
-    """Raised for malformed identity input: empty display name, wrong JSON types, and the like."""
+class InvalidRequest(AuthError):
+    """Raised for malformed admin/CLI input: not JSON, empty display name, wrong field types."""
 
 
 class SettingsError(AuthError):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from server.auth import client_secrets, db
-from server.auth.errors import IdentityNotFound, InvalidIdentityRequest, InvalidScope
+from server.auth.errors import IdentityNotFound, InvalidRequest, InvalidScope
 from server.auth.scopes import format_scopes, parse_scopes
 from server.auth.settings import MAX_LIFETIME_S
 from server.auth.types import Clock
@@ -84,9 +84,9 @@ class IdentityStore:
     ) -> tuple[Identity, str | None]:
         """Create an identity; returns it and its client secret (shown this once), if any."""
         if not isinstance(display_name, str) or not display_name.strip():
-            raise InvalidIdentityRequest("display_name must be a non-empty string")
+            raise InvalidRequest("display_name must be a non-empty string")
         if len(display_name) > MAX_DISPLAY_NAME:
-            raise InvalidIdentityRequest(f"display_name must be at most {MAX_DISPLAY_NAME} characters")
+            raise InvalidRequest(f"display_name must be at most {MAX_DISPLAY_NAME} characters")
         allowed = parse_scopes(scopes)
         if not allowed:
             raise InvalidScope("an identity needs at least one scope")

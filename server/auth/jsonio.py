@@ -15,8 +15,8 @@ from starlette.responses import Response
 from server.auth.errors import (
     AuthError,
     IdentityNotFound,
-    InvalidIdentityRequest,
     InvalidLifetime,
+    InvalidRequest,
     InvalidScope,
 )
 
@@ -26,7 +26,7 @@ _STATUS: Final[dict[type[AuthError], tuple[int, str]]] = {
     IdentityNotFound: (404, "not_found"),
     InvalidScope: (400, "invalid_scope"),
     InvalidLifetime: (400, "invalid_lifetime"),
-    InvalidIdentityRequest: (400, "invalid_request"),
+    InvalidRequest: (400, "invalid_request"),
 }
 
 
@@ -46,18 +46,18 @@ def auth_error_response(exc: AuthError) -> Response:
 
 
 async def json_object(request: Request, *, optional: bool = False) -> dict[str, Any]:
-    """The request body as a JSON object; raises :class:`InvalidIdentityRequest` otherwise."""
+    """The request body as a JSON object; raises :class:`InvalidRequest` otherwise."""
     body = await request.body()
     if not body and optional:
         return {}
     if len(body) > MAX_JSON_BODY:
-        raise InvalidIdentityRequest("request body too large")
+        raise InvalidRequest("request body too large")
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise InvalidIdentityRequest("request body must be JSON") from None
+        raise InvalidRequest("request body must be JSON") from None
     if not isinstance(data, dict):
-        raise InvalidIdentityRequest("request body must be a JSON object")
+        raise InvalidRequest("request body must be a JSON object")
     return data
 
 
@@ -68,5 +68,5 @@ def field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], defaul
         return default
     if not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise InvalidIdentityRequest(f"{name} must be {names}")
+        raise InvalidRequest(f"{name} must be {names}")
     return value

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from server.auth import db
-from server.auth.errors import IdentityNotFound, InvalidIdentityRequest, InvalidScope
+from server.auth.errors import IdentityNotFound, InvalidRequest, InvalidScope
 from server.auth.identities import DELETED_NOT_BEFORE_MS, IdentityStore, is_identity_id
 
 from .conftest import T0, FakeClock
@@ -64,10 +64,10 @@ def test_authenticate(store: IdentityStore) -> None:
 @pytest.mark.parametrize(
     ("name", "scopes", "error"),
     [
-        pytest.param("", ["rtd"], InvalidIdentityRequest, id="empty-name"),
-        pytest.param("   ", ["rtd"], InvalidIdentityRequest, id="blank-name"),
-        pytest.param("x" * 201, ["rtd"], InvalidIdentityRequest, id="long-name"),
-        pytest.param(5, ["rtd"], InvalidIdentityRequest, id="name-not-str"),
+        pytest.param("", ["rtd"], InvalidRequest, id="empty-name"),
+        pytest.param("   ", ["rtd"], InvalidRequest, id="blank-name"),
+        pytest.param("x" * 201, ["rtd"], InvalidRequest, id="long-name"),
+        pytest.param(5, ["rtd"], InvalidRequest, id="name-not-str"),
         pytest.param("x", [], InvalidScope, id="no-scopes"),
         pytest.param("x", ["root"], InvalidScope, id="unknown-scope"),
     ],
