@@ -8,6 +8,7 @@ by the loader and seen in a bid request meets in one byte-identical string. Kind
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterator
 from typing import Final
@@ -54,6 +55,7 @@ def split(key: str) -> tuple[str, str]:
     return kind, value
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise_url(raw: str) -> str | None:
     """``https://WWW.Example.com:443/a//b/?q#f`` → ``example.com/a/b``.
 

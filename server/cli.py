@@ -139,6 +139,17 @@ def demo(
         shutil.rmtree(target, ignore_errors=True)
 
 
+def _mount_subsystems() -> None:
+    from server.mirror.cli import app as mirror_app
+    from server.uid2.cli import app as uid2_app
+
+    app.add_typer(uid2_app, name="uid2", help="UID2 tokens: decrypt, encrypt, fetch keys.")
+    app.add_typer(mirror_app, name="mirror", help="Xandr mirror: run the sender, status, dead letters, removals.")
+
+
+_mount_subsystems()
+
+
 def main() -> None:
     app()
 

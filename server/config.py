@@ -99,6 +99,7 @@ OPTIONAL_SECTIONS: dict[str, tuple[str, str]] = {
     "privacy": ("server.privacy", "PrivacySettings"),
     "uid2": ("server.sections", "UID2Section"),
     "euid": ("server.sections", "EUIDSection"),
+    "mirror": ("server.mirror", "MirrorSettings"),
 }
 
 

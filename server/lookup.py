@@ -5,6 +5,7 @@ Shared by ``/rtd`` and ``/segments`` so both order, deduplicate and cap segments
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,6 +29,12 @@ def truncate_ip(raw: str) -> str | None:
     return str(ipaddress.ip_network(f"{address}/{length}", strict=False).network_address)
 
 
+@functools.lru_cache(maxsize=65536)
+def url_keys(url: str) -> tuple[str, ...]:
+    """Store keys for a normalised page URL, longest prefix first (the page is the most specific rule)."""
+    return tuple(K.make(K.URL, p) for p in reversed(list(K.url_prefixes(url))))
+
+
 def collect_keys(found: dict[str, list[str]], allowed: frozenset[str], ip: str | None,
                  ip_lengths: frozenset[int], *, truncate: bool = False, limit: int = 256) -> list[str]:
     """Store keys in priority order (most specific evidence first), only for allowed kinds."""
@@ -45,9 +52,8 @@ def collect_keys(found: dict[str, list[str]], allowed: frozenset[str], ip: str |
         if not values:
             continue
         if kind == K.URL:
-            # Longest prefix first: the page itself is the most specific rule.
             for url in values:
-                out.extend(K.make(K.URL, p) for p in reversed(list(K.url_prefixes(url))))
+                out.extend(url_keys(url))
         else:
             out.extend(K.make(kind, v) for v in values)
     return list(dict.fromkeys(out))[:limit]

@@ -16,6 +16,7 @@ from segments import keys as K
 from server import metrics as M
 from server.http import BodyTooLarge, error_body, read_body, send_bytes
 from server.lookup import Answer, collect_keys, resolve
+from server.mirror import mirrorable_users
 from server.openrtb import parse_request
 from server.services import Services
 from server.signals import PrivacyDecision, RequestSignals
@@ -24,6 +25,16 @@ from server.types import Receive, Scope, Send
 EMPTY = b'{"segment_ids":[],"deal_ids":[]}'
 _LATENCY = M.LATENCY.labels("rtd")
 _SEGMENTS = M.SEGMENTS_RETURNED.labels("rtd")
+_children: dict[tuple[Any, ...], Any] = {}
+
+
+def _child(metric: Any, *labels: str) -> Any:
+    """A bound label child, cached: ``.labels()`` takes a lock and builds tuples on every call."""
+    key = (metric, *labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*labels)
+    return child
 
 
 class RtdEndpoint:
@@ -44,7 +55,7 @@ class RtdEndpoint:
         status, body = await self._answer(scope, receive, send)
         if status:
             await send_bytes(send, status, body)
-        M.REQUESTS.labels("rtd", str(status or 401)).inc()
+        _child(M.REQUESTS, "rtd", str(status or 401)).inc()
         _LATENCY.observe(time.perf_counter() - started)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, bytes]:
@@ -73,14 +84,14 @@ class RtdEndpoint:
         store.maybe_reload()
         signals = parse_request(doc, gpc_header=gpc, xandr_sources=self.xandr_sources)   # parse
         decision = self.services.gate.decide(signals.privacy)                             # gate
-        M.PRIVACY_DECISIONS.labels(decision.reason).inc()
+        _child(M.PRIVACY_DECISIONS, decision.reason).inc()
         self._decrypt(signals, decision, now)                                             # decrypt
         keys = collect_keys(signals.keys, decision.allowed_kinds, signals.ip, store.ip_prefix_lengths,
                             truncate=decision.truncate_ip, limit=self.max_keys)
-        result = store.lookup(keys, now)                                                  # lookup
+        result = store.lookup(keys, now, classifying=False)                               # lookup
         answer = resolve(keys, result, store.taxonomy, self.cap)
         self._account(signals, keys, result.hits, answer)
-        if answer.matched and decision.mirror_allowed and self.services.mirror is not None:
+        if answer.matched and self.services.mirror is not None:
             self._mirror(signals, decision, answer)
         if not answer.segment_ids:                                                        # respond
             return EMPTY
@@ -97,30 +108,32 @@ class RtdEndpoint:
             if kind not in decision.allowed_kinds:
                 continue
             result = decryptor.decrypt(token.token, self._scopes[token.scope], domain_or_app_name=domain, now=now)
-            M.UID2_DECRYPT.labels(token.scope, result.status.name, str(result.version or 0)).inc()
+            _child(M.UID2_DECRYPT, token.scope, result.status.name, str(result.version or 0)).inc()
             if result.uid:
                 signals.add(kind, result.uid)
 
     def _account(self, signals: RequestSignals, keys: list[str], hits: dict[str, list[str]],
                  answer: Answer) -> None:
         for kind, values in signals.keys.items():
-            M.KEYS_FOUND.labels(kind).inc(len(values))
-        for key in keys:
-            M.LOOKUPS.labels(key.partition(":")[0], "hit" if key in hits else "miss").inc()
+            _child(M.KEYS_FOUND, kind).inc(len(values))
+        looked: dict[tuple[str, str], int] = {}
+        for key in keys:  # one increment per (kind, result), not per key: URL prefixes add up fast
+            pair = (key.partition(":")[0], "hit" if key in hits else "miss")
+            looked[pair] = looked.get(pair, 0) + 1
+        for (kind, result), count in looked.items():
+            _child(M.LOOKUPS, kind, result).inc(count)
         if signals.invalid_fields:
-            M.INVALID_FIELDS.labels("rtd").inc(signals.invalid_fields)
+            _child(M.INVALID_FIELDS, "rtd").inc(signals.invalid_fields)
         _SEGMENTS.observe(len(answer.segment_ids))
         if answer.capped:
-            M.RESPONSES_CAPPED.labels("rtd").inc()
+            _child(M.RESPONSES_CAPPED, "rtd").inc()
 
     def _mirror(self, signals: RequestSignals, decision: PrivacyDecision, answer: Answer) -> None:
-        users: list[tuple[str, str | None]] = [(uid, None) for uid in signals.xandr_ids]
-        if signals.ifa and K.IFA in decision.allowed_kinds:
-            os_name = (signals.device_os or "").lower()
-            domain = "idfa" if os_name in ("ios", "ipados", "tvos") else "aaid" if os_name == "android" else None
-            if domain is not None:
-                users.append((signals.ifa, domain))
+        """Offer the matched user to the Xandr mirror: an O(1) in-memory append, never I/O here."""
+        mirror = self.services.mirror
+        mapped = [s for s in answer.matched if s.xandr is not None]
+        if mirror is None or not mapped:
+            return
+        users, _ = mirrorable_users(signals, decision, mirror.settings)
         if users:
-            mapped = [s for s in answer.matched if s.xandr is not None]
-            if mapped:
-                self.services.mirror.offer(users, mapped)  # type: ignore[union-attr]
+            mirror.offer(users, mapped)

@@ -34,6 +34,8 @@ class Guard(Protocol):
 
 
 class Mirror(Protocol):
+    settings: Any
+
     def offer(self, users: Sequence[tuple[str, str | None]], segments: Sequence[Segment]) -> None: ...
 
 

@@ -8,6 +8,7 @@ lifespan, i.e. after uvicorn forked the worker: no connection, key set or task c
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from segments.store import SnapshotDir, SQLiteStore
 from server import metrics as M
 from server.config import Settings
 from server.health import ReadinessCheck
+from server.mirror import Mirror
 from server.privacy import PrivacyGate
 from server.services import Services
 from server.uid2 import BidstreamDecryptor, KeyRefresher, Readiness, StaticKeySource
@@ -25,6 +27,9 @@ def build_services(settings: Settings) -> Services:
     store = SQLiteStore(settings.data_dir, check_interval=settings.store.check_interval_seconds)
     svc = Services(settings=settings, store=store, gate=PrivacyGate(settings.privacy))
     _wire_uid2(svc)
+    mirror = settings.mirror
+    if mirror.enabled:  # the outbox lives next to the store, whatever [mirror].data_dir says
+        svc.mirror = Mirror(dataclasses.replace(mirror, data_dir=settings.data_dir))
     return svc
 
 
@@ -58,6 +63,8 @@ async def start_background(svc: Services) -> list[asyncio.Task[Any]]:
     refreshers: dict[str, KeyRefresher] = svc.extras.get("uid2_refreshers", {})
     for refresher in refreshers.values():
         await refresher.start()
+    if isinstance(svc.mirror, Mirror):
+        await svc.mirror.start()
     if refreshers:
         tasks.append(asyncio.create_task(_publish_key_state(refreshers), name="uid2-key-gauges"))
     return tasks
@@ -67,6 +74,8 @@ async def stop_background(svc: Services, tasks: list[asyncio.Task[Any]]) -> None
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    if isinstance(svc.mirror, Mirror):
+        await svc.mirror.stop()  # final flush of the in-memory buffer into the durable outbox
     for refresher in svc.extras.get("uid2_refreshers", {}).values():
         await refresher.stop()
 

@@ -47,7 +47,8 @@ class SQLiteStore:
         self._taxonomy = Taxonomy()
         self._ip_lengths: frozenset[int] = frozenset()
         self._info = SnapshotInfo(0, 0.0, 0, 0, "")
-        self._sql_cache: dict[int, str] = {}
+        self._sql_cache: dict[tuple[int, bool], str] = {}
+        self._any_classifying = False
         self._open()
 
     # -- reading ---------------------------------------------------------------------------
@@ -64,23 +65,29 @@ class SQLiteStore:
     def info(self) -> SnapshotInfo:
         return self._info
 
-    def _sql(self, n: int) -> str:
-        sql = self._sql_cache.get(n)
+    def _sql(self, n: int, classifying: bool) -> str:
+        sql = self._sql_cache.get((n, classifying))
         if sql is None:
             marks = ",".join("?" * n)
-            sql = (f"SELECT key, segs FROM members WHERE key IN ({marks}) "
-                   f"UNION ALL SELECT key, NULL FROM classifying WHERE key IN ({marks})")
-            self._sql_cache[n] = sql
+            sql = f"SELECT key, segs FROM members WHERE key IN ({marks})"
+            if classifying:
+                sql += f" UNION ALL SELECT key, NULL FROM classifying WHERE key IN ({marks})"
+            self._sql_cache[(n, classifying)] = sql
         return sql
 
-    def lookup(self, keys: Sequence[str], now: float) -> LookupResult:
-        """All keys in one query; expired memberships are dropped here, not by a sweeper."""
+    def lookup(self, keys: Sequence[str], now: float, *, classifying: bool = True) -> LookupResult:
+        """All keys in one query; expired memberships are dropped here, not by a sweeper.
+
+        ``classifying=False`` (``/rtd``, which has no use for it) skips the classifying table;
+        so does an empty table, the usual case.
+        """
         result = LookupResult()
         if not keys or self._conn is None:
             return result
         keys = keys[: schema.MAX_KEYS_PER_LOOKUP]
-        params = (*keys, *keys)
-        for key, segs in self._conn.execute(self._sql(len(keys)), params):
+        with_classifying = classifying and self._any_classifying
+        params = (*keys, *keys) if with_classifying else keys
+        for key, segs in self._conn.execute(self._sql(len(keys), with_classifying), params):
             if segs is None:
                 result.classifying.add(key)
             else:
@@ -130,6 +137,7 @@ class SQLiteStore:
         for seg_id, data in conn.execute("SELECT id, data FROM segments"):
             segments[seg_id] = segment_from_row(orjson.loads(data))
         self._taxonomy = Taxonomy(segments)
+        self._any_classifying = conn.execute("SELECT EXISTS (SELECT 1 FROM classifying)").fetchone()[0] == 1
         lengths = meta.get("ip_prefix_lengths", "")
         self._ip_lengths = frozenset(int(x) for x in lengths.split(",") if x)
         self._info = SnapshotInfo(
