@@ -104,7 +104,10 @@ class IdentityWorker:
         for name in JOBS:
             if self.clock() >= self.next_due(name):
                 with exclusive(self.data_dir):
-                    reports.append(await self.jobs.run(name))
+                    try:
+                        reports.append(await self.jobs.run(name))
+                    except Exception:  # e.g. "database is locked" during a long load: try next tick
+                        log.exception("identity job crashed; will retry", job=name)
         return reports
 
     async def run_forever(self, stop: asyncio.Event) -> None:
