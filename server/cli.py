@@ -7,8 +7,8 @@ import shutil
 import sqlite3
 import sys
 import tempfile
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated
 
 import orjson
