@@ -14,6 +14,7 @@ from server.observability.logging import configure_logging
 from server.observability.metrics_endpoint import metrics
 from server.observability.runtime import Runtime, start, stop
 from server.observability.settings import ObservabilitySettings
+from server.observability.settings import from_settings as settings_of
 from server.observability.status import status_json, status_page
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Runtime",
     "configure_logging",
     "routes",
+    "settings_of",
     "start",
     "stop",
 ]

@@ -74,14 +74,20 @@ def _dumps(value: Any, **_: Any) -> str:
 _configured = False
 
 
+def set_stream(stream: TextIO | None) -> None:
+    """Send every line to ``stream`` (``None``: stdout); for tests that capture logs."""
+    _SINK.stream = stream
+
+
 def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | None = None,
                       *, force: bool = False) -> None:
-    """Set up structlog and the stdlib root logger once; later calls only swap the stream.
+    """Set up structlog and the stdlib root logger once per process; later calls do nothing.
 
-    ``stream`` (default: stdout at write time) is what tests pass to capture lines.
+    ``stream`` (default: stdout at write time) redirects every line, as :func:`set_stream` does.
     """
     global _configured
-    _SINK.stream = stream
+    if stream is not None:
+        _SINK.stream = stream
     if _configured and not force:
         return
     numeric = _LEVELS.get(level.lower(), logging.INFO)
@@ -98,7 +104,10 @@ def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | N
         processors=[*shared, structlog.processors.StackInfoRenderer(), *tail],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=lambda *args: _SinkLogger(),
-        cache_logger_on_first_use=True,
+        # Not cached: structlog.testing.capture_logs (used by tests) must still see module-level
+        # loggers after an app has configured logging, and a line costs ~2 µs more — logging is
+        # off the hot path (the access log writes only sampled and failed requests).
+        cache_logger_on_first_use=False,
     )
     handler = _SinkHandler()
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
@@ -106,7 +115,7 @@ def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | N
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
     ))
     root = logging.getLogger()
-    root.handlers = [handler]
+    root.handlers = [h for h in root.handlers if not isinstance(h, _SinkHandler)] + [handler]
     root.setLevel(numeric)
     for name in _UVICORN_LOGGERS:
         named = logging.getLogger(name)

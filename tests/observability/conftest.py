@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from server.observability.logging import configure_logging
+from server.observability.logging import configure_logging, set_stream
 
 
 class Captured(io.StringIO):
@@ -21,4 +21,4 @@ def captured_logs() -> Iterator[Captured]:
     buf = Captured()
     configure_logging("debug", "json", stream=buf, force=True)
     yield buf
-    configure_logging(stream=None)
+    set_stream(None)

@@ -63,7 +63,7 @@ def _client(services: Any, local_only: bool = False, client_host: str = "testcli
 
 
 def _services(**kw: Any) -> Any:
-    store = SimpleNamespace(info=SimpleNamespace(version=4, members=1200, segments=9, created_at=NOW - 30))
+    store = SimpleNamespace(info=SimpleNamespace(version=4, members=1200, segments=9, created_at=time.time() - 30))
     base: dict[str, Any] = {"store": store, "guard": None, "mirror": None, "decryptor": None, "extras": {}}
     base.update(kw)
     return SimpleNamespace(**base)
