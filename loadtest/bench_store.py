@@ -128,7 +128,7 @@ def measure_lookups(data_dir: Path, *, batches: int = 20_000, seed: int = 11) ->
     work = lookup_batches(hits, batches, rng)
     now = time.time()
     try:
-        for keys in work[:2000]:  # warm the statement cache and the pages we touch first
+        for keys in work[: min(2000, len(work))]:  # warm the statement cache and the pages we touch first
             store.lookup(keys, now)
         samples: list[float] = []
         hit_count = 0
@@ -169,11 +169,11 @@ def measure_worker_memory(data_dir: Path, users: int, *, seconds: float = 4.0, r
                         "p99_ms": result["latency_ms"]["p99"]}}
 
 
-def run_size(users: int, work: Path, *, reuse: bool, memory: bool = True) -> dict[str, Any]:
+def run_size(users: int, work: Path, *, reuse: bool, memory: bool = True, batches: int = 20_000) -> dict[str, Any]:
     print(f"[bench_store] {users:,} users: generate + load …", file=sys.stderr, flush=True)
     prep = prepare(users, work, reuse=reuse)
     print(f"[bench_store]   load {prep['load_seconds']} s; lookups …", file=sys.stderr, flush=True)
-    out: dict[str, Any] = {"users": users, "prepare": prep, "lookup": measure_lookups(work / "data")}
+    out: dict[str, Any] = {"users": users, "prepare": prep, "lookup": measure_lookups(work / "data", batches=batches)}
     if memory:
         print("[bench_store]   2 workers serving: memory …", file=sys.stderr, flush=True)
         out["memory"] = measure_worker_memory(work / "data", users)
@@ -197,12 +197,12 @@ def verdicts(sizes: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run(users: list[int], *, work_dir: Path | None = None, keep: bool = False, reuse: bool = False,
-        memory: bool = True) -> dict[str, Any]:
+        memory: bool = True, batches: int = 20_000) -> dict[str, Any]:
     root = work_dir or Path(tempfile.mkdtemp(prefix="bench-store-"))
     sizes = []
     try:
         for n in users:
-            sizes.append(run_size(n, root / f"u{n}", reuse=reuse, memory=memory))
+            sizes.append(run_size(n, root / f"u{n}", reuse=reuse, memory=memory, batches=batches))
     finally:
         if not keep and work_dir is None:
             shutil.rmtree(root, ignore_errors=True)

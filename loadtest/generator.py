@@ -55,7 +55,7 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of an already sorted sequence (NaN when empty)."""
     if not sorted_values:
         return float("nan")
-    rank = max(1, math.ceil(q / 100.0 * len(sorted_values)))
+    rank = max(1, math.ceil(q / 100.0 * len(sorted_values) - 1e-9))  # tolerate float fuzz (99.9 % of 1000)
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 

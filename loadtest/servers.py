@@ -149,7 +149,10 @@ def _spawn(name: str, argv: list[str], env: Mapping[str, str], port: int, worker
            log_dir: Path, timeout: float) -> ServerProcess:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}-{port}.log"
-    full_env = {**os.environ, **env}
+    # The server picks its metrics dir (<data_dir>/metrics) as in production; an inherited one
+    # from the caller's environment would be shared between servers (and must exist at import).
+    full_env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    full_env.update(env)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(argv, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
@@ -179,7 +182,6 @@ def start_ours(data_dir: Path, *, workers: int = 1, env: Mapping[str, str] | Non
     merged = {
         "SEGMENT_SERVER_STORE__DATA_DIR": str(data_dir),
         "SEGMENT_SERVER_SERVER__LOG_LEVEL": "warning",
-        "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "metrics"),
         **(env or {}),
     }
     cli = VENV_BIN / "segment-server"

@@ -1,0 +1,40 @@
+"""The harness end to end, briefly: real servers on loopback, a few hundred requests, files written.
+
+These prove the harness works; they never assert on speed (the machine may be busy).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from loadtest import bench_all, generator, servers, stack, traffic
+
+pytestmark = pytest.mark.slow
+
+
+def test_generator_against_ours_with_the_index_mix(tmp_path: Path) -> None:
+    with stack.prepare(tmp_path, users=300) as sut, stack.start(sut, 1, log_dir=tmp_path / "logs") as ours:
+        mix = traffic.build(sut.plan, count=100, bearer=sut.bearer, uid2_document=sut.uid2_document)
+        result = generator.run(mix, rate=150, seconds=1.0, port=ours.port, timeout=5.0, max_requests=150)
+        memory = servers.memory(ours.worker_pids()[0])
+    assert result["sent"] == 150
+    assert result["status"] == {"200": 150}, result["errors"]
+    assert result["latency_ms"]["p50"] > 0
+    assert memory["uss"] > 0 and memory["rss"] >= memory["uss"]
+
+
+def test_bench_all_quick_writes_json_markdown_and_chart(tmp_path: Path) -> None:
+    bench_all.main(["--quick", "--skip", "others", "--results-dir", str(tmp_path)])
+    data = orjson.loads((tmp_path / "latest.json").read_bytes())
+    assert {r["endpoint"] for r in data["http"]["runs"]} == {"rtd", "segments"}
+    for run in data["http"]["runs"]:
+        for target in run["targets"].values():
+            assert target["steps"] and all(s["completed"] > 0 for s in target["steps"])
+        assert run["answers"]["ours"]["status"] == {"200": run["answers"]["ours"]["sampled"]}
+    assert data["soak"]["requests"] > 0
+    assert data["store"]["sizes"][0]["lookup"]["lookups"] > 0
+    assert "| area | measurement |" in (tmp_path / "latest.md").read_text()
+    assert (tmp_path / "latest.png").read_bytes().startswith(b"\x89PNG")

@@ -1,0 +1,102 @@
+"""Pure parts of the harness: percentiles, the max-throughput search, the traffic mix, summaries."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+
+from loadtest import bench_all, bench_http, generator, traffic
+
+
+@pytest.mark.parametrize(("values", "q", "expected"), [
+    pytest.param([1.0], 99, 1.0, id="single"),
+    pytest.param([float(i) for i in range(1, 101)], 50, 50.0, id="p50 of 1..100"),
+    pytest.param([float(i) for i in range(1, 101)], 99, 99.0, id="p99 of 1..100"),
+    pytest.param([float(i) for i in range(1, 1001)], 99.9, 999.0, id="p99.9 of 1..1000"),
+    pytest.param([float(i) for i in range(1, 11)], 100, 10.0, id="p100 is the max"),
+])
+def test_nearest_rank_percentile(values: list[float], q: float, expected: float) -> None:
+    assert generator.percentile(values, q) == expected
+
+
+def _step(rate: float, ok: bool) -> dict[str, object]:
+    return {"offered_rate": rate, "achieved_rate": rate if ok else rate * 0.5, "error_count": 0,
+            "latency_ms": {"p99": 1.0 if ok else 50.0}}
+
+
+def test_search_grows_then_bisects_to_the_precision() -> None:
+    capacity = 3000.0
+    search = bench_http.Search(500, growth=1.5, precision=1.08, max_steps=30)
+    while search.next is not None:
+        search.record(_step(search.next, search.next <= capacity))
+    assert search.lo <= capacity
+    assert search.hi is not None and search.hi > capacity
+    assert search.hi / search.lo <= 1.08
+
+
+def test_search_stops_at_max_steps_and_when_nothing_passes() -> None:
+    search = bench_http.Search(1000, max_steps=3)
+    while search.next is not None:
+        search.record(_step(search.next, False))
+    assert search.lo == 0.0 and len(search.steps) == 3
+
+
+@pytest.mark.parametrize(("step", "ok"), [
+    pytest.param({"offered_rate": 100, "achieved_rate": 99, "error_count": 0, "latency_ms": {"p99": 4.9}}, True,
+                 id="inside the budget"),
+    pytest.param({"offered_rate": 100, "achieved_rate": 99, "error_count": 1, "latency_ms": {"p99": 1}}, False,
+                 id="one error"),
+    pytest.param({"offered_rate": 100, "achieved_rate": 99, "error_count": 0, "latency_ms": {"p99": 5.1}}, False,
+                 id="p99 over 5 ms"),
+    pytest.param({"offered_rate": 100, "achieved_rate": 90, "error_count": 0, "latency_ms": {"p99": 1}}, False,
+                 id="fell behind the offered rate"),
+])
+def test_step_passes_only_within_budget(step: dict[str, object], ok: bool) -> None:
+    assert bench_http.passed(step) is ok
+
+
+def test_traffic_is_deterministic_and_shaped_like_index_requests() -> None:
+    plan = traffic.TrafficPlan(users=300, sample_users=300)
+    keys = traffic.demo_keys(plan)
+    a = traffic.build(plan, count=300, bearer="t0k", keys=keys)
+    b = traffic.build(plan, count=300, bearer="t0k", keys=keys)
+    assert [r.raw for r in a] == [r.raw for r in b]
+    head, _, body = a[0].raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"POST /rtd HTTP/1.1\r\n") and b"Authorization: Bearer t0k" in head
+    assert int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0]) == len(body)
+    docs = [orjson.loads(r.raw.partition(b"\r\n\r\n")[2]) for r in a]
+    assert any("app" in d for d in docs) and any("site" in d for d in docs)
+    assert all("imp" in d and "device" in d for d in docs)
+    assert {r.label.split("-")[0] for r in a} == {"app", "web"}
+
+
+def test_uid2_tokens_decrypt_to_the_statuses_their_labels_say() -> None:
+    from server.uid2 import ClientType, DecryptionStatus, decrypt_token, parse_key_response
+
+    now = time.time()
+    document = traffic.uid2_key_document(now)
+    minter = traffic.Uid2Minter(document, now)
+    keys = parse_key_response(document)
+    raw = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="
+    expected = {"valid": DecryptionStatus.SUCCESS, "expired": DecryptionStatus.EXPIRED_TOKEN}
+    for status, want in expected.items():
+        token = minter.mint(raw, status)
+        assert token is not None
+        result = decrypt_token(token, keys, now=now, client_type=ClientType.BIDSTREAM, domain_or_app_name="example.com")
+        assert result.status is want
+    foreign = decrypt_token(minter.mint(raw, "foreign") or "", keys, now=now, client_type=ClientType.BIDSTREAM)
+    assert foreign.status is not DecryptionStatus.SUCCESS
+
+
+def test_segments_mix_uses_the_cached_api_parameters() -> None:
+    plan = traffic.TrafficPlan(users=300, sample_users=300)
+    mix = traffic.build(plan, count=200, endpoint="segments", keys=traffic.demo_keys(plan))
+    assert all(r.raw.startswith(b"GET /segments?") for r in mix)
+    assert {"seg-url", "seg-bundle", "seg-ifa"} <= set(traffic.describe(mix))
+
+
+def test_headline_picks_ratio_like_numbers_from_other_benchmarks() -> None:
+    doc = {"results": [{"version": 4, "ratio": 21.5, "ours_per_s": 1e6}], "meta": {"speedup_x": 3}}
+    assert bench_all.headline(doc) == [("results[0].ratio", 21.5), ("meta.speedup_x", 3)]
