@@ -142,8 +142,12 @@ def demo(
 def _mount_subsystems() -> None:
     from server.mirror.cli import app as mirror_app
     from server.uid2.cli import app as uid2_app
+    from server.uid2.identity import cli as identity_cli
 
-    app.add_typer(uid2_app, name="uid2", help="UID2 tokens: decrypt, encrypt, fetch keys.")
+    uid2_app.add_typer(identity_cli.app)  # uid2 map | rotate | optout | status | worker
+    app.add_typer(uid2_app, name="uid2", help="UID2 tokens (decrypt, encrypt, keys) and identity jobs.")
+    app.command("worker", help="Run the UID2 identity jobs (map, rotate, opt-out) on their schedules.")(
+        identity_cli.worker)
     app.add_typer(mirror_app, name="mirror", help="Xandr mirror: run the sender, status, dead letters, removals.")
 
 

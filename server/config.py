@@ -100,6 +100,7 @@ OPTIONAL_SECTIONS: dict[str, tuple[str, str]] = {
     "uid2": ("server.sections", "UID2Section"),
     "euid": ("server.sections", "EUIDSection"),
     "mirror": ("server.mirror", "MirrorSettings"),
+    "identity": ("server.uid2.identity", "IdentitySettings"),
 }
 
 

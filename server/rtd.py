@@ -103,13 +103,18 @@ class RtdEndpoint:
         if decryptor is None or not signals.tokens:
             return
         domain = signals.site_domain or signals.app_bundle
+        optouts = self.services.optouts
         for token in signals.tokens:
             kind = K.UID2 if token.scope == "UID2" else K.EUID
             if kind not in decision.allowed_kinds:
                 continue
             result = decryptor.decrypt(token.token, self._scopes[token.scope], domain_or_app_name=domain, now=now)
-            _child(M.UID2_DECRYPT, token.scope, result.status.name, str(result.version or 0)).inc()
-            if result.uid:
+            status = result.status.name
+            if result.uid and kind == K.UID2 and optouts is not None \
+                    and optouts.is_opted_out(result.uid, result.established):
+                status = "OPTED_OUT_BY_STATUS_CHECK"  # POST /v2/optout/status said so after the token was made
+            _child(M.UID2_DECRYPT, token.scope, status, str(result.version or 0)).inc()
+            if result.uid and status == "SUCCESS":
                 signals.add(kind, result.uid)
 
     def _account(self, signals: RequestSignals, keys: list[str], hits: dict[str, list[str]],

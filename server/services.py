@@ -33,6 +33,10 @@ class Guard(Protocol):
     def check(self, authorization: str | None, scope: str) -> Denial | None: ...
 
 
+class OptOuts(Protocol):
+    def is_opted_out(self, raw_uid: str, established: float | None) -> bool: ...
+
+
 class Mirror(Protocol):
     settings: Any
 
@@ -47,4 +51,5 @@ class Services:
     decryptor: TokenDecryptor | None = None
     guard: Guard | None = None
     mirror: Mirror | None = None
+    optouts: OptOuts | None = None  # UID2 users who opted out: their older tokens are refused
     extras: dict[str, Any] = field(default_factory=dict)  # refreshers, outbox, … for status pages

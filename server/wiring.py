@@ -20,6 +20,7 @@ from server.mirror import Mirror
 from server.privacy import PrivacyGate
 from server.services import Services
 from server.uid2 import BidstreamDecryptor, KeyRefresher, Readiness, StaticKeySource
+from server.uid2.identity import OptOutIndex
 
 
 def build_services(settings: Settings) -> Services:
@@ -40,6 +41,7 @@ def _wire_uid2(svc: Services) -> None:
     if not refreshers:
         return
     svc.extras["uid2_refreshers"] = refreshers
+    svc.optouts = OptOutIndex(svc.settings.data_dir, refresh_seconds=svc.settings.identity.optout_refresh_seconds)
     svc.decryptor = BidstreamDecryptor(refreshers.get("UID2", StaticKeySource()), refreshers.get("EUID"),
                                        client_type=uid2.client_type if uid2.enabled else euid.client_type)
 

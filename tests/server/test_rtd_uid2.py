@@ -18,6 +18,7 @@ from server.app import create_app
 from server.privacy import PrivacyGate
 from server.services import Services
 from server.uid2 import BidstreamDecryptor, ClientType, KeyRefresher, OperatorClient, encrypt_raw_uid
+from server.uid2.identity import IdentityDB, OptOutIndex
 from tests.fakes.uid2_operator import FakeUID2Operator
 from tests.helpers import build_data_dir, settings_for
 
@@ -43,14 +44,15 @@ def client(tmp_path: Path) -> Iterator[tuple[TestClient, KeyRefresher]]:
     refresher = KeyRefresher(lambda: operator.fetch_keys(ClientType.SHARING), interval=3600)
     svc = Services(settings=settings, store=SQLiteStore(data_dir, check_interval=0),
                    gate=PrivacyGate(settings.privacy),
-                   decryptor=BidstreamDecryptor(refresher, client_type=ClientType.SHARING))
+                   decryptor=BidstreamDecryptor(refresher, client_type=ClientType.SHARING),
+                   optouts=OptOutIndex(data_dir, refresh_seconds=0.0))
     svc.extras["uid2_refreshers"] = {"UID2": refresher}
     with TestClient(create_app(settings, services=svc)) as test_client:
         yield test_client, refresher
 
 
-def token_for(refresher: KeyRefresher, raw: str = RAW) -> str:
-    result = encrypt_raw_uid(raw, refresher.snapshot, now=time.time())
+def token_for(refresher: KeyRefresher, raw: str = RAW, at: float | None = None) -> str:
+    result = encrypt_raw_uid(raw, refresher.snapshot, now=time.time() if at is None else at)
     assert result.token
     return result.token
 
@@ -93,3 +95,18 @@ def test_garbage_and_foreign_tokens_are_misses_not_errors(client: tuple[TestClie
     for token in ("garbage", "A4" + "x" * 600, VECTORS["tokens"][0]["token"] if "tokens" in VECTORS else "AAAA"):
         response = test_client.post("/rtd", content=body(token))
         assert response.status_code == 200 and response.json()["segment_ids"] == []
+
+
+def test_opted_out_user_tokens_from_before_the_opt_out_are_refused(
+        client: tuple[TestClient, KeyRefresher], tmp_path: Path) -> None:
+    test_client, refresher = client
+    opted_out_at = time.time()
+    old_token = token_for(refresher, at=opted_out_at - 60)
+    new_token = token_for(refresher, at=opted_out_at + 60)  # re-established after opting back in
+    db = IdentityDB(tmp_path / "data")
+    db.add_optouts([(RAW, opted_out_at)])
+    db.close()
+    before = decrypts("OPTED_OUT_BY_STATUS_CHECK")
+    assert test_client.post("/rtd", content=body(old_token)).json()["segment_ids"] == []
+    assert decrypts("OPTED_OUT_BY_STATUS_CHECK") == before + 1
+    assert test_client.post("/rtd", content=body(new_token)).json()["segment_ids"] == ["uid2_auto"]
