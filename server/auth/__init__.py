@@ -2,25 +2,27 @@
 
 Public API (everything else is an implementation detail)::
 
-    from server.auth import AuthSettings, Guard, IdentityService, RevocationView, TokenEndpoint
+    from server.auth import AuthSettings, build_auth
 
-    settings = AuthSettings.from_mapping(config["auth"])          # validated before fork
-    service = IdentityService(data_dir, settings)                  # admin API, OAuth, CLI
-    guard = Guard(RevocationView(data_dir, refresh_s=settings.revocation_refresh_s), settings)
-    denial = guard.check(request_headers.get("authorization"), "rtd")   # None = allowed
+    settings = AuthSettings.from_mapping(config["auth"])   # validated before fork
+    auth = build_auth(data_dir, settings)                   # fork-safe: nothing held open
+    routes += auth.routes()                                 # /oauth/token, /admin/identities…
+    auth.startup()  /  auth.shutdown()                      # in the lifespan, per worker
+    denial = auth.guard.check(authorization_header, "rtd")  # None = allowed
     if denial is not None:
-        return denial.response()                                   # 401/403 per RFC 6750
+        return denial.response()                            # 401/403 per RFC 6750
 
 Modules: ``scopes`` (rtd/segments/admin), ``settings`` (``[auth]``), ``db`` (the shared SQLite
 file), ``identities`` (identity store), ``client_secrets`` (scrypt), ``keys`` (signing-key
 rotation), ``tokens`` (HMAC token codec), ``revocation`` (per-worker view, ≤0.5 s stale),
 ``guard`` (hot-path check), ``service`` (the Azure-modelled operations), ``ratelimit`` and
 ``oauth`` (``POST /oauth/token``), ``jsonio`` + ``admin_identities`` (``/admin/identities…``),
-``openapi`` (document fragments), ``demo`` (``make run`` token), ``cli``.
+``openapi`` (document fragments), ``components`` (app wiring), ``demo`` (``make run`` token), ``cli``.
 Exceptions are listed in :mod:`server.auth.errors`.
 """
 
 from server.auth.admin_identities import admin_identity_routes
+from server.auth.components import AuthComponents, build_auth
 from server.auth.demo import ensure_demo_identity
 from server.auth.errors import (
     AuthError,
@@ -45,6 +47,7 @@ __all__ = [
     "ALL_SCOPES",
     "RTD",
     "SEGMENTS",
+    "AuthComponents",
     "AuthError",
     "AuthSettings",
     "Claims",
@@ -65,6 +68,7 @@ __all__ = [
     "TokenEndpoint",
     "TokenStatus",
     "admin_identity_routes",
+    "build_auth",
     "ensure_demo_identity",
     "require",
 ]

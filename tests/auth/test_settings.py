@@ -41,3 +41,10 @@ def test_every_bad_key_is_reported() -> None:
     with pytest.raises(SettingsError) as info:
         AuthSettings.from_mapping({"nope": 1, "realm": "", "key_rotation_s": 5})
     assert len(info.value.errors) == 3
+
+
+def test_settings_error_is_what_server_config_collects() -> None:
+    # server.config catches ValueError from a section's from_mapping and reads `.errors`.
+    with pytest.raises(ValueError) as info:
+        AuthSettings.from_mapping({"nope": 1})
+    assert info.value.errors == ["auth.nope: unknown setting"]  # type: ignore[attr-defined]
