@@ -35,7 +35,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server.auth.errors import InvalidScope
-from server.auth.identities import Identity
+from server.auth.identities import Identity, is_identity_id
 from server.auth.ratelimit import FailureLimiter
 from server.auth.scopes import format_scopes, parse_scopes
 from server.auth.service import IdentityService
@@ -137,9 +137,12 @@ class TokenEndpoint:
 
     async def _authenticate(self, client_id: str, secret: str, address: str) -> Identity:
         client_key, address_key = "c:" + client_id[:64], "a:" + address
+        # Log the client id only when it looks like one: a client that swapped its id and secret
+        # fields would otherwise put its secret in our logs.
+        logged_id = client_id if is_identity_id(client_id) else "<malformed>"
         if self.by_client.blocked(client_key) or self.by_address.blocked(address_key):
             _FAIL_LIMITED.inc()
-            log.warning("auth.client_rate_limited", client_id=client_id[:64], address=address)
+            log.warning("auth.client_rate_limited", client_id=logged_id, address=address)
             retry = str(int(self.by_client.window_s))
             raise OAuthError("invalid_client", "too many failed client authentications; retry later", 429,
                              {"Retry-After": retry})
@@ -148,7 +151,7 @@ class TokenEndpoint:
             self.by_client.record_failure(client_key)
             self.by_address.record_failure(address_key)
             _FAIL_CLIENT.inc()
-            log.warning("auth.client_auth_failed", client_id=client_id[:64], address=address)
+            log.warning("auth.client_auth_failed", client_id=logged_id, address=address)
             raise self._invalid_client("client authentication failed")
         self.by_client.reset(client_key)
         return identity

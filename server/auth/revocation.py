@@ -20,12 +20,17 @@ import threading
 import time
 from typing import Final
 
+import structlog
+
 from server.auth import db
 from server.auth.keys import load_verification_keys
 from server.auth.tokens import MacKey
 from server.auth.types import Clock
+from server.metrics import AUTH_FAILURES
 
 DEFAULT_REFRESH_S: Final = 0.5
+_REFRESH_FAILED: Final = AUTH_FAILURES.labels(reason="view_refresh_error")
+log = structlog.get_logger("server.auth")
 
 
 class RevocationView:
@@ -49,9 +54,19 @@ class RevocationView:
         self.loaded_at: float | None = None
 
     def maybe_refresh(self) -> None:
-        """Hot-path entry: a clock read and a compare, unless the refresh interval has passed."""
+        """Hot-path entry: a clock read and a compare, unless the refresh interval has passed.
+
+        A failing database (disk gone, file replaced) must not turn every request into a 500:
+        the last good view stays in use, the failure is logged and counted, and the next
+        interval retries on a fresh connection.
+        """
         if self._clock() >= self._next_check:
-            self.refresh()
+            try:
+                self.refresh()
+            except sqlite3.Error as exc:
+                _REFRESH_FAILED.inc()
+                log.warning("auth.revocation_refresh_failed", error=str(exc))
+                self.close()
 
     def refresh(self, *, force: bool = False) -> None:
         """Check ``data_version`` and reload if anything was committed since the last load."""

@@ -32,6 +32,8 @@ def _flow(client: TestClient, service: IdentityService, admin_token: str) -> lis
                 headers={"Authorization": f"Basic {wrong}", **FORM})
     client.post("/oauth/token", headers=FORM,
                 content=f"grant_type=client_credentials&client_id={identity_id}&client_secret=guess-{secret[:8]}")
+    client.post("/oauth/token", headers=FORM,  # a client that swapped its id and secret fields
+                content=f"grant_type=client_credentials&client_id={secret}&client_secret={identity_id}")
     seen.append(client.post(f"/admin/identities/{identity_id}/tokens", headers=auth).json()["token"])
     both = client.post("/admin/identities-with-token", headers=auth,
                        json={"display_name": "j", "scopes": ["rtd"], "client_secret": True}).json()

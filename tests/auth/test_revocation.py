@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -42,6 +43,27 @@ def test_view_picks_up_rotated_keys(view: RevocationView, service: IdentityServi
     clock.advance(0.5)
     view.maybe_refresh()
     assert set(view.keys) == {1, kid}
+
+
+def test_database_failure_keeps_last_view(
+    view: RevocationView, service: IdentityService, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    identity, _ = service.create_identity("x", ["rtd"])
+    service.revoke_tokens(identity.id)
+    view.maybe_refresh()
+    before = dict(view.not_before)
+
+    def broken() -> sqlite3.Connection:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(view, "_connection", broken)
+    clock.advance(1)
+    view.maybe_refresh()  # logs and keeps serving the last good state instead of raising
+    assert view.not_before == before
+    monkeypatch.undo()
+    clock.advance(1)
+    view.maybe_refresh()  # recovers on the next interval
+    assert view.not_before == before
 
 
 def test_close_and_reopen(view: RevocationView) -> None:
