@@ -85,12 +85,14 @@ def load(
             if mode == "replace":
                 conn.execute("DELETE FROM members")
                 conn.execute("DELETE FROM classifying")
+                conn.execute("DELETE FROM links")
                 if taxonomy_files:
                     conn.execute("DELETE FROM segments")
             _load_taxonomy(conn, taxonomy_files, report)
             known = {sid for (sid,) in conn.execute("SELECT id FROM segments")}
             _stage(conn, _memberships(membership_files, memberships, report), known, report, progress, dii)
             report.keys = _merge_staged(conn)
+            _merge_links(conn)
             members = conn.execute("SELECT count(*) FROM members").fetchone()[0]
             write_meta(conn, version=version, members=members)
             report.segments = len(known)
@@ -121,6 +123,7 @@ def _tune_for_build(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA cache_size=-262144")
     conn.execute("PRAGMA temp_store=FILE")
     conn.execute("CREATE TEMP TABLE incoming (key TEXT NOT NULL, seg TEXT NOT NULL, exp INTEGER)")
+    conn.execute("CREATE TEMP TABLE incoming_links (key TEXT NOT NULL, uid TEXT NOT NULL)")
 
 
 def _load_taxonomy(conn: sqlite3.Connection, files: Sequence[Path], report: LoadReport) -> None:
@@ -201,6 +204,8 @@ def _stage(conn: sqlite3.Connection, items: Iterable[Membership | DiiMembership 
             batch.extend(dii.route(item))
         else:
             batch.extend((item.key, seg, item.expires) for seg in item.segments)
+            if item.xandr_id is not None:
+                conn.execute("INSERT INTO incoming_links VALUES (?, ?)", (item.key, item.xandr_id))
         if len(batch) >= BATCH:
             conn.executemany("INSERT INTO incoming VALUES (?, ?, ?)", batch)
             batch.clear()
@@ -232,6 +237,21 @@ def _merge_staged(conn: sqlite3.Connection) -> int:
         count += len(chunk)
     conn.execute("DROP TABLE incoming")
     return count
+
+
+def _merge_links(conn: sqlite3.Connection) -> None:
+    """Fold staged id links into ``links`` (a set per key, merged with what the snapshot had)."""
+    rows = conn.cursor().execute("SELECT key, uid FROM incoming_links ORDER BY key")
+    lookup = conn.cursor()
+    merged = []
+    for key, group in itertools.groupby(rows, key=lambda r: r[0]):
+        links: list[schema.Link] = [(uid, None) for _, uid in group]
+        existing = lookup.execute("SELECT ids FROM links WHERE key = ?", (key,)).fetchone()
+        if existing is not None:
+            links += schema.decode_links(existing[0])
+        merged.append((key, schema.encode_links(links)))
+    conn.executemany("INSERT OR REPLACE INTO links(key, ids) VALUES (?, ?)", merged)
+    conn.execute("DROP TABLE incoming_links")
 
 
 def _chunks(items: Iterator[tuple[str, bytes]], size: int) -> Iterator[list[tuple[str, bytes]]]:

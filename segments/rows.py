@@ -5,13 +5,14 @@ loader reports rejections and never drops a row silently.
 
 Membership rows (CSV header or JSONL keys)::
 
-    kind,key,segments,expires
-    uid2,AbCd…=,auto_intenders;sports,2026-12-31T00:00:00Z
+    kind,key,segments,expires,xandr_id
+    uid2,AbCd…=,auto_intenders;sports,2026-12-31T00:00:00Z,8765432109876543210
     url,example.com/sports,sports,
     eid,liveramp.com:XY123,auto_intenders,
     geo,USA:10001,nyc_metro,
 
-``segments`` is ``;``-separated in CSV or a list in JSONL; ``expires`` is ISO 8601 or epoch seconds.
+``segments`` is ``;``-separated in CSV or a list in JSONL; ``expires`` is ISO 8601 or epoch seconds;
+the optional ``xandr_id`` links the key to a Xandr user id for the rt-segment mirror.
 
 DII rows (``kind`` = ``email``, ``phone``, ``email_hash`` or ``phone_hash``) are normalised and
 hashed right here, so raw DII goes no further than this function; they come back as
@@ -55,6 +56,7 @@ class Membership:
     expires: int | None
     path: str = ""  # where the row came from, so later rejections still name file and line
     line: int = 0
+    xandr_id: str | None = None  # an id link: this key's Xandr user id, for the rt-segment mirror
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +175,17 @@ def membership_from_record(record: dict[str, Any], path: str = "", line: int = 0
     except K.InvalidKey as exc:
         raise RowError(str(exc)) from None
     return Membership(K.make(kind, normalised), parse_segments(record.get("segments")),
-                      parse_expires(record.get("expires")), path, line)
+                      parse_expires(record.get("expires")), path, line, parse_xandr_id(record.get("xandr_id")))
+
+
+def parse_xandr_id(value: Any) -> str | None:
+    """Xandr user ids are unsigned 64-bit integers, sent to rt-segment as strings (domain null)."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or len(text) > 20 or int(text) == 0:
+        raise RowError("xandr_id must be a Xandr user id (a positive integer)")
+    return text
 
 
 def _dii_id(kind: str, value: str) -> str:

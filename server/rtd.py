@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from segments import keys as K
+from segments.store.base import LookupResult
 from server import metrics as M
 from server.http import BodyTooLarge, error_body, read_body, send_bytes
 from server.lookup import Answer, collect_keys, resolve
@@ -45,6 +46,7 @@ class RtdEndpoint:
         self.cap = rtd.max_segments
         self.max_keys = rtd.max_keys
         self.xandr_sources = frozenset(s.lower() for s in rtd.xandr_eid_sources)
+        self.want_links = services.mirror is not None
         self._scopes: dict[str, Any] = {}
         if services.decryptor is not None:
             from server.uid2 import IdentityScope
@@ -88,11 +90,11 @@ class RtdEndpoint:
         self._decrypt(signals, decision, now)                                             # decrypt
         keys = collect_keys(signals.keys, decision.allowed_kinds, signals.ip, store.ip_prefix_lengths,
                             truncate=decision.truncate_ip, limit=self.max_keys)
-        result = store.lookup(keys, now, classifying=False)                               # lookup
+        result = store.lookup(keys, now, classifying=False, links=self.want_links)        # lookup
         answer = resolve(keys, result, store.taxonomy, self.cap)
         self._account(signals, keys, result.hits, answer)
         if answer.matched and self.services.mirror is not None:
-            self._mirror(signals, decision, answer)
+            self._mirror(signals, decision, result, answer)
         if not answer.segment_ids:                                                        # respond
             return EMPTY
         return orjson.dumps({"segment_ids": answer.segment_ids, "deal_ids": answer.deal_ids})
@@ -133,12 +135,21 @@ class RtdEndpoint:
         if answer.capped:
             _child(M.RESPONSES_CAPPED, "rtd").inc()
 
-    def _mirror(self, signals: RequestSignals, decision: PrivacyDecision, answer: Answer) -> None:
-        """Offer the matched user to the Xandr mirror: an O(1) in-memory append, never I/O here."""
+    def _mirror(self, signals: RequestSignals, decision: PrivacyDecision, result: LookupResult,
+                answer: Answer) -> None:
+        """Offer the matched user to the Xandr mirror: an O(1) in-memory append, never I/O here.
+
+        Users are the request's own Xandr/device ids, plus Xandr ids linked (at load time) to a
+        user-level key that matched — keys of forbidden kinds were never looked up.
+        """
         mirror = self.services.mirror
         mapped = [s for s in answer.matched if s.xandr is not None]
         if mirror is None or not mapped:
             return
         users, _ = mirrorable_users(signals, decision, mirror.settings)
+        if decision.mirror_allowed:
+            for key, links in result.links.items():
+                if key in result.hits and key.partition(":")[0] in K.USER_LEVEL_KINDS:
+                    users.extend(link for link in links if link not in users)
         if users:
             mirror.offer(users, mapped)

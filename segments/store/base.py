@@ -24,10 +24,12 @@ class NoSnapshot(StoreError):
 
 @dataclass(slots=True)
 class LookupResult:
-    """Per key, the segment ids it maps to (unexpired, in stored order); plus keys still being classified."""
+    """Per key, the segment ids it maps to (unexpired, in stored order); keys still being classified;
+    and, when asked for, the Xandr user ids linked to keys."""
 
     hits: dict[str, list[str]] = field(default_factory=dict)
     classifying: set[str] = field(default_factory=set)
+    links: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)  # key → Xandr ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,8 @@ class SegmentStore(Protocol):
     @property
     def info(self) -> SnapshotInfo: ...
 
-    def lookup(self, keys: Sequence[str], now: float, *, classifying: bool = True) -> LookupResult: ...
+    def lookup(self, keys: Sequence[str], now: float, *, classifying: bool = True,
+               links: bool = False) -> LookupResult: ...
 
     def maybe_reload(self) -> bool: ...
 

@@ -19,7 +19,18 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WIT
 CREATE TABLE IF NOT EXISTS segments (id TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS members (key TEXT PRIMARY KEY, segs BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS classifying (key TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS links (key TEXT PRIMARY KEY, ids BLOB NOT NULL) WITHOUT ROWID;
 """
+
+Link = tuple[str, str | None]  # (user id, rt-segment domain: None = Xandr user id)
+
+
+def encode_links(links: Iterable[Link]) -> bytes:
+    return orjson.dumps(sorted({(uid, dom) for uid, dom in links}, key=lambda x: (x[0], x[1] or "")))
+
+
+def decode_links(blob: bytes | str) -> list[Link]:
+    return [(str(uid), dom) for uid, dom in orjson.loads(blob)]
 
 # SQLite's default SQLITE_MAX_VARIABLE_NUMBER is 32766; /rtd asks for far fewer keys than that.
 MAX_KEYS_PER_LOOKUP = 512

@@ -47,8 +47,9 @@ class SQLiteStore:
         self._taxonomy = Taxonomy()
         self._ip_lengths: frozenset[int] = frozenset()
         self._info = SnapshotInfo(0, 0.0, 0, 0, "")
-        self._sql_cache: dict[tuple[int, bool], str] = {}
+        self._sql_cache: dict[tuple[int, bool, bool], str] = {}
         self._any_classifying = False
+        self._any_links = False
         self._open()
 
     # -- reading ---------------------------------------------------------------------------
@@ -65,35 +66,42 @@ class SQLiteStore:
     def info(self) -> SnapshotInfo:
         return self._info
 
-    def _sql(self, n: int, classifying: bool) -> str:
-        sql = self._sql_cache.get((n, classifying))
+    def _sql(self, n: int, classifying: bool, links: bool) -> str:
+        sql = self._sql_cache.get((n, classifying, links))
         if sql is None:
             marks = ",".join("?" * n)
-            sql = f"SELECT key, segs FROM members WHERE key IN ({marks})"
+            sql = f"SELECT 0, key, segs FROM members WHERE key IN ({marks})"
             if classifying:
-                sql += f" UNION ALL SELECT key, NULL FROM classifying WHERE key IN ({marks})"
-            self._sql_cache[(n, classifying)] = sql
+                sql += f" UNION ALL SELECT 1, key, NULL FROM classifying WHERE key IN ({marks})"
+            if links:
+                sql += f" UNION ALL SELECT 2, key, ids FROM links WHERE key IN ({marks})"
+            self._sql_cache[(n, classifying, links)] = sql
         return sql
 
-    def lookup(self, keys: Sequence[str], now: float, *, classifying: bool = True) -> LookupResult:
+    def lookup(self, keys: Sequence[str], now: float, *, classifying: bool = True,
+               links: bool = False) -> LookupResult:
         """All keys in one query; expired memberships are dropped here, not by a sweeper.
 
-        ``classifying=False`` (``/rtd``, which has no use for it) skips the classifying table;
-        so does an empty table, the usual case.
+        ``classifying=False`` (``/rtd`` has no use for it) skips the classifying table, and so
+        does an empty table, the usual case. ``links=True`` also returns the keys' Xandr id links
+        (only asked for when the mirror is on).
         """
         result = LookupResult()
         if not keys or self._conn is None:
             return result
-        keys = keys[: schema.MAX_KEYS_PER_LOOKUP]
+        keys = tuple(keys[: schema.MAX_KEYS_PER_LOOKUP])
         with_classifying = classifying and self._any_classifying
-        params = (*keys, *keys) if with_classifying else keys
-        for key, segs in self._conn.execute(self._sql(len(keys), with_classifying), params):
-            if segs is None:
-                result.classifying.add(key)
-            else:
-                live = schema.live_segments(segs, now)
+        with_links = links and self._any_links
+        params = keys * (1 + with_classifying + with_links)
+        for table, key, value in self._conn.execute(self._sql(len(keys), with_classifying, with_links), params):
+            if table == 0:
+                live = schema.live_segments(value, now)
                 if live:
                     result.hits[key] = live
+            elif table == 1:
+                result.classifying.add(key)
+            else:
+                result.links[key] = schema.decode_links(value)
         return result
 
     # -- following the writer --------------------------------------------------------------
@@ -137,7 +145,8 @@ class SQLiteStore:
         for seg_id, data in conn.execute("SELECT id, data FROM segments"):
             segments[seg_id] = segment_from_row(orjson.loads(data))
         self._taxonomy = Taxonomy(segments)
-        self._any_classifying = conn.execute("SELECT EXISTS (SELECT 1 FROM classifying)").fetchone()[0] == 1
+        self._any_classifying = _any_rows(conn, "classifying")
+        self._any_links = _any_rows(conn, "links")
         lengths = meta.get("ip_prefix_lengths", "")
         self._ip_lengths = frozenset(int(x) for x in lengths.split(",") if x)
         self._info = SnapshotInfo(
@@ -152,3 +161,10 @@ class SQLiteStore:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _any_rows(conn: sqlite3.Connection, table: str) -> bool:
+    try:
+        return bool(conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0])
+    except sqlite3.OperationalError:  # a snapshot written before the table existed
+        return False

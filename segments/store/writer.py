@@ -34,6 +34,7 @@ class StoreWriter:
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")  # an acknowledged admin edit survives a crash
+                schema.create(conn)  # snapshots from older versions gain newer tables (IF NOT EXISTS)
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield conn
@@ -92,6 +93,25 @@ class StoreWriter:
             conn.close()
         return schema.decode(row[0]) if row else {}
 
+    def get_links(self, keys: Sequence[str]) -> dict[str, list[schema.Link]]:
+        """The Xandr id links of the given keys (for removals after an opt-out)."""
+        path = self.dir.current_path()
+        if path is None or not keys:
+            return {}
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            marks = ",".join("?" * len(keys))
+            rows = conn.execute(f"SELECT key, ids FROM links WHERE key IN ({marks})", tuple(keys)).fetchall()
+        except sqlite3.OperationalError:
+            return {}
+        finally:
+            conn.close()
+        return {key: schema.decode_links(ids) for key, ids in rows}
+
+    def delete_links(self, keys: Iterable[str]) -> None:
+        with self.transaction() as conn:
+            conn.executemany("DELETE FROM links WHERE key = ?", ((k,) for k in keys))
+
     def rekey(self, moves: Iterable[tuple[str, str]], *, keep_old: bool = False) -> int:
         """Move memberships from old keys to new keys in ONE transaction.
 
@@ -110,6 +130,7 @@ class StoreWriter:
                 merged = schema.merge(schema.decode(target[0]) if target else {}, schema.decode(row[0]))
                 conn.execute("INSERT OR REPLACE INTO members(key, segs) VALUES (?, ?)", (new, schema.encode(merged)))
                 delta += target is None
+                _copy_links(conn, old, new)
                 if not keep_old:
                     conn.execute("DELETE FROM members WHERE key = ?", (old,))
                     delta -= 1
@@ -134,6 +155,13 @@ class StoreWriter:
     def delete_segment(self, segment_id: str) -> bool:
         with self.transaction() as conn:
             return conn.execute("DELETE FROM segments WHERE id = ?", (segment_id,)).rowcount > 0
+
+
+def _copy_links(conn: sqlite3.Connection, old: str, new: str) -> None:
+    rows = conn.execute("SELECT key, ids FROM links WHERE key IN (?, ?)", (old, new)).fetchall()
+    links = [link for _, ids in rows for link in schema.decode_links(ids)]
+    if links:
+        conn.execute("INSERT OR REPLACE INTO links(key, ids) VALUES (?, ?)", (new, schema.encode_links(links)))
 
 
 def _bump_members(conn: sqlite3.Connection, delta: int) -> None:

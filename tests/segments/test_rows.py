@@ -87,3 +87,16 @@ def test_unknown_extension_is_an_error(tmp_path: Path) -> None:
     path.write_text("")
     with pytest.raises(RowError):
         list(iter_memberships(path))
+
+
+def test_xandr_id_links(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text("kind,key,segments,expires,xandr_id\n"
+                    "uid2,abc,cars,,8765432109876543210\n"
+                    "uid2,def,cars,,\n"
+                    "uid2,ghi,cars,,not-a-number\n"
+                    "uid2,jkl,cars,,0\n")
+    a, b, c, d = list(iter_memberships(path))
+    assert a.xandr_id == "8765432109876543210" and b.xandr_id is None
+    assert isinstance(c, Rejected) and "xandr_id" in c.reason
+    assert isinstance(d, Rejected)

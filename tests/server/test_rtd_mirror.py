@@ -81,3 +81,27 @@ def test_intents_reach_the_outbox_within_the_flush_window(data_dir: Path) -> Non
         while not outbox_rows(data_dir) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert {(u, d) for u, d, _ in outbox_rows(data_dir)} == {(IFA, "aaid")}
+
+
+@pytest.fixture
+def linked_dir(tmp_path: Path) -> Path:
+    return build_data_dir(tmp_path, [
+        {"kind": "eid", "key": "liveramp.com:XY1", "segments": ["cars"], "xandr_id": "5550001"},
+        {"kind": "url", "key": "example.com", "segments": ["cars"], "xandr_id": "999"},  # not user-level
+    ])
+
+
+def test_linked_xandr_ids_of_matched_user_keys_are_queued(linked_dir: Path) -> None:
+    body = {"site": {"page": "https://example.com/"},
+            "user": {"eids": [{"source": "liveramp.com", "uids": [{"id": "XY1"}]}]}}
+    with client_for(linked_dir) as client:
+        assert post(client, body) == ["cars"]
+    assert {(u, d) for u, d, _ in outbox_rows(linked_dir)} == {("5550001", None)}
+
+
+def test_linked_ids_respect_privacy(linked_dir: Path) -> None:
+    body = {"regs": {"us_privacy": "1YYN"},
+            "user": {"eids": [{"source": "liveramp.com", "uids": [{"id": "XY1"}]}]}}
+    with client_for(linked_dir) as client:
+        post(client, body)
+    assert outbox_rows(linked_dir) == []

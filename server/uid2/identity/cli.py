@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +23,8 @@ from .mapping import IdentityDB
 from .settings import IdentitySettings
 from .types import JobName
 from .worker import IdentityWorker, exclusive, open_jobs
+
+OptOutHook = Callable[[list[str]], None]
 
 __all__ = ["app", "worker"]
 
@@ -37,7 +40,14 @@ def _emit(obj: dict[str, Any]) -> None:
 
 
 def _load(config: Path | None, data_dir: Path | None) -> tuple[Path, IdentitySettings, UID2Settings]:
+    root, identity, uid2, _ = _load_all(config, data_dir)
+    return root, identity, uid2
+
+
+def _load_all(config: Path | None, data_dir: Path | None
+              ) -> tuple[Path, IdentitySettings, UID2Settings, OptOutHook | None]:
     from server.config import ConfigError, load_settings
+    from server.optout_removals import xandr_removal_hook
 
     try:
         settings = load_settings(config)
@@ -46,15 +56,17 @@ def _load(config: Path | None, data_dir: Path | None) -> tuple[Path, IdentitySet
     except (ConfigError, SettingsError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    return (data_dir or settings.data_dir), identity, uid2
+    root = data_dir or settings.data_dir
+    # Opted-out users' linked Xandr ids are queued for removal (expiration -1) when the mirror is on.
+    return root, identity, uid2, xandr_removal_hook(root, settings.sections.get("mirror"))
 
 
 def _run(name: JobName, now: bool, config: Path | None, data_dir: Path | None) -> None:
-    root, identity, uid2 = _load(config, data_dir)
+    root, identity, uid2, on_optout = _load_all(config, data_dir)
 
     async def go() -> int:
         try:
-            context = open_jobs(root, identity, uid2)
+            context = open_jobs(root, identity, uid2, on_optout=on_optout)
             async with context as jobs:
                 runner = IdentityWorker(jobs, identity, root)
                 if not now and jobs.clock() < runner.next_due(name):
@@ -107,14 +119,14 @@ def status(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
 @app.command()
 def worker(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """Run the identity jobs on their schedules until SIGTERM/SIGINT."""
-    root, identity, uid2 = _load(config, data_dir)
+    root, identity, uid2, on_optout = _load_all(config, data_dir)
 
     async def go() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with open_jobs(root, identity, uid2) as jobs:
+        async with open_jobs(root, identity, uid2, on_optout=on_optout) as jobs:
             await IdentityWorker(jobs, identity, root).run_forever(stop)
 
     try:

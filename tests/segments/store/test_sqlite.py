@@ -100,3 +100,33 @@ def test_old_snapshots_are_pruned(data: Path, tmp_path: Path) -> None:
     for _ in range(4):
         load(data, [mem])
     assert len(list(SnapshotDir(data).root.glob("snap-*.sqlite"))) == 2
+
+
+def test_links_are_returned_only_when_asked_and_follow_rekey(tmp_path: Path) -> None:
+    data = build_data_dir(tmp_path, [
+        {"kind": "uid2", "key": "u1", "segments": ["cars"], "xandr_id": "111"},
+        {"kind": "uid2", "key": "u1", "segments": ["sports"], "xandr_id": "222"},
+        {"kind": "uid2", "key": "u2", "segments": ["cars"]},
+    ])
+    store = SQLiteStore(data, check_interval=0.0)
+    assert store.lookup(["uid2:u1"], 0).links == {}
+    assert store.lookup(["uid2:u1", "uid2:u2"], 0, links=True).links == {"uid2:u1": [("111", None), ("222", None)]}
+    writer = StoreWriter(data)
+    writer.rekey([("uid2:u1", "uid2:v1")])
+    store.maybe_reload()
+    assert store.lookup(["uid2:v1"], 0, links=True).links == {"uid2:v1": [("111", None), ("222", None)]}
+    assert writer.get_links(["uid2:v1", "uid2:u2"]) == {"uid2:v1": [("111", None), ("222", None)]}
+    writer.delete_links(["uid2:v1"])
+    assert writer.get_links(["uid2:v1"]) == {}
+
+
+def test_snapshot_without_links_table_still_serves(data: Path) -> None:
+    import sqlite3
+    path = SnapshotDir(data).current_path()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE links")
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(data)
+    assert store.lookup(["uid2:u1"], 0, links=True).hits == {"uid2:u1": ["cars", "sports"]}
+    StoreWriter(data).upsert_memberships([("uid2:u3", {"cars": None})])  # recreates the table
