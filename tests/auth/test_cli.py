@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 from typer.testing import CliRunner
 
+import server.config
 from server.auth import AuthSettings, Guard, RevocationView
 from server.auth.cli import app
 
@@ -59,3 +61,17 @@ def test_cli_errors(tmp_path: Path) -> None:
 def test_data_dir_from_environment(tmp_path: Path) -> None:
     result = runner.invoke(app, ["list"], env={"SEGMENT_SERVER_STORE__DATA_DIR": str(tmp_path)})
     assert result.exit_code == 0 and (tmp_path / "auth.sqlite3").exists()
+
+
+def test_cli_uses_the_deployment_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What the app does once `[auth]` is registered in server.config.OPTIONAL_SECTIONS.
+    monkeypatch.setitem(server.config.OPTIONAL_SECTIONS, "auth", ("server.auth", "AuthSettings"))
+    config = tmp_path / "site.toml"
+    config.write_text(f'[store]\ndata_dir = "{tmp_path / "d"}"\n[auth]\ndefault_lifetime_s = 3600\nscrypt_n = 1024\n')
+    _, created = run("create", "--name", "x", "-s", "rtd", "--config", str(config))
+    _, issued = run("token", created["identity"]["id"], "--config", str(config))  # type: ignore[index]
+    assert issued["expires_in"] == 3600  # type: ignore[index]
+    assert (tmp_path / "d" / "auth.sqlite3").exists()
+    config.write_text("[auth]\ndefault_lifetime_s = 60\n")
+    result = runner.invoke(app, ["list", "--config", str(config)])
+    assert result.exit_code == 2 and "auth.default_lifetime_s" in result.stderr
