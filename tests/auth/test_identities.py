@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ from server.auth.errors import IdentityNotFound, InvalidRequest, InvalidScope
 from server.auth.identities import DELETED_NOT_BEFORE_MS, IdentityStore, is_identity_id
 
 from .conftest import T0, FakeClock
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -120,3 +124,34 @@ def test_two_stores_share_one_database(data_dir: Path, clock: FakeClock) -> None
     second = IdentityStore(data_dir, clock=clock, scrypt_n=2**10)
     identity, _ = first.create("x", ["rtd"])
     assert second.get(identity.id) == identity
+
+
+WRITER = r"""
+import sys
+from server.auth import AuthSettings, IdentityService
+service = IdentityService(sys.argv[1], AuthSettings(scrypt_n=1024, key_rotation_s=3600))
+for i in range(25):
+    identity, _ = service.create_identity(f"{sys.argv[2]}-{i}", ["rtd"])
+    service.get_token(identity.id)          # may race other processes to create/rotate the key
+    service.revoke_tokens(identity.id)
+    if i % 5 == 0:
+        service.delete_identity(identity.id)
+print("done", flush=True)
+"""
+
+
+def test_several_processes_write_concurrently(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir), f"p{n}"], cwd=REPO,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for n in range(3)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and out.strip().endswith("done"), err
+    store = IdentityStore(data_dir, scrypt_n=2**10)
+    assert len(store.list()) == 3 * 20
+    with db.read_conn(store.path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM signing_keys").fetchone()[0] == 1  # nobody rotated twice
+        assert conn.execute("SELECT COUNT(*) FROM revocations").fetchone()[0] == 3 * 25

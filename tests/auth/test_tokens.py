@@ -101,3 +101,23 @@ def test_verify_never_raises_on_text(text: str) -> None:
 @given(st.binary(min_size=66, max_size=66))
 def test_verify_never_raises_on_well_formed_garbage(raw: bytes) -> None:
     assert tokens.verify(_reencode(raw), KEYS, NOW) in set(TokenStatus)
+
+
+@given(
+    kid=st.integers(0, 2**32 - 1),
+    identity=st.binary(min_size=16, max_size=16),
+    mask=st.integers(1, 7),
+    issued_at_ms=st.integers(0, 2**63 - 1),
+    lifetime=st.integers(1, 86400),
+    flip=st.integers(0, 65 * 8 - 1),
+)
+def test_round_trip_and_every_bit_flip_refused(
+    kid: int, identity: bytes, mask: int, issued_at_ms: int, lifetime: int, flip: int
+) -> None:
+    claims = Claims(kid, identity, mask, issued_at_ms, NOW + lifetime)
+    token = tokens.encode(claims, KEY)
+    keys = {kid: MacKey(KEY)}
+    assert tokens.verify(token, keys, NOW) == claims
+    raw = _raw(token)
+    raw[flip // 8] ^= 1 << (flip % 8)
+    assert isinstance(tokens.verify(_reencode(raw), keys, NOW), TokenStatus)
