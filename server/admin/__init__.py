@@ -30,13 +30,14 @@ from starlette.routing import Route
 from segments.store import StoreWriter
 from server.admin.common import MAX_BATCH, StoreGetter
 from server.admin.memberships import membership_routes
+from server.admin.openapi import openapi_paths
 from server.admin.status import StatusProvider, status_routes
 from server.admin.taxonomy import taxonomy_routes
 from server.auth.guard import Guard
 from server.auth.service import IdentityService
 from server.auth.types import Clock
 
-__all__ = ["MAX_BATCH", "StatusProvider", "StoreGetter", "admin_routes"]
+__all__ = ["MAX_BATCH", "StatusProvider", "StoreGetter", "admin_routes", "openapi_paths"]
 
 
 def admin_routes(

@@ -53,7 +53,9 @@ _FAIL_LIMITED: Final = AUTH_FAILURES.labels(reason="rate_limited")
 class OAuthError(Exception):
     """A §5.2 error response, raised inside the handler and rendered at its edge."""
 
-    def __init__(self, error: str, description: str, status: int = 400, headers: dict[str, str] | None = None):
+    def __init__(
+        self, error: str, description: str, status: int = 400, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(description)
         self.error, self.description, self.status, self.headers = error, description, status, headers or {}
 
