@@ -96,6 +96,9 @@ def summary(result: dict[str, Any]) -> list[list[Any]]:
                          f"{t['ours']['max_rate']:.0f} vs {t['bare']['max_rate']:.0f} req/s", ""])
             rows.append(["http", f"{name} p99 at {half['rate']:.0f}/s (50 % of our max) ours / bare",
                          half["p99_ratio"], f"{half['ours']['latency_ms']['p99']} vs {half['bare']['latency_ms']['p99']} ms", ""])
+            rows.append(["http", f"{name} server CPU per request ours/bare", half.get("cpu_ratio"),
+                         f"{half['ours']['server_cpu_us_per_request']} vs {half['bare']['server_cpu_us_per_request']} µs",
+                         ""])
         for key, v in http["targets"].items():
             rows.append(["target #9", key, v["value"], v["target"], status(v["met"])])
         ceiling = http.get("generator_ceiling")
@@ -162,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--store-users", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--large", action="store_true", default=os.environ.get("BENCH_STORE_LARGE") == "1")
     parser.add_argument("--others-timeout", type=float, default=600.0)
+    parser.add_argument("--pin", action="store_true", help="pin a 1-worker server and the generator (dedicated machines)")
     args = parser.parse_args(argv)
     if args.quick:
         args.workers, args.users, args.step_seconds = [1], 300, 0.3
@@ -174,11 +178,11 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-all-") as tmp:
         work = Path(tmp)
         if "http" not in args.skip:
-            quick = {"max_steps": 1, "half_seconds": 0.3, "ceiling": False, "count": 200} if args.quick else {}
             result["http"] = bench_http.run(workers=args.workers, endpoints=["rtd", "segments"], users=args.users,
                                             step_seconds=args.step_seconds, warmup=0.1 if args.quick else 0.5,
-                                            start_rate=200.0 if args.quick else 800.0, pin=True, work=work / "http",
-                                            half_seconds=quick.pop("half_seconds", 6.0), **quick)
+                                            start_rate=200.0 if args.quick else 800.0, pin=args.pin, work=work / "http",
+                                            half_seconds=0.3 if args.quick else 6.0, ceiling=not args.quick,
+                                            max_steps=1 if args.quick else 12, count=200 if args.quick else 2000)
             report.latency_chart(result["http"]["runs"], png)
         if "soak" not in args.skip:
             workers = 1 if args.quick else 2

@@ -9,9 +9,10 @@ For each worker count (default 1 and 2) and endpoint (``/rtd``, ``/segments``):
 2. **half load** — both at 50 % of *our* max for a longer step: our p99 against bare's at the
    same offered rate.
 
-The generator runs in its own process. With 1 worker the server is pinned to CPU 0 and the
-generator to CPU 1 (``--no-pin`` to disable); with 2 workers three processes share two cores,
-so those numbers are partly the generator's. Its own ceiling is measured against
+The generator runs in its own process. ``--pin`` puts a 1-worker server on CPU 0 and the
+generator on the last CPU — steadier on a dedicated machine, but worse on a shared one (a
+pinned process cannot escape a busy neighbour), so it is off by default. With 2 workers three
+processes share two cores, so those numbers are partly the generator's. Its own ceiling is measured against
 :mod:`loadtest.null_server` and reported next to the results.
 
     python -m loadtest.bench_http [--workers 1 2] [--endpoints rtd segments] [--step-seconds 3]
@@ -38,7 +39,7 @@ TARGETS = {"rtd_max_ratio_1w": 0.70, "rtd_p99_half_ms": 1.0, "rtd_p99_half_vs_ba
 
 
 def passed(step: dict[str, Any]) -> bool:
-    return (step["error_count"] == 0 and step["latency_ms"]["p99"] <= P99_BUDGET_MS
+    return bool(step["error_count"] == 0 and step["latency_ms"]["p99"] <= P99_BUDGET_MS
             and step["achieved_rate"] >= MIN_ACHIEVED * step["offered_rate"])
 
 
@@ -80,11 +81,15 @@ def _cpu_sets(workers: int, pin: bool) -> tuple[set[int] | None, set[int] | None
     return {0}, {ncpu - 1}
 
 
-def _run_step(gen: generator.GeneratorProcess, requests: list[generator.Prepared], port: int, rate: float,
-              seconds: float, warmup: float, cpus: set[int] | None) -> dict[str, Any]:
-    step = gen.run(requests, rate=rate, seconds=seconds, warmup=warmup, port=port, cpus=cpus,
+def _run_step(gen: generator.GeneratorProcess, requests: list[generator.Prepared], server: servers.ServerProcess,
+              rate: float, seconds: float, warmup: float, cpus: set[int] | None) -> dict[str, Any]:
+    """One open-loop step, plus the server's CPU time per request (steadier than rates on a busy box)."""
+    pids = server.worker_pids()
+    cpu = servers.cpu_seconds(pids)
+    step = gen.run(requests, rate=rate, seconds=seconds, warmup=warmup, port=server.port, cpus=cpus,
                    max_requests=int(rate * (seconds + warmup)) + 1)
-    step.pop("by_label", None) if len(requests) <= 1 else None
+    handled = int(rate * (seconds + warmup))
+    step["server_cpu_us_per_request"] = round((servers.cpu_seconds(pids) - cpu) / max(1, handled) * 1e6, 1)
     step["loadavg"] = report.loadavg()
     return step
 
@@ -98,12 +103,13 @@ def search_max(gen: generator.GeneratorProcess, targets: dict[str, servers.Serve
             search = searches[name]
             if search.next is None:
                 continue
-            step = _run_step(gen, requests, server.port, float(search.next), seconds, warmup, gen_cpus)
+            step = _run_step(gen, requests, server, float(search.next), seconds, warmup, gen_cpus)
             search.record(step)
             if log:
                 log(f"  {name:5s} {step['offered_rate']:8.0f}/s → {step['achieved_rate']:8.0f}/s "
                     f"p50 {step['latency_ms']['p50']:7.3f} p99 {step['latency_ms']['p99']:8.3f} ms "
                     f"err {step['error_count']:4d} lag99 {step['dispatch_lag_ms']['p99']:.2f} ms "
+                    f"cpu/req {step['server_cpu_us_per_request']:.0f} µs "
                     f"{'ok' if step['passed'] else 'FAIL'}")
     return {name: {"max_rate": s.lo, "steps": s.steps} for name, s in searches.items()}
 
@@ -165,17 +171,20 @@ def run(*, workers: list[int], endpoints: list[str], users: int, step_seconds: f
                     answers = {name: check_answers(s.port, mixes[ep]) for name, s in targets.items()}
                     found = search_max(gen, targets, mixes[ep], start=start_rate, seconds=step_seconds,
                                        warmup=warmup, gen_cpus=gen_cpus, max_steps=max_steps, log=_log)
-                    run_ = {"workers": n, "endpoint": ep, "targets": found, "answers": answers}
+                    run_: dict[str, Any] = {"workers": n, "endpoint": ep, "targets": found, "answers": answers}
                     ours_max, bare_max = found["ours"]["max_rate"], found["bare"]["max_rate"]
                     run_["max_ratio"] = round(ours_max / bare_max, 3) if bare_max else None
                     half = max(ours_max * 0.5, 50.0)
                     _log(f"[bench_http] {ep}, {n} worker(s): both at 50 % of our max ({half:.0f}/s)")
-                    run_["half_load"] = {"rate": half, **{
-                        name: _run_step(gen, mixes[ep], s.port, half, half_seconds, warmup, gen_cpus)
-                        for name, s in targets.items()}}
-                    hb, ho = run_["half_load"]["bare"], run_["half_load"]["ours"]
-                    run_["half_load"]["p99_ratio"] = (round(ho["latency_ms"]["p99"] / hb["latency_ms"]["p99"], 2)
-                                                      if hb["latency_ms"]["p99"] else None)
+                    hb, ho = (_run_step(gen, mixes[ep], s, half, half_seconds, warmup, gen_cpus)
+                              for s in (bare, ours))
+                    cb, co = hb["server_cpu_us_per_request"], ho["server_cpu_us_per_request"]
+                    run_["half_load"] = {
+                        "rate": half, "bare": hb, "ours": ho,
+                        "p99_ratio": round(ho["latency_ms"]["p99"] / hb["latency_ms"]["p99"], 2)
+                        if hb["latency_ms"]["p99"] else None,
+                        "cpu_ratio": round(co / cb, 2) if cb else None,
+                    }
                     out["runs"].append(run_)
                 out.setdefault("memory", {})[f"{n}w"] = {name: {str(pid): servers.memory(pid) for pid in s.worker_pids()}
                                                          for name, s in targets.items()}
@@ -229,12 +238,15 @@ def summary_rows(result: dict[str, Any]) -> list[list[Any]]:
         half = r["half_load"]
         rows.append([f"/{r['endpoint']}", r["workers"], t["bare"]["max_rate"], t["ours"]["max_rate"], r["max_ratio"],
                      round(half["rate"]), half["bare"]["latency_ms"]["p99"], half["ours"]["latency_ms"]["p99"],
-                     half["p99_ratio"], half["ours"]["latency_ms"]["p99_9"], half["ours"]["error_count"]])
+                     half["p99_ratio"], half["ours"]["latency_ms"]["p99_9"], half["ours"]["error_count"],
+                     half["bare"]["server_cpu_us_per_request"], half["ours"]["server_cpu_us_per_request"],
+                     half.get("cpu_ratio")])
     return rows
 
 
 SUMMARY_HEADER = ["endpoint", "workers", "bare max/s", "ours max/s", "ours/bare", "half-load /s",
-                  "bare p99 ms", "ours p99 ms", "p99 ours/bare", "ours p99.9 ms", "ours errors"]
+                  "bare p99 ms", "ours p99 ms", "p99 ours/bare", "ours p99.9 ms", "ours errors",
+                  "bare CPU µs/req", "ours CPU µs/req", "CPU ours/bare"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -247,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--half-seconds", type=float, default=6.0)
     parser.add_argument("--start-rate", type=float, default=800.0)
     parser.add_argument("--max-steps", type=int, default=12)
-    parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument("--pin", action="store_true", help="pin a 1-worker server and the generator to CPUs")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the generator-ceiling search")
     parser.add_argument("--work-dir", type=Path)
     parser.add_argument("--json", type=Path)
@@ -257,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
         work = args.work_dir or Path(exit_stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-http-")))
         result = run(workers=args.workers, endpoints=args.endpoints, users=args.users,
                      step_seconds=args.step_seconds, warmup=args.warmup, start_rate=args.start_rate,
-                     pin=not args.no_pin, work=work, half_seconds=args.half_seconds,
+                     pin=args.pin, work=work, half_seconds=args.half_seconds,
                      ceiling=not args.no_ceiling, max_steps=args.max_steps)
     print(report.md_table(SUMMARY_HEADER, summary_rows(result)))
     if "generator_ceiling" in result:

@@ -274,8 +274,12 @@ def run(requests: Sequence[Prepared], *, rate: float, seconds: float, port: int,
         loop_factory: Any = uvloop.new_event_loop
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
         loop_factory = None
+    cpu = time.process_time()
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(_run(requests, rate, seconds, port, max_requests, connections, timeout, warmup))
+        result = runner.run(_run(requests, rate, seconds, port, max_requests, connections, timeout, warmup))
+    handled = result["completed"] + result["error_count"]
+    result["client_cpu_us_per_request"] = round((time.process_time() - cpu) / max(1, handled) * 1e6, 1)
+    return result
 
 
 def _remote_run(cpus: set[int] | None, requests: Sequence[Prepared], **kwargs: Any) -> dict[str, Any]:

@@ -129,6 +129,19 @@ def memory(pid: int) -> dict[str, int]:
     return {"rss": fields.get("Rss", 0), "pss": fields.get("Pss", 0), "uss": uss}
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time consumed so far by ``pids`` (from /proc/PID/stat; 0 where unavailable)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15)
+    return total
+
+
 def wait_ready(port: int, path: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     """Poll ``GET path`` over loopback until it answers 200, the process dies, or time runs out."""
     deadline = time.monotonic() + timeout

@@ -162,37 +162,46 @@ def bearer_token(data_dir: Path) -> str | None:
 
 # -- request bodies ------------------------------------------------------------------------------
 
-Consent = Callable[[dict[str, Any], dict[str, Any], bool], None]
-
-
 def _put(doc: dict[str, Any], where: str, name: str, value: Any, v26: bool) -> None:
     """Set ``regs.<name>`` / ``user.<name>`` (2.6) or ``regs.ext.<name>`` / ``user.ext.<name>`` (2.5)."""
     parent = doc.setdefault(where, {})
     (parent if v26 else parent.setdefault("ext", {}))[name] = value
 
 
-CONSENTS: list[tuple[str, float, Consent]] = [
-    ("none", 0.30, lambda d, h, v: _put(d, "regs", "gdpr", 0, v)),
-    ("usp_ok", 0.20, lambda d, h, v: _put(d, "regs", "us_privacy", "1YNN", v)),
-    ("usp_optout", 0.05, lambda d, h, v: _put(d, "regs", "us_privacy", "1YYN", v)),
-    ("usp_na", 0.10, lambda d, h, v: _put(d, "regs", "us_privacy", "1---", v)),
-    ("tcf_all", 0.10, lambda d, h, v: (_put(d, "regs", "gdpr", 1, v), _put(d, "user", "consent", TCF_ALL_PURPOSES, v))),
-    ("tcf_none", 0.03, lambda d, h, v: (_put(d, "regs", "gdpr", 1, v), _put(d, "user", "consent", TCF_NO_PURPOSES, v))),
-    ("gpp_usp", 0.07, lambda d, h, v: (_put(d, "regs", "gpp", GPP_USP_NO_OPT_OUT, True),
-                                       _put(d, "regs", "gpp_sid", [6], True))),
-    ("gpp_tcf_usp", 0.05, lambda d, h, v: (_put(d, "regs", "gpp", GPP_TCF_AND_USP, True),
-                                           _put(d, "regs", "gppSid", [2, 6], True))),
-    ("gpp_usnat", 0.05, lambda d, h, v: (_put(d, "regs", "gpp", GPP_USNAT_DEFAULTS, True),
-                                         _put(d, "regs", "gpp_sid", [7], True))),
-    ("coppa", 0.02, lambda d, h, v: _put(d, "regs", "coppa", 1, True)),
-    ("gpc", 0.03, lambda d, h, v: h.__setitem__("Sec-GPC", "1")),
+# (signal, share of requests); applied by _apply_consent.
+CONSENTS: list[tuple[str, float]] = [
+    ("none", 0.30), ("usp_ok", 0.20), ("usp_optout", 0.05), ("usp_na", 0.10), ("tcf_all", 0.10),
+    ("tcf_none", 0.03), ("gpp_usp", 0.07), ("gpp_tcf_usp", 0.05), ("gpp_usnat", 0.05), ("coppa", 0.02),
+    ("gpc", 0.03),
 ]
+_USP = {"usp_ok": "1YNN", "usp_optout": "1YYN", "usp_na": "1---"}
+_TCF = {"tcf_all": TCF_ALL_PURPOSES, "tcf_none": TCF_NO_PURPOSES}
+_GPP = {"gpp_usp": (GPP_USP_NO_OPT_OUT, "gpp_sid", [6]), "gpp_tcf_usp": (GPP_TCF_AND_USP, "gppSid", [2, 6]),
+        "gpp_usnat": (GPP_USNAT_DEFAULTS, "gpp_sid", [7])}
+
+
+def _apply_consent(name: str, doc: dict[str, Any], headers: dict[str, str], v26: bool) -> None:
+    if name == "none":
+        _put(doc, "regs", "gdpr", 0, v26)
+    elif name in _USP:
+        _put(doc, "regs", "us_privacy", _USP[name], v26)
+    elif name in _TCF:
+        _put(doc, "regs", "gdpr", 1, v26)
+        _put(doc, "user", "consent", _TCF[name], v26)
+    elif name in _GPP:
+        gpp, sid_name, sids = _GPP[name]
+        _put(doc, "regs", "gpp", gpp, True)
+        _put(doc, "regs", sid_name, sids, True)  # gppSid is Index's sample spelling
+    elif name == "coppa":
+        _put(doc, "regs", "coppa", 1, True)
+    elif name == "gpc":
+        headers["Sec-GPC"] = "1"
 
 
 class _Builder:
     def __init__(self, plan: TrafficPlan, keys: DemoKeys, minter: Uid2Minter | None, rng: random.Random) -> None:
         self.plan, self.keys, self.minter, self.rng = plan, keys, minter, rng
-        self._consent_weights = [w for _, w, _ in CONSENTS]
+        self._consent_weights = [w for _, w in CONSENTS]
 
     def hit(self) -> bool:
         return self.rng.random() < self.plan.hit_share
@@ -279,8 +288,8 @@ class _Builder:
                 user["eids"] = eids  # 2.6 location
         if user:
             doc["user"] = user
-        _, _, apply = CONSENTS[rng.choices(range(len(CONSENTS)), self._consent_weights)[0]]
-        apply(doc, headers, rng.random() < 0.5)
+        consent = CONSENTS[rng.choices(range(len(CONSENTS)), self._consent_weights)[0]][0]
+        _apply_consent(consent, doc, headers, rng.random() < 0.5)
         return f"{'app' if app else 'web'}-{label}", doc, headers
 
     def segments_query(self) -> tuple[str, dict[str, str]]:
