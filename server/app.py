@@ -10,9 +10,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
 from server import health
+from server import observability as obs
 from server.cached_api import CachedApiEndpoint
 from server.config import Settings, load_settings
 from server.http import error_body, send_bytes
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         svc = services or build_services(settings)
+        ops = await obs.start(svc)  # JSON logs for this worker; tally flush + gauge sampling task
         rtd.app = RtdEndpoint(svc)
         segments.app = CachedApiEndpoint(svc)
         app.state.services = svc
@@ -54,13 +57,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             await stop_background(svc, tasks)
             if services is None:
                 svc.store.close()
+            await obs.stop(ops)  # last: final flush, then this worker's live gauges are dropped
 
     routes: list[BaseRoute] = [
         Route("/rtd", rtd, methods=["POST"]),
         Route("/segments", segments, methods=["GET"]),
         Route("/health/live", health.live, methods=["GET"]),
         Route("/health/ready", health.ready, methods=["GET"]),
+        *obs.routes(),  # GET /metrics, /status, /status.json
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    access_log = Middleware(obs.AccessLogMiddleware, sample_rate=settings.server.access_log_sample_rate,
+                            error_status=obs.settings_of(settings).access_log_error_status)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[access_log])
     app.state.settings = settings
     return app

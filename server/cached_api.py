@@ -21,11 +21,15 @@ from server import metrics as M
 from server.config import CachedApiSettings
 from server.http import error_body, send_bytes
 from server.lookup import collect_keys, resolve
+from server.observability import hotpath
 from server.openrtb import domain_keys
 from server.services import Services
 from server.types import Receive, Scope, Send
 
 ALL_KINDS = K.ALL_KINDS
+_REQUESTS = hotpath.tally(M.REQUESTS)
+_LATENCY = hotpath.histogram(M.LATENCY, "segments")
+_SEGMENTS = hotpath.histogram(M.SEGMENTS_RETURNED, "segments")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +70,13 @@ class CachedApiEndpoint:
             denial = guard.check(auth, "segments")
             if denial is not None:
                 await denial.response()(scope, receive, send)
-                M.REQUESTS.labels("segments", "401").inc()
+                _REQUESTS["segments", "401"] += 1
                 return
         status, body, cache = self.answer(scope.get("query_string", b"").decode("latin-1"))
         headers = [(b"content-type", b"application/json"), (b"cache-control", cache.encode())]
         await send_bytes(send, status, body, headers)
-        M.REQUESTS.labels("segments", str(status)).inc()
-        M.LATENCY.labels("segments").observe(time.perf_counter() - started)
+        _REQUESTS["segments", str(status)] += 1
+        _LATENCY.observe(time.perf_counter() - started)
 
     def answer(self, query: str, now: float | None = None) -> tuple[int, bytes, str]:
         """(status, body, Cache-Control) for one query string."""
@@ -90,7 +94,7 @@ class CachedApiEndpoint:
         except sqlite3.Error:
             return 503, error_body("store unavailable, retry"), "no-store"
         answer = resolve(keys, result, store.taxonomy, self.services.settings.rtd.max_segments)
-        M.SEGMENTS_RETURNED.labels("segments").observe(len(answer.segment_ids))
+        _SEGMENTS.observe(len(answer.segment_ids))
         body = orjson.dumps({"segment_ids": answer.segment_ids, "deal_ids": answer.deal_ids})
         if result.classifying or any(s.classifying for s in answer.matched):
             return 200, body, "no-cache"

@@ -101,6 +101,7 @@ OPTIONAL_SECTIONS: dict[str, tuple[str, str]] = {
     "euid": ("server.sections", "EUIDSection"),
     "mirror": ("server.mirror", "MirrorSettings"),
     "identity": ("server.uid2.identity", "IdentitySettings"),
+    "observability": ("server.observability.settings", "ObservabilitySettings"),
 }
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 from typing import Any
 
 from segments.store import SnapshotDir, SQLiteStore
-from server import metrics as M
 from server.config import Settings
 from server.health import ReadinessCheck
 from server.mirror import Mirror
+from server.mirror.outbox import Outbox
 from server.privacy import PrivacyGate
 from server.services import Services
 from server.uid2 import BidstreamDecryptor, KeyRefresher, Readiness, StaticKeySource
@@ -31,6 +30,8 @@ def build_services(settings: Settings) -> Services:
     mirror = settings.mirror
     if mirror.enabled:  # the outbox lives next to the store, whatever [mirror].data_dir says
         svc.mirror = Mirror(dataclasses.replace(mirror, data_dir=settings.data_dir))
+        if not mirror.embedded_sender:  # no sender here: give the status page its own outbox view
+            svc.extras["outbox"] = Outbox(settings.data_dir)
     return svc
 
 
@@ -40,7 +41,7 @@ def _wire_uid2(svc: Services) -> None:
                   if cfg.enabled}
     if not refreshers:
         return
-    svc.extras["uid2_refreshers"] = refreshers
+    svc.extras["uid2"] = refreshers
     svc.optouts = OptOutIndex(svc.settings.data_dir, refresh_seconds=svc.settings.identity.optout_refresh_seconds)
     svc.decryptor = BidstreamDecryptor(refreshers.get("UID2", StaticKeySource()), refreshers.get("EUID"),
                                        client_type=uid2.client_type if uid2.enabled else euid.client_type)
@@ -52,7 +53,7 @@ def readiness_checks(svc: Services) -> dict[str, ReadinessCheck]:
         return info.version > 0, f"snapshot v{info.version}, {info.members} keys, {info.segments} segments"
 
     checks: dict[str, ReadinessCheck] = {"store": store_check}
-    for scope, refresher in svc.extras.get("uid2_refreshers", {}).items():
+    for scope, refresher in svc.extras.get("uid2", {}).items():
         def keys_check(r: KeyRefresher = refresher) -> tuple[bool, str]:
             state = r.readiness()
             return state is Readiness.READY, state.name
@@ -62,13 +63,11 @@ def readiness_checks(svc: Services) -> dict[str, ReadinessCheck]:
 
 async def start_background(svc: Services) -> list[asyncio.Task[Any]]:
     tasks: list[asyncio.Task[Any]] = []
-    refreshers: dict[str, KeyRefresher] = svc.extras.get("uid2_refreshers", {})
+    refreshers: dict[str, KeyRefresher] = svc.extras.get("uid2", {})
     for refresher in refreshers.values():
         await refresher.start()
     if isinstance(svc.mirror, Mirror):
         await svc.mirror.start()
-    if refreshers:
-        tasks.append(asyncio.create_task(_publish_key_state(refreshers), name="uid2-key-gauges"))
     return tasks
 
 
@@ -78,19 +77,7 @@ async def stop_background(svc: Services, tasks: list[asyncio.Task[Any]]) -> None
     await asyncio.gather(*tasks, return_exceptions=True)
     if isinstance(svc.mirror, Mirror):
         await svc.mirror.stop()  # final flush of the in-memory buffer into the durable outbox
-    for refresher in svc.extras.get("uid2_refreshers", {}).values():
+    for refresher in svc.extras.get("uid2", {}).values():
         await refresher.stop()
-
-
-async def _publish_key_state(refreshers: dict[str, KeyRefresher], every: float = 5.0) -> None:
-    """Key-set gauges for ops, off the hot path."""
-    while True:
-        now = time.time()
-        for scope, refresher in refreshers.items():
-            state = refresher.ops_state(now)
-            M.UID2_KEYS.labels(scope).set(state.get("count") or 0)
-            if state.get("last_refresh"):
-                M.UID2_SINCE_REFRESH.labels(scope).set(now - state["last_refresh"])
-            if state.get("newest_expiry"):
-                M.UID2_TO_EXPIRY.labels(scope).set(state["newest_expiry"] - now)
-        await asyncio.sleep(every)
+    if (outbox := svc.extras.get("outbox")) is not None:
+        outbox.close()
