@@ -126,7 +126,8 @@ def normalise_ip(raw: str) -> str | None:
     return str(network)
 
 
-def ip_candidates(raw: str, prefix_lengths: frozenset[int]) -> list[str]:
+@functools.lru_cache(maxsize=65536)
+def ip_candidates(raw: str, prefix_lengths: frozenset[int]) -> tuple[str, ...]:
     """The networks an address falls in, for only the prefix lengths the store actually holds.
 
     Storing CIDR rules as ``ip:<network>`` keys and asking only for the lengths present keeps an
@@ -135,12 +136,9 @@ def ip_candidates(raw: str, prefix_lengths: frozenset[int]) -> list[str]:
     try:
         address = ipaddress.ip_address(raw.strip())
     except ValueError:
-        return []
-    out = []
-    for length in sorted(prefix_lengths, reverse=True):
-        if length <= address.max_prefixlen:
-            out.append(str(ipaddress.ip_network(f"{address}/{length}", strict=False)))
-    return out
+        return ()
+    return tuple(str(ipaddress.ip_network(f"{address}/{length}", strict=False))
+                 for length in sorted(prefix_lengths, reverse=True) if length <= address.max_prefixlen)
 
 
 def normalise_geo(country: str, zip_code: str) -> str | None:

@@ -19,6 +19,7 @@ MAX_SEGMENTS = 500
 _KIND_ORDER = sorted(K.KIND_PRIORITY, key=K.KIND_PRIORITY.__getitem__)
 
 
+@functools.lru_cache(maxsize=65536)
 def truncate_ip(raw: str) -> str | None:
     """IPv4 → /24, IPv6 → /48: the truncated form COPPA allows (PBS truncates IPv4 by 8 bits)."""
     try:

@@ -46,7 +46,7 @@ def test_url_prefixes_are_bounded() -> None:
     ],
 )
 def test_ip_candidates(raw: str, lengths: set[int], expected: list[str]) -> None:
-    assert K.ip_candidates(raw, frozenset(lengths)) == expected
+    assert list(K.ip_candidates(raw, frozenset(lengths))) == expected
 
 
 @pytest.mark.parametrize(
