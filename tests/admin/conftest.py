@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
 from segments.store import SnapshotDir, SQLiteStore
 from server.admin import admin_routes
 from server.auth import AuthSettings, Guard, IdentityService, RevocationView
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # Starlette 1.0's httpx→httpx2 notice; the suite runs warnings-as-errors
-    from starlette.testclient import TestClient
 
 
 class Env:

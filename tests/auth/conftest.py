@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,12 +10,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-
-with warnings.catch_warnings():
-    # Starlette 1.0 warns that its TestClient will move from httpx to httpx2; the suite runs with
-    # warnings as errors, and this is the test client the brief asks for, so silence just that.
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
+from starlette.testclient import TestClient
 
 from server.auth import (
     AuthSettings,
