@@ -3,14 +3,14 @@
 cd "$(dirname "$0")/.."
 HOST=${SEGMENT_SERVER_SERVER__HOST:-127.0.0.1}
 PORT=${SEGMENT_SERVER_SERVER__PORT:-8080}
-AUTH=""
-if [ -x .venv/bin/segment-server ] && .venv/bin/segment-server identities --help >/dev/null 2>&1; then
-  TOKEN=$(.venv/bin/segment-server identities demo-token 2>/dev/null || true)
-  [ -n "$TOKEN" ] && AUTH="-H 'Authorization: Bearer $TOKEN'"
-fi
+# A real 24 h token for the demo identity: the demo runs with auth on, as production does.
+TOKEN=$(.venv/bin/segment-server demo-token)
+AUTH="-H 'Authorization: Bearer $TOKEN'"
 cat <<MSG
 
 Server starting on http://$HOST:$PORT — try, from another terminal:
+
+  # Status page (local only in the demo): http://$HOST:$PORT/status   Metrics: /metrics   API: /openapi.json
 
   # Index's sample web request (seed 004)
   curl -s $AUTH -H 'Content-Type: application/json' -d @tests/data/index_web_request.json http://$HOST:$PORT/rtd

@@ -15,13 +15,22 @@ from starlette.routing import BaseRoute, Route
 
 from server import health
 from server import observability as obs
+from server.admin import admin_routes
+from server.auth import build_auth
 from server.cached_api import CachedApiEndpoint
 from server.config import Settings, load_settings
 from server.http import error_body, send_bytes
+from server.openapi import openapi_route
 from server.rtd import RtdEndpoint
 from server.services import Services
 from server.types import ASGIApp, Receive, Scope, Send
-from server.wiring import build_services, readiness_checks, start_background, stop_background
+from server.wiring import (
+    build_services,
+    readiness_checks,
+    start_background,
+    stop_background,
+    subsystem_status,
+)
 
 
 class _Deferred:
@@ -41,10 +50,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """Build the app. ``services`` lets tests inject collaborators built around a temp data dir."""
     settings = settings or load_settings()
     rtd, segments = _Deferred(), _Deferred()
+    auth = build_auth(settings.data_dir, settings.auth)  # holds nothing open: safe before fork
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         svc = services or build_services(settings)
+        svc.guard = svc.guard or auth.guard
+        auth.startup()  # a signing key exists; this worker's revocation view is loaded
         ops = await obs.start(svc)  # JSON logs for this worker; tally flush + gauge sampling task
         rtd.app = RtdEndpoint(svc)
         segments.app = CachedApiEndpoint(svc)
@@ -57,6 +69,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             await stop_background(svc, tasks)
             if services is None:
                 svc.store.close()
+            auth.shutdown()
             await obs.stop(ops)  # last: final flush, then this worker's live gauges are dropped
 
     routes: list[BaseRoute] = [
@@ -65,6 +78,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/health/live", health.live, methods=["GET"]),
         Route("/health/ready", health.ready, methods=["GET"]),
         *obs.routes(),  # GET /metrics, /status, /status.json
+        Route("/openapi.json", openapi_route(settings.cached_api), methods=["GET"]),
+        *auth.routes(),  # POST /oauth/token, /admin/identities…
+        *admin_routes(settings.data_dir, lambda: app.state.services.store, auth.guard,
+                      identities=auth.service, providers={"subsystems": lambda: subsystem_status(app.state.services)}),
     ]
     access_log = Middleware(obs.AccessLogMiddleware, sample_rate=settings.server.access_log_sample_rate,
                             error_status=obs.settings_of(settings).access_log_error_status)

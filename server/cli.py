@@ -139,7 +139,17 @@ def demo(
         shutil.rmtree(target, ignore_errors=True)
 
 
+@app.command("demo-token")
+def demo_token(config: ConfigOpt = None) -> None:
+    """Print a 24 h bearer token (scopes rtd, segments, admin) for the local demo identity."""
+    from server.auth import ensure_demo_identity
+
+    settings = _settings(config)
+    typer.echo(ensure_demo_identity(settings.data_dir, settings.auth))
+
+
 def _mount_subsystems() -> None:
+    from server.auth.cli import app as identities_app
     from server.mirror.cli import app as mirror_app
     from server.uid2.cli import app as uid2_app
     from server.uid2.identity import cli as identity_cli
@@ -149,6 +159,7 @@ def _mount_subsystems() -> None:
     app.command("worker", help="Run the UID2 identity jobs (map, rotate, opt-out) on their schedules.")(
         identity_cli.worker)
     app.add_typer(mirror_app, name="mirror", help="Xandr mirror: run the sender, status, dead letters, removals.")
+    app.add_typer(identities_app, name="identities", help="Callers: create, token, revoke, delete, list.")
 
 
 _mount_subsystems()

@@ -102,6 +102,7 @@ OPTIONAL_SECTIONS: dict[str, tuple[str, str]] = {
     "mirror": ("server.mirror", "MirrorSettings"),
     "identity": ("server.uid2.identity", "IdentitySettings"),
     "observability": ("server.observability.settings", "ObservabilitySettings"),
+    "auth": ("server.auth", "AuthSettings"),
 }
 
 

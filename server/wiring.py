@@ -81,3 +81,16 @@ async def stop_background(svc: Services, tasks: list[asyncio.Task[Any]]) -> None
         await refresher.stop()
     if (outbox := svc.extras.get("outbox")) is not None:
         outbox.close()
+
+
+def subsystem_status(svc: Services) -> dict[str, Any]:
+    """UID2 key state and mirror outbox for ``/admin/status`` (plain data, no secrets)."""
+    out: dict[str, Any] = {"uid2": {scope: r.ops_state() for scope, r in svc.extras.get("uid2", {}).items()}}
+    outbox = svc.extras.get("outbox")
+    if outbox is None and isinstance(svc.mirror, Mirror):
+        try:
+            outbox = svc.mirror.outbox
+        except Exception:  # noqa: BLE001 -- not started yet
+            outbox = None
+    out["mirror"] = dataclasses.asdict(outbox.stats()) if outbox is not None else None
+    return out

@@ -42,7 +42,11 @@ def build_data_dir(tmp: Path, memberships: Iterable[Mapping[str, Any]],
 
 
 def settings_for(data_dir: Path, **sections: Mapping[str, Any]) -> Settings:
-    overrides: dict[str, Mapping[str, Any]] = {"store": {"data_dir": str(data_dir), "check_interval_seconds": 0.0}}
+    overrides: dict[str, Mapping[str, Any]] = {
+        "store": {"data_dir": str(data_dir), "check_interval_seconds": 0.0},
+        # Endpoint tests are about the endpoints; tests/server/test_app_auth.py is about auth on them.
+        "auth": {"rtd_enabled": False, "segments_enabled": False, "admin_enabled": False},
+    }
     overrides.update(sections)
     return load_settings(env={}, overrides=overrides)
 

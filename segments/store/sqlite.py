@@ -106,6 +106,11 @@ class SQLiteStore:
 
     # -- following the writer --------------------------------------------------------------
 
+    def reload(self) -> bool:
+        """Check for a new snapshot or live edits now (``/admin/reload``), not at the next interval."""
+        self._next_check = 0.0
+        return self.maybe_reload()
+
     def maybe_reload(self) -> bool:
         now = time.monotonic()
         if now < self._next_check:

@@ -68,19 +68,15 @@ class StoreWriter:
 
     def delete_memberships(self, key: str, segment_ids: Sequence[str] | None = None) -> list[str]:
         """Remove a key's memberships (all, or the named ones). Returns the segment ids removed."""
+        return self.delete_memberships_many([(key, segment_ids)])[key]
+
+    def delete_memberships_many(self, items: Iterable[tuple[str, Sequence[str] | None]]) -> dict[str, list[str]]:
+        """Several deletions in ONE transaction (all or nothing): ``{key: segment ids removed}``."""
+        removed: dict[str, list[str]] = {}
         with self.transaction() as conn:
-            row = conn.execute("SELECT segs FROM members WHERE key = ?", (key,)).fetchone()
-            if row is None:
-                return []
-            current = schema.decode(row[0])
-            doomed = list(current) if segment_ids is None else [s for s in segment_ids if s in current]
-            remaining = {s: e for s, e in current.items() if s not in doomed}
-            if remaining:
-                conn.execute("UPDATE members SET segs = ? WHERE key = ?", (schema.encode(remaining), key))
-            else:
-                conn.execute("DELETE FROM members WHERE key = ?", (key,))
-                _bump_members(conn, -1)
-            return doomed
+            for key, segment_ids in items:
+                removed[key] = _delete(conn, key, segment_ids)
+        return removed
 
     def get_memberships(self, key: str) -> dict[str, int | None]:
         path = self.dir.current_path()
@@ -155,6 +151,21 @@ class StoreWriter:
     def delete_segment(self, segment_id: str) -> bool:
         with self.transaction() as conn:
             return conn.execute("DELETE FROM segments WHERE id = ?", (segment_id,)).rowcount > 0
+
+
+def _delete(conn: sqlite3.Connection, key: str, segment_ids: Sequence[str] | None) -> list[str]:
+    row = conn.execute("SELECT segs FROM members WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        return []
+    current = schema.decode(row[0])
+    doomed = list(current) if segment_ids is None else [s for s in segment_ids if s in current]
+    remaining = {s: e for s, e in current.items() if s not in doomed}
+    if remaining:
+        conn.execute("UPDATE members SET segs = ? WHERE key = ?", (schema.encode(remaining), key))
+    else:
+        conn.execute("DELETE FROM members WHERE key = ?", (key,))
+        _bump_members(conn, -1)
+    return doomed
 
 
 def _copy_links(conn: sqlite3.Connection, old: str, new: str) -> None:

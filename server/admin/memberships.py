@@ -82,14 +82,14 @@ def membership_routes(writer: StoreWriter, get_store: StoreGetter, guard: Guard)
         """Apply ``{"upsert": [{"kind","key","segments","expires"}], "delete": [{"kind","key","segments"?}]}``."""
         data = await json_object(request)
         store = get_store()
-        await run_in_threadpool(store.maybe_reload)
+        store.reload()  # on the event loop: the store's connection is used there
         upserts, deletes = parse_batch(data, set(store.taxonomy.segments))
 
         def apply() -> dict[str, Any]:
             upserted = writer.upsert_memberships(
                 (m.key, dict.fromkeys(m.segments, m.expires)) for m in upserts
             ) if upserts else 0
-            deleted = {key: writer.delete_memberships(key, segments) for key, segments in deletes}
+            deleted = writer.delete_memberships_many(deletes) if deletes else {}
             return {"upserted": upserted, "deleted": deleted}
 
         return json_response(await run_in_threadpool(apply))

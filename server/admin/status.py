@@ -54,7 +54,7 @@ def status_routes(
         Other workers follow on their own within the store's check interval.
         """
         store = get_store()
-        changed = await run_in_threadpool(store.maybe_reload)
+        changed = store.reload()  # on the event loop: the store's connection is used there
         return json_response({"reloaded": changed, "store": store_status(store, clock())})
 
     async def status(request: Request) -> Response:

@@ -47,7 +47,7 @@ def taxonomy_routes(writer: StoreWriter, get_store: StoreGetter, guard: Guard) -
     async def list_segments(request: Request) -> Response:
         """Every segment of the serving snapshot (this worker's view, ≤ the store check interval old)."""
         store = get_store()
-        await run_in_threadpool(store.maybe_reload)
+        store.reload()  # on the event loop: the store's connection is used there
         segments = sorted(store.taxonomy.segments.values(), key=lambda s: s.id)
         return json_response({"version": store.info.version, "segments": [s.as_dict() for s in segments]})
 

@@ -61,6 +61,9 @@ class KeyStore:
         if active is not None and newest_created is not None and now - newest_created < self._rotation_ms:
             return active
         with db.write_tx(self.path) as conn:  # re-check under the write lock: another worker may have won
+            # Read the clock again under the lock: a key another process made while we waited may be
+            # newer than our first reading, and would not look active at that earlier instant.
+            now = int(self._clock() * 1000)
             newest_created = _newest_created(conn)
             if newest_created is None:
                 _insert_key(conn, now, active_from=now)
