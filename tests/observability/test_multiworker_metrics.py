@@ -67,7 +67,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     data = tmp / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGMENT_SERVER_", "PROMETHEUS_"))}
     env.update(SEGMENT_SERVER_STORE__DATA_DIR=str(data), SEGMENT_SERVER_SERVER__ACCESS_LOG_SAMPLE_RATE="1.0",
-               SEGMENT_SERVER_STORE__CHECK_INTERVAL_SECONDS="0.5")
+               SEGMENT_SERVER_STORE__CHECK_INTERVAL_SECONDS="0.5",
+               # This test counts requests; auth on these endpoints is tested in tests/server/test_app_auth.py.
+               SEGMENT_SERVER_AUTH__RTD_ENABLED="false", SEGMENT_SERVER_AUTH__SEGMENTS_ENABLED="false",
+               SEGMENT_SERVER_AUTH__ADMIN_ENABLED="false")
     subprocess.run([*_cli(), "demo", "--users", "100"], env=env, check=True, capture_output=True, timeout=120)
     port = _free_port()
     log = tmp / "server.log"
