@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -145,7 +146,9 @@ def demo_token(config: ConfigOpt = None) -> None:
     from server.auth import ensure_demo_identity
 
     settings = _settings(config)
-    typer.echo(ensure_demo_identity(settings.data_dir, settings.auth))
+    with contextlib.redirect_stdout(sys.stderr):  # audit log lines go to stderr; stdout is the token alone
+        token = ensure_demo_identity(settings.data_dir, settings.auth)
+    typer.echo(token)
 
 
 def _mount_subsystems() -> None:

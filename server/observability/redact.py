@@ -55,6 +55,8 @@ def _network(address: str, prefix: str | None) -> str | None:
         return None
     if addr.version == 6 and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
+    if addr.is_loopback or addr.is_unspecified:  # our own bind addresses, never a user's
+        return str(addr) if prefix is None else f"{addr}/{prefix}"
     cap = 24 if addr.version == 4 else 48
     bits = min(cap, int(prefix)) if prefix is not None and prefix.isdigit() else cap
     return str(ipaddress.ip_network(f"{addr}/{bits}", strict=False))

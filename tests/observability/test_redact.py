@@ -86,3 +86,12 @@ def test_processor_scrubs_event_and_fields() -> None:
 ])
 def test_truncate_ip(ip: str, expected: str) -> None:
     assert truncate_ip(ip) == expected
+
+
+@pytest.mark.parametrize("text", [
+    pytest.param("Uvicorn running on http://127.0.0.1:8080", id="loopback-v4"),
+    pytest.param("bound to [::1]:8080", id="loopback-v6"),
+    pytest.param("listening on 0.0.0.0:8080", id="unspecified"),
+])
+def test_own_bind_addresses_are_not_truncated(text: str) -> None:
+    assert redact_text(text) == text
