@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--soak-seconds", type=float, default=60.0)
     parser.add_argument("--store-users", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--large", action="store_true", default=os.environ.get("BENCH_STORE_LARGE") == "1")
+    parser.add_argument("--store-work-dir", type=Path,
+                        help="keep store data here and reuse sizes loaded by an earlier run (load time flagged)")
     parser.add_argument("--others-timeout", type=float, default=600.0)
     parser.add_argument("--pin", action="store_true", help="pin a 1-worker server and the generator (dedicated machines)")
     args = parser.parse_args(argv)
@@ -193,8 +195,9 @@ def main(argv: list[str] | None = None) -> None:
                                            count=200 if args.quick else 2000)
         if "store" not in args.skip:
             users = list(dict.fromkeys([*args.store_users, *([bench_store.LARGE] if args.large else [])]))
-            result["store"] = bench_store.run(users, memory=not args.quick,
-                                              batches=500 if args.quick else 20_000)
+            result["store"] = bench_store.run(users, memory=not args.quick, batches=500 if args.quick else 20_000,
+                                              work_dir=args.store_work_dir, keep=args.store_work_dir is not None,
+                                              reuse=args.store_work_dir is not None)
         if "others" not in args.skip and not args.quick:
             result["others"] = {}
             for path in other_benchmarks():

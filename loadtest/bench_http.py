@@ -4,7 +4,8 @@ For each worker count (default 1 and 2) and endpoint (``/rtd``, ``/segments``):
 
 1. **max-throughput search** — raise the offered rate (×1.5 steps, then bisection) until p99
    passes 5 ms, any error appears, or the achieved rate falls below 95 % of the offered one; the
-   highest passing rate is the max. Bare and ours are stepped *alternately*, so drift on a
+   highest passing rate is the max. A failing step is re-run once before it counts (a neighbour's
+   burst on a shared machine should not end the search). Bare and ours are stepped *alternately*, so drift on a
    shared machine hits both;
 2. **half load** — both at 50 % of *our* max for a longer step: our p99 against bare's at the
    same offered rate.
@@ -104,6 +105,10 @@ def search_max(gen: generator.GeneratorProcess, targets: dict[str, servers.Serve
             if search.next is None:
                 continue
             step = _run_step(gen, requests, server, float(search.next), seconds, warmup, gen_cpus)
+            if not passed(step):  # confirm a failure once: on a shared machine one step can be unlucky
+                retry = _run_step(gen, requests, server, float(search.next), seconds, warmup, gen_cpus)
+                retry["retry_of_failed_step"] = True
+                step = retry if passed(retry) else step
             search.record(step)
             if log:
                 log(f"  {name:5s} {step['offered_rate']:8.0f}/s → {step['achieved_rate']:8.0f}/s "

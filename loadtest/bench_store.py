@@ -161,7 +161,8 @@ def measure_worker_memory(data_dir: Path, users: int, *, seconds: float = 4.0, r
         after = {pid: servers.memory(pid) for pid in server.worker_pids()}
     mb = 1024 * 1024
     workers = [{"pid": pid, "uss_mb": round(m["uss"] / mb, 1), "pss_mb": round(m["pss"] / mb, 1),
-                "rss_mb": round(m["rss"] / mb, 1),
+                "rss_mb": round(m["rss"] / mb, 1), "private_dirty_mb": round(m["private_dirty"] / mb, 1),
+                "private_clean_mb": round(m["private_clean"] / mb, 1),
                 "uss_before_traffic_mb": round(before.get(pid, {}).get("uss", 0) / mb, 1)}
                for pid, m in after.items()]
     return {"workers": workers, "max_uss_mb": max((w["uss_mb"] for w in workers), default=0.0),
@@ -211,11 +212,12 @@ def run(users: list[int], *, work_dir: Path | None = None, keep: bool = False, r
 
 def table(result: dict[str, Any]) -> str:
     rows = [("| users | generate s | load s | snapshot MB | lookup p50 µs | p99 µs | p99.9 µs | keys/lookup "
-             "| USS/worker MB (2 workers) |"),
+             "| USS/worker MB (2 workers; of which private dirty) |"),
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in result["sizes"]:
         p, lk = s["prepare"], s["lookup"]
-        uss = " / ".join(str(w["uss_mb"]) for w in s.get("memory", {}).get("workers", [])) or "–"
+        uss = " / ".join(f"{w['uss_mb']} ({w.get('private_dirty_mb', '?')} dirty)"
+                         for w in s.get("memory", {}).get("workers", [])) or "–"
         rows.append(f"| {s['users']:,} | {p['generate_seconds']} | {p['load_seconds']}"
                     f"{' (reused)' if p.get('reused') else ''} | {p['snapshot_bytes'] / 2**20:.0f} "
                     f"| {lk['p50_us']} | {lk['p99_us']} | {lk['p99_9_us']} | {lk['keys_per_lookup']} | {uss} |")

@@ -25,6 +25,8 @@ import contextlib
 import math
 import multiprocessing
 import os
+import sys
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Sequence
@@ -35,6 +37,7 @@ from typing import Any, Self
 import httptools
 
 HOST = "127.0.0.1"
+TICK = 0.0002  # the dispatch grid (s)
 _NOT_DONE = -1.0
 
 # Outcome codes stored per request: HTTP status (> 0) or one of these transport errors.
@@ -183,23 +186,54 @@ async def _run(requests: Sequence[Prepared], rate: float, seconds: float, port: 
 
     dog = asyncio.create_task(watchdog())
     t0 = clock() + 0.02
-    i = 0
-    try:
-        while i < total:
+    # Due times on a TICK grid; requests due in the same tick leave together (a small burst, as
+    # real arrivals have). The event loop's timers have millisecond resolution — a sub-millisecond
+    # sleep either spins (burning the CPU the server needs) or wakes up to 1 ms late, which would
+    # be charged to the server — so a clock thread sleeps precisely (clock_nanosleep) and wakes
+    # the loop at each due tick. The lag is still measured when the loop actually dispatches.
+    due = [t0 + math.ceil(i * interval / TICK - 1e-9) * TICK for i in range(total)]
+    loop = asyncio.get_running_loop()
+    all_sent = loop.create_future()
+    cursor = 0
+
+    def dispatch_due() -> None:
+        nonlocal cursor
+        now = clock()
+        i = cursor
+        while i < total and due[i] <= now:
+            state.lag[i] = now - due[i]
+            state.dispatch(i)
+            i += 1
+        cursor = i
+        if i >= total and not all_sent.done():
+            all_sent.set_result(None)
+
+    stop = threading.Event()
+
+    def ticker() -> None:
+        i = 0
+        while i < total and not stop.is_set():
+            wait = due[i] - clock()
+            if wait > 0:
+                time.sleep(wait)
             now = clock()
-            due = t0 + i * interval
-            if due > now:
-                await asyncio.sleep(due - now)
-                continue
-            while i < total and t0 + i * interval <= now:
-                state.lag[i] = now - (t0 + i * interval)
-                state.dispatch(i)
+            while i < total and due[i] <= now:
                 i += 1
-            await asyncio.sleep(0)
+            loop.call_soon_threadsafe(dispatch_due)
+
+    thread = threading.Thread(target=ticker, name="loadtest-clock", daemon=True)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.0002)  # hand the GIL to the clock thread promptly
+    thread.start()
+    try:
+        await asyncio.wait_for(all_sent, timeout=seconds + warmup + 30.0)
         deadline = clock() + timeout + 0.5
         while state.finished < total and clock() < deadline:
             await asyncio.sleep(0.005)
     finally:
+        stop.set()
+        thread.join(1.0)
+        sys.setswitchinterval(switch)
         state.closing = True
         dog.cancel()
         await asyncio.gather(dog, return_exceptions=True)
@@ -207,12 +241,11 @@ async def _run(requests: Sequence[Prepared], rate: float, seconds: float, port: 
             conn.transport.abort()
         await asyncio.sleep(0)
     end = clock()
-    return _summary(requests, rate, seconds, warmup, t0, interval, state.done_at, state.outcome, state.lag,
-                    connections, end)
+    return _summary(requests, rate, seconds, warmup, due, state.done_at, state.outcome, state.lag, connections, end)
 
 
-def _summary(requests: Sequence[Prepared], rate: float, seconds: float, warmup: float, t0: float,
-             interval: float, done_at: list[float], outcome: list[int], lag: list[float], connections: int,
+def _summary(requests: Sequence[Prepared], rate: float, seconds: float, warmup: float, due: list[float],
+             done_at: list[float], outcome: list[int], lag: list[float], connections: int,
              end: float) -> dict[str, Any]:
     first = min(len(done_at), math.ceil(warmup * rate))
     latencies: list[float] = []
@@ -220,7 +253,7 @@ def _summary(requests: Sequence[Prepared], rate: float, seconds: float, warmup: 
     by_label: dict[str, list[float]] = {}
     statuses: Counter[str] = Counter()
     errors: Counter[str] = Counter()
-    last_done = t0
+    last_done = due[0]
     for i in range(first, len(done_at)):
         code = outcome[i]
         if done_at[i] == _NOT_DONE:  # never handed to a connection, or still waiting for its answer
@@ -229,7 +262,7 @@ def _summary(requests: Sequence[Prepared], rate: float, seconds: float, warmup: 
         lags.append(lag[i])
         last_done = max(last_done, done_at[i])
         if code > 0:
-            latency = done_at[i] - (t0 + i * interval)
+            latency = done_at[i] - due[i]
             latencies.append(latency)
             by_label.setdefault(requests[i % len(requests)].label, []).append(latency)
             statuses[str(code)] += 1
@@ -239,7 +272,7 @@ def _summary(requests: Sequence[Prepared], rate: float, seconds: float, warmup: 
             errors[ERROR_NAMES.get(code, "other")] += 1
     measured = len(done_at) - first
     ok = sum(v for k, v in statuses.items() if k.startswith("2"))
-    window_start = t0 + first * interval
+    window_start = due[min(first, len(due) - 1)]
     elapsed = max(last_done - window_start, seconds if measured else 0.0, 1e-9)
     lags.sort()
     return {
@@ -257,7 +290,7 @@ def _summary(requests: Sequence[Prepared], rate: float, seconds: float, warmup: 
         "dispatch_lag_ms": {"p99": round(percentile(lags, 99) * 1e3, 3) if lags else float("nan"),
                             "max": round(lags[-1] * 1e3, 3) if lags else float("nan")},
         "connections": connections,
-        "wall_seconds": round(end - t0, 3),
+        "wall_seconds": round(end - due[0], 3),
     }
 
 

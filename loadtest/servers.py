@@ -114,7 +114,13 @@ def _is_worker(pid: int) -> bool:
 
 
 def memory(pid: int) -> dict[str, int]:
-    """RSS, PSS and USS (the ``Private_*`` lines of smaps_rollup) of one process, in bytes."""
+    """RSS, PSS and USS (the ``Private_*`` lines of smaps_rollup) of one process, in bytes.
+
+    USS splits into ``private_dirty`` (heap and other anonymous memory: what a worker really
+    costs) and ``private_clean`` (mostly pages of the mmap'd SQLite snapshot that only this
+    worker touched so far — page cache the kernel can drop and that becomes shared, i.e. leaves
+    USS, as soon as another worker reads the same page).
+    """
     fields: dict[str, int] = {}
     try:
         text = Path(f"/proc/{pid}/smaps_rollup").read_text()
@@ -126,7 +132,9 @@ def memory(pid: int) -> dict[str, int]:
         if parts and parts[0].isdigit():
             fields[name.strip()] = int(parts[0]) * 1024
     uss = sum(v for k, v in fields.items() if k.startswith("Private_"))
-    return {"rss": fields.get("Rss", 0), "pss": fields.get("Pss", 0), "uss": uss}
+    return {"rss": fields.get("Rss", 0), "pss": fields.get("Pss", 0), "uss": uss,
+            "private_dirty": fields.get("Private_Dirty", 0), "private_clean": fields.get("Private_Clean", 0),
+            "anonymous": fields.get("Anonymous", 0)}
 
 
 def cpu_seconds(pids: list[int]) -> float:
