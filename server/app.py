@@ -19,11 +19,12 @@ from server.admin import admin_routes
 from server.auth import build_auth
 from server.cached_api import CachedApiEndpoint
 from server.config import Settings, load_settings
+from server.dispatch import HotEndpoint, HotPathDispatcher
 from server.http import error_body, send_bytes
 from server.openapi import openapi_route
 from server.rtd import RtdEndpoint
 from server.services import Services
-from server.types import ASGIApp, Receive, Scope, Send
+from server.types import Receive, Scope, Send
 from server.wiring import (
     build_services,
     readiness_checks,
@@ -37,16 +38,16 @@ class _Deferred:
     """An ASGI endpoint whose real handler is built in the lifespan (after fork, per worker)."""
 
     def __init__(self) -> None:
-        self.app: ASGIApp | None = None
+        self.app: HotEndpoint | None = None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> int:
         if self.app is None:
             await send_bytes(send, 503, error_body("starting up"))
-            return
-        await self.app(scope, receive, send)
+            return 503
+        return await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, services: Services | None = None) -> HotPathDispatcher:
     """Build the app. ``services`` lets tests inject collaborators built around a temp data dir."""
     settings = settings or load_settings()
     rtd, segments = _Deferred(), _Deferred()
@@ -87,4 +88,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                             error_status=obs.settings_of(settings).access_log_error_status)
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[access_log])
     app.state.settings = settings
-    return app
+    hot_log = obs.AccessLogMiddleware(app, sample_rate=settings.server.access_log_sample_rate,
+                                      error_status=obs.settings_of(settings).access_log_error_status)
+    return HotPathDispatcher(app, {("POST", "/rtd"): rtd, ("GET", "/segments"): segments}, hot_log)

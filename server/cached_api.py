@@ -62,7 +62,8 @@ class CachedApiEndpoint:
         self.accepted = sorted({p for s in self.shapes for p in s})
         self.combos = [s.description for s in self.shapes.values()]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """Answer one request; returns the status sent (the access log reads it, no send wrapper)."""
         started = time.perf_counter()
         guard = self.services.guard
         if guard is not None:
@@ -70,13 +71,14 @@ class CachedApiEndpoint:
             denial = guard.check(auth, "segments")
             if denial is not None:
                 await denial.response()(scope, receive, send)
-                _REQUESTS["segments", "401"] += 1
-                return
+                _REQUESTS["segments", str(denial.status)] += 1
+                return int(denial.status)
         status, body, cache = self.answer(scope.get("query_string", b"").decode("latin-1"))
         headers = [(b"content-type", b"application/json"), (b"cache-control", cache.encode())]
         await send_bytes(send, status, body, headers)
         _REQUESTS["segments", str(status)] += 1
         _LATENCY.observe(time.perf_counter() - started)
+        return status
 
     def answer(self, query: str, now: float | None = None) -> tuple[int, bytes, str]:
         """(status, body, Cache-Control) for one query string."""

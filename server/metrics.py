@@ -15,6 +15,13 @@ once a second by :mod:`server.observability.runtime` from the live objects.
 
 from __future__ import annotations
 
+import os
+
+# prometheus-client picks its multiprocess backend when the first metric is created, and fails if
+# the directory is missing; any CLI command may import this module before `serve` prepares it.
+if _multiproc_dir := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(_multiproc_dir, exist_ok=True)
+
 from prometheus_client import Counter, Gauge, Histogram
 
 # 100 µs – 5 ms in fine steps: Index's RTD budget is a few ms end to end.

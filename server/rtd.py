@@ -52,13 +52,15 @@ class RtdEndpoint:
             from server.uid2 import IdentityScope
             self._scopes = {"UID2": IdentityScope.UID2, "EUID": IdentityScope.EUID}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> int:
+        """Answer one request; returns the status sent (the access log reads it, no send wrapper)."""
         started = time.perf_counter()
         status, body = await self._answer(scope, receive, send)
-        if status:
+        if body:
             await send_bytes(send, status, body)
-        _REQUESTS["rtd", str(status or 401)] += 1
+        _REQUESTS["rtd", str(status)] += 1
         _LATENCY.observe(time.perf_counter() - started)
+        return status
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, bytes]:
         headers = dict(scope["headers"])
@@ -67,7 +69,7 @@ class RtdEndpoint:
             denial = guard.check(headers.get(b"authorization", b"").decode("latin-1") or None, "rtd")
             if denial is not None:
                 await denial.response()(scope, receive, send)
-                return 0, b""
+                return int(denial.status), b""
         try:
             raw = await read_body(headers, receive, self.max_body)
         except BodyTooLarge:

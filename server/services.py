@@ -26,6 +26,8 @@ class TokenDecryptor(Protocol):
 
 
 class Denial(Protocol):
+    status: int
+
     def response(self) -> Any: ...
 
 

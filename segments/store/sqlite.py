@@ -11,6 +11,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -19,6 +20,10 @@ from segments.store.base import LookupResult, NoSnapshot, SnapshotInfo
 from segments.store.snapshots import SnapshotDir
 from segments.taxonomy import Segment, Taxonomy, segment_from_row
 
+# Keys whose values are remembered per worker (see lookup); user-level keys are never cached.
+CONTEXTUAL_PREFIXES = ("url:", "domain:", "bundle:", "content_id:", "geo:", "ip:")
+CONTEXT_CACHE_SIZE = 65536
+_UNKNOWN: Any = object()
 MMAP_BYTES = 1 << 36  # 64 GiB of address space: the whole file is mapped, the OS decides what is resident
 
 
@@ -50,6 +55,7 @@ class SQLiteStore:
         self._sql_cache: dict[tuple[int, bool, bool], str] = {}
         self._any_classifying = False
         self._any_links = False
+        self._context_cache: dict[str, bytes | None] = {}
         self._open()
 
     # -- reading ---------------------------------------------------------------------------
@@ -84,27 +90,48 @@ class SQLiteStore:
 
         ``classifying=False`` (``/rtd`` has no use for it) skips the classifying table, and so
         does an empty table, the usual case. ``links=True`` also returns the keys' Xandr id links
-        (only asked for when the mirror is on).
+        (only asked for when the mirror is on). Contextual keys (pages, domains, apps, geo, ip)
+        repeat across requests, so their stored values are remembered per snapshot; user-level
+        keys always go to SQLite.
         """
         result = LookupResult()
         if not keys or self._conn is None:
             return result
-        keys = tuple(keys[: schema.MAX_KEYS_PER_LOOKUP])
         with_classifying = classifying and self._any_classifying
+        cache = None if with_classifying else self._context_cache
+        ask: list[str] = []
+        for key in keys[: schema.MAX_KEYS_PER_LOOKUP]:
+            if cache is not None and key.startswith(CONTEXTUAL_PREFIXES):
+                blob = cache.get(key, _UNKNOWN)
+                if blob is not _UNKNOWN:
+                    if blob is not None and (live := schema.live_segments(blob, now)):
+                        result.hits[key] = live
+                    continue
+            ask.append(key)
+        if not ask:
+            return result
         with_links = links and self._any_links
-        params = keys * (1 + with_classifying + with_links)
-        for table, key, value in self._conn.execute(self._sql(len(keys), with_classifying, with_links), params):
+        params = tuple(ask) * (1 + with_classifying + with_links)
+        found: set[str] = set()
+        for table, key, value in self._conn.execute(self._sql(len(ask), with_classifying, with_links), params):
             if table == 0:
+                found.add(key)
                 live = schema.live_segments(value, now)
                 if live:
                     result.hits[key] = live
+                if cache is not None and key.startswith(CONTEXTUAL_PREFIXES):
+                    cache[key] = value
             elif table == 1:
                 result.classifying.add(key)
             else:
                 result.links[key] = schema.decode_links(value)
+        if cache is not None:
+            if len(cache) > CONTEXT_CACHE_SIZE:
+                cache.clear()  # crude but O(1) per request: an LRU's bookkeeping costs more than a refill
+            for key in ask:
+                if key not in found and key.startswith(CONTEXTUAL_PREFIXES):
+                    cache[key] = None
         return result
-
-    # -- following the writer --------------------------------------------------------------
 
     def reload(self) -> bool:
         """Check for a new snapshot or live edits now (``/admin/reload``), not at the next interval."""
@@ -150,6 +177,7 @@ class SQLiteStore:
         for seg_id, data in conn.execute("SELECT id, data FROM segments"):
             segments[seg_id] = segment_from_row(orjson.loads(data))
         self._taxonomy = Taxonomy(segments)
+        self._context_cache = {}  # a new snapshot or a live edit: remembered values may be stale
         self._any_classifying = _any_rows(conn, "classifying")
         self._any_links = _any_rows(conn, "links")
         lengths = meta.get("ip_prefix_lengths", "")

@@ -37,7 +37,7 @@ class AccessLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        sampled = self.sample_rate > 0.0 and self._random() < self.sample_rate
+        sampled = self.sample_rate > 0.0 and self.sampled()
         started = time.perf_counter()
         status = 0
 
@@ -50,12 +50,15 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_status)
         except BaseException as exc:
-            self._write(scope, status or 500, started, sampled, type(exc).__name__)
+            self.write(scope, status or 500, started, sampled, type(exc).__name__)
             raise
         if sampled or status >= self.error_status:
-            self._write(scope, status, started, sampled, None)
+            self.write(scope, status, started, sampled, None)
 
-    def _write(self, scope: Scope, status: int, started: float, sampled: bool, error: str | None) -> None:
+    def sampled(self) -> bool:
+        return self._random() < self.sample_rate
+
+    def write(self, scope: Scope, status: int, started: float, sampled: bool, error: str | None) -> None:
         client = scope.get("client")
         fields: dict[str, Any] = {
             "method": scope.get("method"),

@@ -130,3 +130,16 @@ def test_snapshot_without_links_table_still_serves(data: Path) -> None:
     store = SQLiteStore(data)
     assert store.lookup(["uid2:u1"], 0, links=True).hits == {"uid2:u1": ["cars", "sports"]}
     StoreWriter(data).upsert_memberships([("uid2:u3", {"cars": None})])  # recreates the table
+
+
+def test_contextual_values_are_remembered_until_the_data_changes(tmp_path: Path) -> None:
+    data = build_data_dir(tmp_path, [{"kind": "url", "key": "example.com/a", "segments": ["sports"]},
+                                     {"kind": "uid2", "key": "u1", "segments": ["cars"]}])
+    store = SQLiteStore(data, check_interval=0.0)
+    keys = ["url:example.com/a", "url:example.com/b", "uid2:u1"]
+    first = store.lookup(keys, 0).hits
+    assert store.lookup(keys, 0).hits == first == {"url:example.com/a": ["sports"], "uid2:u1": ["cars"]}
+    StoreWriter(data).upsert_memberships([("url:example.com/b", {"cars": 50})])  # a remembered miss
+    store.maybe_reload()
+    assert store.lookup(keys, 0).hits["url:example.com/b"] == ["cars"]
+    assert "url:example.com/b" not in store.lookup(keys, 50).hits, "expiry still applies to remembered values"
