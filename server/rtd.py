@@ -21,10 +21,11 @@ from server.mirror import mirrorable_users
 from server.observability import hotpath
 from server.openrtb import parse_request
 from server.services import Services
-from server.signals import PrivacyDecision, RequestSignals
+from server.signals import PrivacyDecision, PrivacySignals, RequestSignals
 from server.types import Receive, Scope, Send
 
 EMPTY = b'{"segment_ids":[],"deal_ids":[]}'
+DECISION_CACHE_SIZE = 4096
 # Per-process tallies flushed to Prometheus once a second: a dict increment per request instead
 # of a lock and an mmap write per label (see server.observability.hotpath).
 _REQUESTS = hotpath.tally(M.REQUESTS)
@@ -47,6 +48,7 @@ class RtdEndpoint:
         self.max_keys = rtd.max_keys
         self.xandr_sources = frozenset(s.lower() for s in rtd.xandr_eid_sources)
         self.want_links = services.mirror is not None
+        self._decisions: dict[PrivacySignals, PrivacyDecision] = {}
         self._scopes: dict[str, Any] = {}
         if services.decryptor is not None:
             from server.uid2 import IdentityScope
@@ -87,7 +89,7 @@ class RtdEndpoint:
         store = self.services.store
         store.maybe_reload()
         signals = parse_request(doc, gpc_header=gpc, xandr_sources=self.xandr_sources)   # parse
-        decision = self.services.gate.decide(signals.privacy)                             # gate
+        decision = self._decide(signals.privacy)                                          # gate
         _PRIVACY[decision.reason] += 1
         self._decrypt(signals, decision, now)                                             # decrypt
         keys = collect_keys(signals.keys, decision.allowed_kinds, signals.ip, store.ip_prefix_lengths,
@@ -100,6 +102,15 @@ class RtdEndpoint:
         if not answer.segment_ids:                                                        # respond
             return EMPTY
         return orjson.dumps({"segment_ids": answer.segment_ids, "deal_ids": answer.deal_ids})
+
+    def _decide(self, privacy: PrivacySignals) -> PrivacyDecision:
+        """The gate is a pure function of the signals, which repeat across requests: remember them."""
+        decision = self._decisions.get(privacy)
+        if decision is None:
+            if len(self._decisions) >= DECISION_CACHE_SIZE:
+                self._decisions.clear()
+            decision = self._decisions[privacy] = self.services.gate.decide(privacy)
+        return decision
 
     def _decrypt(self, signals: RequestSignals, decision: PrivacyDecision, now: float) -> None:
         """UID2/EUID tokens become raw-id keys; nothing is decrypted when user-level keys are barred."""
