@@ -17,6 +17,7 @@ import structlog
 from ... import metrics as M
 from ..operator import OperatorClient, OperatorError
 from .errors import HINTS, OperatorRejected, OperatorUnavailable, is_retryable
+from .settings import MAX_BATCH, MAX_REQUEST_BYTES
 
 __all__ = ["Backoff", "post_with_retry"]
 
@@ -66,3 +67,14 @@ async def post_with_retry(operator: OperatorClient, path: str, payload: Mapping[
             raise OperatorRejected(f"{path}: status {status_text!r}", endpoint=path, status_code=200)
         return document["body"]
     raise AssertionError("unreachable: attempts must be >= 1")  # pragma: no cover
+
+
+class OperatorCall:
+    """What every identity-endpoint client holds: the operator, its retry policy, request limits."""
+
+    def __init__(self, operator: OperatorClient, backoff: Backoff, *, max_items: int = MAX_BATCH,
+                 max_bytes: int = MAX_REQUEST_BYTES) -> None:
+        self._operator = operator
+        self._backoff = backoff
+        self._max_items = max_items
+        self._max_bytes = max_bytes

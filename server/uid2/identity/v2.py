@@ -12,12 +12,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Final
 
-from ..operator import OperatorClient
 from .batching import batches
 from .dii import split_dii_id
 from .errors import OperatorRejected
-from .retry import Backoff, post_with_retry
-from .settings import MAX_BATCH, MAX_REQUEST_BYTES
+from .retry import OperatorCall, post_with_retry
 from .types import Outcome
 
 __all__ = ["BUCKETS_PATH", "MAP_PATH", "IdentityMapV2", "format_since", "parse_last_updated"]
@@ -37,14 +35,7 @@ def parse_last_updated(text: str) -> float:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).timestamp()
 
 
-class IdentityMapV2:
-    def __init__(self, operator: OperatorClient, backoff: Backoff, *, max_items: int = MAX_BATCH,
-                 max_bytes: int = MAX_REQUEST_BYTES) -> None:
-        self._operator = operator
-        self._backoff = backoff
-        self._max_items = max_items
-        self._max_bytes = max_bytes
-
+class IdentityMapV2(OperatorCall):
     async def map(self, dids: Sequence[str]) -> list[Outcome]:
         by_kind: dict[str, list[str]] = {}
         for did in dids:

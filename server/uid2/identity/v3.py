@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from ..operator import OperatorClient
 from .batching import batches
 from .dii import HASH_KINDS, split_dii_id
 from .errors import OperatorRejected
-from .retry import Backoff, post_with_retry
-from .settings import MAX_BATCH, MAX_REQUEST_BYTES
+from .retry import OperatorCall, post_with_retry
 from .types import Outcome
 
 __all__ = ["PATH", "IdentityMapV3", "parse_item", "refresh_seconds"]
@@ -45,14 +43,7 @@ def parse_item(did: str, item: Any) -> Outcome:
     return Outcome(did, reason=f"unknown:{reason}")
 
 
-class IdentityMapV3:
-    def __init__(self, operator: OperatorClient, backoff: Backoff, *, max_items: int = MAX_BATCH,
-                 max_bytes: int = MAX_REQUEST_BYTES) -> None:
-        self._operator = operator
-        self._backoff = backoff
-        self._max_items = max_items
-        self._max_bytes = max_bytes
-
+class IdentityMapV3(OperatorCall):
     async def map(self, dids: Sequence[str]) -> list[Outcome]:
         """One outcome per DII id, in order; as many sequential requests as the limits need."""
         out: list[Outcome] = []
