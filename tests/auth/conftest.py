@@ -20,21 +20,7 @@ from server.auth import (
     TokenEndpoint,
     admin_identity_routes,
 )
-
-T0 = 1_750_000_000.0
-
-
-class FakeClock:
-    """Wall clock the tests move by hand."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fakes.clock import FakeClock
 
 
 @pytest.fixture

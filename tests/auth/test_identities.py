@@ -13,8 +13,7 @@ import pytest
 from server.auth import db
 from server.auth.errors import IdentityNotFound, InvalidRequest, InvalidScope
 from server.auth.identities import DELETED_NOT_BEFORE_MS, IdentityStore, is_identity_id
-
-from .conftest import T0, FakeClock
+from tests.fakes.clock import T0, FakeClock
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,20 +12,12 @@ from server.mirror.client import XandrClient
 from server.mirror.outbox import Outbox
 from server.mirror.sender import Sender
 from server.mirror.settings import MirrorSettings
+from tests.fakes.clock import FakeClock
 from tests.fakes.xandr import FakeXandr
 
 T = TypeVar("T")
 
 
-class FakeClock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -15,6 +15,7 @@ from segments.loader import load
 from server.uid2.identity import IdentityJobs, IdentitySettings, open_jobs
 from server.uid2.identity.dii import hash_dii
 from server.uid2.settings import UID2Settings
+from tests.fakes.clock import FakeClock
 from tests.fakes.uid2_identity import FakeIdentityOperator
 
 SECRET = bytes(range(32))
@@ -22,15 +23,6 @@ T0 = 1_790_000_000.0  # 2026-09-21, a fixed "now"
 TAXONOMY = [{"id": "auto", "name": "Auto"}, {"id": "sports", "name": "Sports"}, {"id": "travel", "name": "Travel"}]
 
 
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 async def no_sleep(_seconds: float) -> None:
@@ -58,7 +50,7 @@ def users(n: int) -> list[dict[str, Any]]:
 
 
 class Env:
-    def __init__(self, tmp: Path, clock: Clock, settings: IdentitySettings) -> None:
+    def __init__(self, tmp: Path, clock: FakeClock, settings: IdentitySettings) -> None:
         self.tmp = tmp
         tmp.mkdir(parents=True, exist_ok=True)
         self.data = tmp / "data"
@@ -93,6 +85,6 @@ def anyio_backend() -> str:
 @pytest.fixture
 def make_env(tmp_path: Path) -> Iterator[Callable[..., Env]]:
     def make(**settings: Any) -> Env:
-        return Env(tmp_path, Clock(), IdentitySettings.from_mapping({"enabled": True, **settings}))
+        return Env(tmp_path, FakeClock(T0), IdentitySettings.from_mapping({"enabled": True, **settings}))
 
     yield make

@@ -13,7 +13,8 @@ import pytest
 
 from segments.store import schema
 from segments.store.snapshots import SnapshotDir
-from tests.uid2_identity.conftest import Env, users
+from tests.fakes.clock import FakeClock
+from tests.uid2_identity.conftest import T0, Env, users
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,14 +87,15 @@ async def test_injected_crash_then_rerun_gives_the_same_end_state(
 
 def _same(make_env: Callable[..., Env]) -> tuple[object, object]:
     env = make_env(map_batch_size=4, optout_batch_size=4)
-    return type(env.clock)(), env.settings
+    return FakeClock(T0), env.settings
 
 
 SCRIPT = textwrap.dedent("""
     import asyncio, os, signal, sys
     sys.path.insert(0, {root!r})
     from pathlib import Path
-    from tests.uid2_identity.conftest import Env, Clock, users
+    from tests.fakes.clock import FakeClock
+    from tests.uid2_identity.conftest import T0, Env, users
     from server.uid2.identity import IdentitySettings
 
     def kill(name):
@@ -101,7 +103,7 @@ SCRIPT = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)
         kill.n += name == "map.stored"
     kill.n = 0
-    env = Env(Path({tmp!r}), Clock(), IdentitySettings(enabled=True, map_batch_size=4))
+    env = Env(Path({tmp!r}), FakeClock(T0), IdentitySettings(enabled=True, map_batch_size=4))
     env.load(users(30))
     asyncio.run(env.run("map", checkpoint=kill))
 """)
