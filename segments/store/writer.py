@@ -11,6 +11,7 @@ import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -79,30 +80,30 @@ class StoreWriter:
         return removed
 
     def get_memberships(self, key: str) -> dict[str, int | None]:
-        path = self.dir.current_path()
-        if path is None:
-            return {}
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            row = conn.execute("SELECT segs FROM members WHERE key = ?", (key,)).fetchone()
-        finally:
-            conn.close()
-        return schema.decode(row[0]) if row else {}
+        rows = self._read("SELECT segs FROM members WHERE key = ?", (key,))
+        return schema.decode(rows[0][0]) if rows else {}
 
     def get_links(self, keys: Sequence[str]) -> dict[str, list[schema.Link]]:
         """The Xandr id links of the given keys (for removals after an opt-out)."""
-        path = self.dir.current_path()
-        if path is None or not keys:
+        if not keys:
             return {}
+        marks = ",".join("?" * len(keys))
+        try:
+            rows = self._read(f"SELECT key, ids FROM links WHERE key IN ({marks})", tuple(keys))
+        except sqlite3.OperationalError:  # a snapshot written before the links table existed
+            return {}
+        return {key: schema.decode_links(ids) for key, ids in rows}
+
+    def _read(self, sql: str, params: tuple[str, ...]) -> list[tuple[Any, ...]]:
+        """One read on the serving snapshot through a short-lived read-only connection."""
+        path = self.dir.current_path()
+        if path is None:
+            return []
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            marks = ",".join("?" * len(keys))
-            rows = conn.execute(f"SELECT key, ids FROM links WHERE key IN ({marks})", tuple(keys)).fetchall()
-        except sqlite3.OperationalError:
-            return {}
+            return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
-        return {key: schema.decode_links(ids) for key, ids in rows}
 
     def delete_links(self, keys: Iterable[str]) -> None:
         with self.transaction() as conn:
