@@ -23,6 +23,7 @@ from server.dispatch import HotEndpoint, HotPathDispatcher
 from server.http import error_body, send_bytes
 from server.openapi import openapi_route
 from server.rtd import RtdEndpoint
+from server.runtime import freeze_startup_heap
 from server.services import Services
 from server.types import Receive, Scope, Send
 from server.wiring import (
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.services = svc
         app.state.readiness = readiness_checks(svc)
         tasks = await start_background(svc)
+        if settings.server.gc_freeze:
+            freeze_startup_heap()  # last startup step: everything built above is long-lived
         try:
             yield
         finally:

@@ -43,6 +43,7 @@ class ServerSettings:
     max_body_bytes: int = 65536
     access_log_sample_rate: float = 0.0
     log_level: str = "info"
+    gc_freeze: bool = True
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,15 @@ is its answer, and :class:`RequestSignals` is everything else the request offers
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class PrivacySignals:
+class PrivacySignals(NamedTuple):
     """Privacy-relevant fields, already resolved across OpenRTB 2.5 (``ext``) and 2.6 locations.
 
     ``None`` always means "absent or of the wrong type" — the gate decides what that implies.
+    A NamedTuple, not a dataclass: built on every request and used as the key of the decision
+    cache, so construction and hashing run in C.
     """
 
     coppa: int | None = None

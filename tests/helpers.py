@@ -48,6 +48,8 @@ def settings_for(data_dir: Path, **sections: Mapping[str, Any]) -> Settings:
         "auth": {"rtd_enabled": False, "segments_enabled": False, "admin_enabled": False},
     }
     overrides.update(sections)
+    # gc.freeze is process-wide: only tests/server/test_runtime.py asks for it.
+    overrides["server"] = {"gc_freeze": False, **sections.get("server", {})}
     return load_settings(env={}, overrides=overrides)
 
 

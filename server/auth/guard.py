@@ -22,7 +22,7 @@ is always let through.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
 import orjson
@@ -33,11 +33,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from server.auth.revocation import RevocationView
 from server.auth.scopes import ALL_SCOPES, SCOPE_BITS
 from server.auth.settings import AuthSettings
-from server.auth.tokens import Claims, TokenStatus, verify
+from server.auth.tokens import Claims, MacKey, TokenStatus, verify
 from server.auth.types import Clock
 from server.metrics import AUTH_FAILURES
 
 _BEARER: Final = "bearer "
+# Tokens already verified against the current key set, so the HMAC runs once per token and key
+# set, not once per request (Index sends the same bearer token on every call). Only good tokens
+# are remembered; expiry, revocation and scope are still checked on every request.
+VERIFIED_CACHE_SIZE: Final = 1024
 _FAIL: Final = {
     reason: AUTH_FAILURES.labels(reason=reason)
     for reason in ("missing", "wrong_scheme", "malformed", "unknown_key", "bad_signature", "expired",
@@ -83,6 +87,8 @@ class Guard:
         self.settings = settings or AuthSettings()
         self._clock = clock
         self._enabled = self.settings.enabled_scopes
+        self._verified: dict[str, Claims] = {}
+        self._verified_with: object = None  # the key map the remembered tokens were verified against
         realm = self.settings.realm
         self._missing = Denial(401, None, "bearer token required", "missing", realm)
         self._wrong_scheme = Denial(401, None, "bearer token required", "wrong_scheme", realm)
@@ -116,7 +122,7 @@ class Guard:
             return self._deny(self._wrong_scheme)
         view = self.view
         view.maybe_refresh()
-        result = verify(authorization[7:].strip(), view.keys, self._clock())
+        result = self._verify(authorization[7:].strip(), view.keys, self._clock())
         if isinstance(result, TokenStatus):
             return self._deny(self._invalid[result])
         not_before = view.not_before.get(result.identity)
@@ -128,6 +134,24 @@ class Guard:
         if not result.scope_mask & bit:
             return self._deny(self._scope[scope])
         return result
+
+    def _verify(self, token: str, keys: Mapping[int, MacKey], now: float) -> Claims | TokenStatus:
+        """:func:`verify`, remembering good tokens until the key set changes (a rotation or a
+        deleted key replaces ``keys``, which empties the memory)."""
+        if keys is not self._verified_with:
+            self._verified = {}
+            self._verified_with = keys
+        claims = self._verified.get(token)
+        if claims is None:
+            result = verify(token, keys, now)
+            if isinstance(result, TokenStatus):
+                return result
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.clear()
+            claims = self._verified[token] = result
+        elif claims.expires_at <= now:
+            return TokenStatus.EXPIRED
+        return claims
 
     @staticmethod
     def _deny(denial: Denial) -> Denial:

@@ -140,3 +140,24 @@ def test_denial_response(guard: Guard) -> None:
     response = denial.response()
     assert response.status_code == 401 and response.headers["cache-control"] == "no-store"
     assert response.body == b'{"error":"invalid_token","error_description":"invalid token"}'
+
+
+def test_remembered_token_forgotten_when_its_key_goes(service: IdentityService, guard: Guard, data_dir: Path,
+                                                       clock: FakeClock, rtd_token: str) -> None:
+    """Good tokens are verified once per key set; a key deleted from the database ends that."""
+    from server.auth import db
+
+    assert guard.check(f"Bearer {rtd_token}", "rtd") is None  # verified and remembered
+    with db.write_tx(db.db_path(data_dir)) as conn:
+        conn.execute("DELETE FROM signing_keys")
+    clock.advance(0.5)  # the view re-reads keys at its next refresh
+    denial = guard.check(f"Bearer {rtd_token}", "rtd")
+    assert denial is not None and denial.reason == "unknown_key"
+
+
+def test_forged_tokens_are_not_remembered(guard: Guard, rtd_token: str) -> None:
+    forged = _tamper(rtd_token, 80)
+    for _ in range(3):
+        denial = guard.check(f"Bearer {forged}", "rtd")
+        assert denial is not None and denial.reason == "bad_signature"
+    assert forged not in guard._verified and len(guard._verified) <= 1
