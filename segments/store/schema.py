@@ -63,6 +63,23 @@ def live_segments(blob: bytes | str, now: float) -> list[str]:
     return out
 
 
+def live_segments_until(blob: bytes | str, now: float) -> tuple[list[str], float]:
+    """:func:`live_segments`, and the first moment that answer changes (the earliest expiry still
+    ahead; ``inf`` when nothing expires) — what a cache of decoded values needs to stay exact."""
+    out = []
+    until = _NEVER
+    for entry in orjson.loads(blob):
+        if isinstance(entry, str):
+            out.append(entry)
+        elif (expires := entry[1]) > now:
+            out.append(entry[0])
+            until = min(until, expires)
+    return out, until
+
+
+_NEVER = float("inf")
+
+
 def merge(old: dict[str, int | None], new: dict[str, int | None]) -> dict[str, int | None]:
     """Union of memberships; a re-sent membership takes the new expiry (loads are idempotent)."""
     merged = dict(old)

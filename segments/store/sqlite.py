@@ -24,6 +24,8 @@ from segments.taxonomy import Segment, Taxonomy, segment_from_row
 CONTEXTUAL_PREFIXES = ("url:", "domain:", "bundle:", "content_id:", "geo:", "ip:")
 CONTEXT_CACHE_SIZE = 65536
 _UNKNOWN: Any = object()
+# A remembered contextual value: (stored blob, live segment ids, when that list next changes).
+_Remembered = tuple[bytes, list[str], float]
 MMAP_BYTES = 1 << 36  # 64 GiB of address space: the whole file is mapped, the OS decides what is resident
 
 
@@ -55,7 +57,7 @@ class SQLiteStore:
         self._sql_cache: dict[tuple[int, bool, bool], str] = {}
         self._any_classifying = False
         self._any_links = False
-        self._context_cache: dict[str, bytes | None] = {}
+        self._context_cache: dict[str, _Remembered | None] = {}
         self._open()
 
     # -- reading ---------------------------------------------------------------------------
@@ -91,36 +93,47 @@ class SQLiteStore:
         ``classifying=False`` (``/rtd`` has no use for it) skips the classifying table, and so
         does an empty table, the usual case. ``links=True`` also returns the keys' Xandr id links
         (only asked for when the mirror is on). Contextual keys (pages, domains, apps, geo, ip)
-        repeat across requests, so their stored values are remembered per snapshot; user-level
-        keys always go to SQLite.
+        repeat across requests, so their decoded values are remembered per snapshot until their
+        earliest expiry; user-level keys always go to SQLite. The lists in ``hits`` may be shared
+        with that memory: callers read them, never change them.
         """
         result = LookupResult()
         if not keys or self._conn is None:
             return result
         with_classifying = classifying and self._any_classifying
         cache = None if with_classifying else self._context_cache
+        hits = result.hits
         ask: list[str] = []
         for key in keys[: schema.MAX_KEYS_PER_LOOKUP]:
             if cache is not None and key.startswith(CONTEXTUAL_PREFIXES):
-                blob = cache.get(key, _UNKNOWN)
-                if blob is not _UNKNOWN:
-                    if blob is not None and (live := schema.live_segments(blob, now)):
-                        result.hits[key] = live
+                known = cache.get(key, _UNKNOWN)
+                if known is None:
+                    continue  # remembered miss
+                if known is not _UNKNOWN:
+                    if now >= known[2]:  # a membership expired since: decode again
+                        live, until = schema.live_segments_until(known[0], now)
+                        known = cache[key] = (known[0], live, until)
+                    if known[1]:
+                        hits[key] = known[1]
                     continue
             ask.append(key)
-        if not ask:
-            return result
-        with_links = links and self._any_links
+        if ask:
+            self._query(ask, now, result, cache, with_classifying, links and self._any_links)
+        return result
+
+    def _query(self, ask: list[str], now: float, result: LookupResult, cache: dict[str, _Remembered | None] | None,
+               with_classifying: bool, with_links: bool) -> None:
         params = tuple(ask) * (1 + with_classifying + with_links)
         found: set[str] = set()
+        assert self._conn is not None
         for table, key, value in self._conn.execute(self._sql(len(ask), with_classifying, with_links), params):
             if table == 0:
                 found.add(key)
-                live = schema.live_segments(value, now)
+                live, until = schema.live_segments_until(value, now)
                 if live:
                     result.hits[key] = live
                 if cache is not None and key.startswith(CONTEXTUAL_PREFIXES):
-                    cache[key] = value
+                    cache[key] = (value, live, until)
             elif table == 1:
                 result.classifying.add(key)
             else:
@@ -131,7 +144,6 @@ class SQLiteStore:
             for key in ask:
                 if key not in found and key.startswith(CONTEXTUAL_PREFIXES):
                     cache[key] = None
-        return result
 
     def reload(self) -> bool:
         """Check for a new snapshot or live edits now (``/admin/reload``), not at the next interval."""
