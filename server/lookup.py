@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from segments import keys as K
 from segments.store.base import LookupResult
@@ -40,28 +40,34 @@ def collect_keys(found: dict[str, list[str]], allowed: frozenset[str], ip: str |
                  ip_lengths: frozenset[int], *, truncate: bool = False, limit: int = 256) -> list[str]:
     """Store keys in priority order (most specific evidence first), only for allowed kinds."""
     out: list[str] = []
-    for kind in _KIND_ORDER:
-        if kind not in allowed:
-            continue
-        if kind == K.IP:
-            if ip and ip_lengths:
-                address = truncate_ip(ip) if truncate else ip
-                lengths = frozenset(n for n in ip_lengths if n <= 24) if truncate else ip_lengths
-                out.extend(K.make(K.IP, net) for net in K.ip_candidates(address or "", lengths))
-            continue
+    for kind, prefix in _KIND_PREFIXES:
         values = found.get(kind)
-        if not values:
+        if not values or kind not in allowed:
             continue
         if kind == K.URL:
             for url in values:
-                out.extend(url_keys(url))
+                out += url_keys(url)
         else:
-            out.extend(K.make(kind, v) for v in values)
-    return list(dict.fromkeys(out))[:limit]
+            out += [prefix + v for v in values]
+    if ip and ip_lengths and K.IP in allowed:  # IP is the last kind in priority order
+        out += ip_keys((truncate_ip(ip) or "") if truncate else ip, ip_lengths, truncate)
+    if len(out) > 1:
+        out = list(dict.fromkeys(out))  # a page's prefixes and a content URL's may overlap
+    return out[:limit]
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+@functools.lru_cache(maxsize=65536)
+def ip_keys(address: str, lengths: frozenset[int], truncated: bool) -> tuple[str, ...]:
+    """``ip:<network>`` keys for the prefix lengths the store holds (only /24 and wider when truncated)."""
+    if truncated:
+        lengths = frozenset(n for n in lengths if n <= 24)
+    return tuple(K.make(K.IP, net) for net in K.ip_candidates(address, lengths))
+
+
+_KIND_PREFIXES = tuple((kind, kind + ":") for kind in _KIND_ORDER if kind != K.IP)
+
+
+class Answer(NamedTuple):
     segment_ids: list[str]
     deal_ids: list[str]
     capped: bool
@@ -75,14 +81,23 @@ def resolve(keys: Iterable[str], result: LookupResult, taxonomy: Taxonomy, cap: 
     than ``cap`` match, the tail is dropped — the segments from the broadest keys (ip, geo,
     domain) go first, user-level and exact-page segments are kept.
     """
+    hits = result.hits
+    if not hits:
+        return Answer([], [], False, [])
     seen: dict[str, Segment] = {}
+    known = taxonomy.segments.get
     for key in keys:
-        for sid in result.hits.get(key, ()):
-            if sid not in seen and (segment := taxonomy.get(sid)) is not None:
-                seen[sid] = segment
+        sids = hits.get(key)
+        if sids:
+            for sid in sids:
+                if sid not in seen and (segment := known(sid)) is not None:
+                    seen[sid] = segment
     matched = list(seen.values())
     capped = len(matched) > cap
     if capped:
         matched = matched[:cap]
-    deals = list(dict.fromkeys(d for s in matched for d in s.deal_ids))
-    return Answer([s.id for s in matched], deals, capped, matched)
+    deals: dict[str, None] = {}
+    for segment in matched:
+        if segment.deal_ids:
+            deals.update(dict.fromkeys(segment.deal_ids))
+    return Answer(list(seen)[:cap], list(deals), capped, matched)

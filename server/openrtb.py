@@ -101,23 +101,31 @@ def parse_request(body: dict[str, Any], *, gpc_header: bool = False,
 def _privacy(r: _Reader, regs: dict[str, Any] | None, regs_ext: dict[str, Any] | None,
              user: dict[str, Any] | None, user_ext: dict[str, Any] | None,
              device: dict[str, Any] | None, gpc_header: bool) -> PrivacySignals:
+    text, integer = r.text, r.integer
+    coppa = gdpr = us_privacy = gpp = None
     gpp_sid: list[Any] = []
-    for parent, name in ((regs, "gpp_sid"), (regs, "gppSid"), (regs_ext, "gpp_sid"), (regs_ext, "gppSid")):
-        if not gpp_sid:
-            gpp_sid = r.items(parent, name)
-    sids = tuple(s for s in gpp_sid if isinstance(s, int) and not isinstance(s, bool))
-    r.invalid += len(gpp_sid) - len(sids)
-    gpc = gpc_header or (regs_ext is not None and regs_ext.get("gpc") in ("1", 1))
+    if regs is not None:
+        coppa, gdpr = integer(regs, "coppa"), integer(regs, "gdpr")
+        us_privacy, gpp = text(regs, "us_privacy"), text(regs, "gpp")
+        gpp_sid = r.items(regs, "gpp_sid") or r.items(regs, "gppSid")
+    if regs_ext is not None:  # OpenRTB 2.5 locations: used where the 2.6 field is absent
+        coppa = integer(regs_ext, "coppa") if coppa is None else coppa
+        gdpr = integer(regs_ext, "gdpr") if gdpr is None else gdpr
+        us_privacy = text(regs_ext, "us_privacy") if us_privacy is None else us_privacy
+        gpp = text(regs_ext, "gpp") if gpp is None else gpp
+        gpp_sid = gpp_sid or r.items(regs_ext, "gpp_sid") or r.items(regs_ext, "gppSid")
+    sids: tuple[int, ...] = ()
+    if gpp_sid:
+        sids = tuple(s for s in gpp_sid if s.__class__ is int)
+        r.invalid += len(gpp_sid) - len(sids)
+    consent = text(user, "consent")
+    if consent is None:
+        consent = text(user_ext, "consent")
+    ifa = device.get("ifa") if device is not None else None
     return PrivacySignals(
-        coppa=_first(r.integer(regs, "coppa"), r.integer(regs_ext, "coppa")),
-        gdpr=_first(r.integer(regs, "gdpr"), r.integer(regs_ext, "gdpr")),
-        consent=_first(r.text(user, "consent"), r.text(user_ext, "consent")),
-        us_privacy=_first(r.text(regs, "us_privacy"), r.text(regs_ext, "us_privacy")),
-        gpp=_first(r.text(regs, "gpp"), r.text(regs_ext, "gpp")),
-        gpp_sid=sids,
-        lmt=r.integer(device, "lmt"),
-        gpc=gpc,
-        has_ifa=bool(device and isinstance(device.get("ifa"), str) and device["ifa"]),
+        coppa, gdpr, consent, us_privacy, gpp, sids, integer(device, "lmt"),
+        gpc_header or (regs_ext is not None and regs_ext.get("gpc") in ("1", 1)),
+        ifa.__class__ is str and bool(ifa),
     )
 
 
@@ -128,16 +136,27 @@ def _first(a: Any, b: Any) -> Any:
 def _site(r: _Reader, site: dict[str, Any] | None, s: RequestSignals) -> None:
     if site is None:
         return
-    hosts = []
-    if (page := r.text(site, "page")) and (url := K.normalise_url(page)):
+    url, domains, s.site_domain = site_context(r.text(site, "page"), r.text(site, "domain"))
+    if url is not None:
         s.page_url = url
         s.add(K.URL, url)
-        hosts.append(url.partition("/")[0].partition(":")[0])
-    if (domain := r.text(site, "domain")) and (d := K.normalise_domain(domain)):
-        hosts.insert(0, d)
     _content(r, r.obj(site, "content"), s)
-    _domains(hosts, s)
-    s.site_domain = next((reg for h in hosts if (reg := registrable_domain(h))), None)
+    for value in domains:
+        s.add(K.DOMAIN, value)
+
+
+@functools.lru_cache(maxsize=65536)
+def site_context(page: str | None, domain: str | None) -> tuple[str | None, tuple[str, ...], str | None]:
+    """(normalised page URL, domain key values, registrable site domain) of ``site.page`` and
+    ``site.domain`` — pages repeat across requests, so this is worked out once per pair."""
+    hosts = []
+    url = K.normalise_url(page) if page else None
+    if url:
+        hosts.append(url.partition("/")[0].partition(":")[0])
+    if domain and (d := K.normalise_domain(domain)):
+        hosts.insert(0, d)
+    values = tuple(dict.fromkeys(v for host in hosts for v in domain_keys(host)))
+    return url or None, values, next((reg for h in hosts if (reg := registrable_domain(h))), None)
 
 
 def _app(r: _Reader, app: dict[str, Any] | None, s: RequestSignals) -> None:
@@ -180,29 +199,41 @@ def _device(r: _Reader, device: dict[str, Any] | None, s: RequestSignals) -> Non
     s.ip = r.text(device, "ip") or r.text(device, "ipv6")
     geo = r.obj(device, "geo")
     country, zip_code = r.text(geo, "country"), r.text(geo, "zip")
-    if country and zip_code and (g := K.normalise_geo(country, zip_code)):
+    if country and zip_code and (g := _geo(country, zip_code)):
         s.add(K.GEO, g)
+
+
+_geo = functools.lru_cache(maxsize=65536)(K.normalise_geo)  # a few thousand country+zip pairs
 
 
 def _eids(r: _Reader, eids: list[Any], s: RequestSignals, xandr_sources: frozenset[str]) -> None:
     for eid in eids[:MAX_EIDS]:
-        if not isinstance(eid, dict):
+        if eid.__class__ is not dict:
             r.invalid += 1
             continue
         source = r.text(eid, "source")
         if not source:
             continue
-        source = source.strip().lower()
+        source = _source(source)
+        scope = TOKEN_SOURCES.get(source)
+        xandr = scope is None and source in xandr_sources
         for uid in r.items(eid, "uids")[:MAX_UIDS_PER_EID]:
-            value = r.text(uid, "id") if isinstance(uid, dict) else None
-            if not isinstance(uid, dict):
+            if uid.__class__ is not dict:
                 r.invalid += 1
+                continue
+            value = r.text(uid, "id")
             if not value:
                 continue
-            if (scope := TOKEN_SOURCES.get(source)) is not None:
+            if scope is not None:
                 if len(s.tokens) < MAX_UIDS_PER_EID:
                     s.tokens.append(IdToken(scope, value))
-            elif source in xandr_sources:
+            elif xandr:
                 s.xandr_ids.append(value.strip())
             elif v := K.normalise_eid(source, value):
                 s.add(K.EID, v)
+
+
+@functools.lru_cache(maxsize=1024)
+def _source(raw: str) -> str:
+    """``eid.source`` as compared and stored: trimmed, lower-case (a handful of distinct values)."""
+    return raw.strip().lower()

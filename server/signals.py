@@ -46,8 +46,7 @@ class PrivacyDecision:
     reasons: tuple[str, ...] = ()  # every rule that fired, for debugging and metrics
 
 
-@dataclass(frozen=True, slots=True)
-class IdToken:
+class IdToken(NamedTuple):
     """An encrypted identity token found in the eids (UID2 ``uidapi.com`` / EUID ``euid.eu``)."""
 
     scope: str  # "UID2" or "EUID"
