@@ -38,3 +38,11 @@ def test_bench_all_quick_writes_json_markdown_and_chart(tmp_path: Path) -> None:
     assert data["store"]["sizes"][0]["lookup"]["lookups"] > 0
     assert "| area | measurement |" in (tmp_path / "latest.md").read_text()
     assert (tmp_path / "latest.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_in_process_comparison_runs_both_apps_on_the_same_requests() -> None:
+    from loadtest import bench_inproc
+
+    result = bench_inproc.run("rtd", requests=200, users=300)
+    assert result["requests"] == 2000  # at least one pass over the 2000 prepared requests
+    assert result["ours"]["mean_us"] > 0 and result["bare"]["mean_us"] > 0
