@@ -2,6 +2,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from segments.store import StoreWriter
@@ -89,3 +91,14 @@ def test_parameter_names_are_configurable(make_client: Any) -> None:
 
 def test_post_is_405(client: TestClient) -> None:
     assert client.post("/segments?url=x").status_code == 405
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.text(max_size=12), st.text(max_size=24)), max_size=8))
+def test_query_pairs_reads_queries_as_parse_qsl_does(fields: list[tuple[str, str]]) -> None:
+    from urllib.parse import parse_qsl, urlencode
+
+    from server.cached_api import query_pairs
+
+    for query in (urlencode(fields), "&".join(f"{n}={v}" for n, v in fields if "&" not in n + v and n + v)):
+        assert query_pairs(query) == parse_qsl(query, keep_blank_values=True)
