@@ -1,5 +1,6 @@
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -7,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from segments.loader import load
-from segments.store import SnapshotDir, SQLiteStore
+from segments.loader import encode, load
+from segments.store import SnapshotDir, SQLiteStore, schema
 from tests.helpers import TAXONOMY, write_jsonl
 
 
@@ -92,3 +93,62 @@ def test_kill_9_mid_load_leaves_old_snapshot_serving(tmp_path: Path, tax: Path) 
     assert store.lookup(["uid2:a"], 0).hits == {"uid2:a": ["sports"]}
     # The next load cleans up nothing it should not and publishes normally.
     assert load(data, [tmp_path / "a.jsonl"]).version == 2
+
+
+@pytest.mark.parametrize(("segments", "expires"), [
+    pytest.param(("sports",), None, id="one"),
+    pytest.param(("sports", "cars", "football"), None, id="unsorted"),
+    pytest.param(("sports", "cars"), 1900000000, id="expiring"),
+    pytest.param(("b", "a", "é", "Z"), 5, id="non-ascii"),
+])
+def test_row_encoding_matches_the_schema(segments: tuple[str, ...], expires: int | None) -> None:
+    assert encode(segments, expires) == schema.encode(dict.fromkeys(segments, expires))
+
+
+@pytest.mark.parametrize("mode", ["merge", "replace"])
+def test_a_key_repeated_in_a_file_merges_in_file_order(tmp_path: Path, tax: Path, mode: str) -> None:
+    rows = [{"kind": "uid2", "key": f"k{i}", "segments": ["cars"]} for i in range(5)]
+    rows[1:1] = [{"kind": "uid2", "key": "dup", "segments": ["sports"], "expires": 2_000_000_000},
+                 {"kind": "uid2", "key": "dup", "segments": ["sports", "cars"], "expires": 1_900_000_000}]
+    report = load(tmp_path / "data", [write_jsonl(tmp_path / "m.jsonl", rows)], [tax], mode=mode)  # type: ignore[arg-type]
+    assert (report.rows, report.keys) == (7, 6)
+    store = SQLiteStore(tmp_path / "data")
+    assert store.info.members == 6
+    assert store.lookup(["uid2:dup"], 1_950_000_000).hits == {}, "the later row's expiry wins"
+    assert store.lookup(["uid2:dup"], 0).hits == {"uid2:dup": ["cars", "sports"]}
+
+
+def test_merge_into_existing_keys_counts_loaded_keys(tmp_path: Path, tax: Path) -> None:
+    data = tmp_path / "data"
+    load(data, [write_jsonl(tmp_path / "a.jsonl", [{"kind": "uid2", "key": "a", "segments": ["sports"]},
+                                                  {"kind": "uid2", "key": "b", "segments": ["sports"]}])], [tax])
+    report = load(data, [write_jsonl(tmp_path / "b.jsonl", [{"kind": "uid2", "key": "b", "segments": ["cars"]},
+                                                           {"kind": "uid2", "key": "b", "segments": ["football"]},
+                                                           {"kind": "uid2", "key": "c", "segments": ["cars"]}])])
+    assert (report.rows, report.keys) == (3, 2)
+    store = SQLiteStore(data)
+    assert store.info.members == 3
+    assert store.lookup(["uid2:b"], 0).hits == {"uid2:b": ["cars", "football", "sports"]}
+
+
+def test_replace_builds_a_fresh_file_keeping_taxonomy_and_extra_tables(tmp_path: Path, tax: Path) -> None:
+    data = tmp_path / "data"
+    load(data, [write_jsonl(tmp_path / "a.jsonl", [{"kind": "uid2", "key": "a", "segments": ["sports"],
+                                                   "xandr_id": "123"}])], [tax])
+    current = SnapshotDir(data).current_path()
+    assert current is not None
+    with sqlite3.connect(current) as conn:
+        conn.execute("CREATE TABLE newer (x TEXT)")
+        conn.execute("INSERT INTO newer VALUES ('kept')")
+        conn.execute("INSERT INTO classifying VALUES ('url:example.com')")
+    report = load(data, [write_jsonl(tmp_path / "b.jsonl", [{"kind": "uid2", "key": "b", "segments": ["cars"]}])],
+                  mode="replace")
+    conn = sqlite3.connect(report.path)
+    try:
+        assert conn.execute("SELECT x FROM newer").fetchall() == [("kept",)]
+        assert conn.execute("SELECT count(*) FROM classifying").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM links").fetchone() == (0,)
+        assert conn.execute("SELECT key FROM members").fetchall() == [("uid2:b",)]
+        assert conn.execute("SELECT count(*) FROM segments").fetchone()[0] == len(TAXONOMY)
+    finally:
+        conn.close()
