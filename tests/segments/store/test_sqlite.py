@@ -143,3 +143,15 @@ def test_contextual_values_are_remembered_until_the_data_changes(tmp_path: Path)
     store.maybe_reload()
     assert store.lookup(keys, 0).hits["url:example.com/b"] == ["cars"]
     assert "url:example.com/b" not in store.lookup(keys, 50).hits, "expiry still applies to remembered values"
+
+
+def test_sort_runs_left_by_a_killed_load_are_pruned(data: Path) -> None:
+    import os
+
+    root = SnapshotDir(data).root
+    stale = root / ".runs-dead"
+    stale.mkdir()
+    (stale / "run-0000").write_bytes(b"x")
+    os.utime(stale, (0, 0))
+    assert stale in SnapshotDir(data).prune()
+    assert not stale.exists()
