@@ -42,20 +42,6 @@ def encode(entries: dict[str, int | None]) -> bytes:
     return orjson.dumps(out)
 
 
-def encode_segments(segments: Iterable[str], expires: int | None) -> bytes:
-    """:func:`encode` for one loader row: the same segments, one expiry (the common, fast case).
-
-    The result is copied into an exactly-sized ``bytes``: ``orjson.dumps`` hands back an object
-    that keeps its whole output buffer (~4 KiB measured), harmless for a response sent and
-    dropped, but 2 M of them held in a sort run took 8 GiB instead of 130 MiB.
-    """
-    if expires is None:
-        out = orjson.dumps(sorted(set(segments)))
-    else:
-        out = orjson.dumps([[sid, expires] for sid in sorted(set(segments))])
-    return memoryview(out).tobytes()
-
-
 def decode(blob: bytes | str) -> dict[str, int | None]:
     result: dict[str, int | None] = {}
     for entry in orjson.loads(blob):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -97,10 +96,6 @@ class SnapshotDir:
                 with contextlib.suppress(FileNotFoundError):
                     extra.unlink()
             removed.append(path)
-        for runs in self.root.glob(".runs-*"):  # sort runs of a load killed mid-way (segments.runs)
-            if time.time() - runs.stat().st_mtime > grace_seconds:
-                shutil.rmtree(runs, ignore_errors=True)
-                removed.append(runs)
         return removed
 
     @contextlib.contextmanager

@@ -145,13 +145,9 @@ def test_contextual_values_are_remembered_until_the_data_changes(tmp_path: Path)
     assert "url:example.com/b" not in store.lookup(keys, 50).hits, "expiry still applies to remembered values"
 
 
-def test_sort_runs_left_by_a_killed_load_are_pruned(data: Path) -> None:
-    import os
-
-    root = SnapshotDir(data).root
-    stale = root / ".runs-dead"
-    stale.mkdir()
-    (stale / "run-0000").write_bytes(b"x")
-    os.utime(stale, (0, 0))
-    assert stale in SnapshotDir(data).prune()
-    assert not stale.exists()
+@pytest.mark.parametrize("extra", [0, 5, 60], ids=["one", "few-probes", "long-in-list"])
+def test_both_statement_shapes_find_the_same_rows(data: Path, extra: int) -> None:
+    StoreWriter(data).set_classifying(["url:example.com/new"])
+    keys = ["uid2:u1", "url:example.com/new", *(f"uid2:none{i}" for i in range(extra))]
+    result = SQLiteStore(data).lookup(keys, 0)
+    assert result.hits == {"uid2:u1": ["cars", "sports"]} and result.classifying == {"url:example.com/new"}
