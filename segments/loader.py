@@ -88,8 +88,7 @@ def load(
             _start_build(conn, snapdir.current_path(), fresh=fresh, new_taxonomy=bool(taxonomy_files))
             _load_taxonomy(conn, taxonomy_files, report)
             known = {sid for (sid,) in conn.execute("SELECT id FROM segments")}
-            rows = _rows(membership_files, memberships)
-            _stage(conn, rows, known, report, progress, dii)
+            _stage(conn, _sources(membership_files, memberships), known, report, progress, dii)
             report.keys, members = _fold_staged(conn, fresh=fresh)
             _merge_links(conn)
             write_meta(conn, version=version, members=members)
@@ -225,47 +224,47 @@ class _DiiRouter:
             self._session.rollback()
 
 
-Source = tuple[str, int, Row | DiiMembership | Rejected]  # (file, line, row)
+Source = tuple[str, Iterable[tuple[int, Row | DiiMembership | Rejected]]]  # (file, (line, row) ...)
 
 
-def _rows(files: Sequence[Path], extra: Iterable[Membership]) -> Iterator[Source]:
+def _sources(files: Sequence[Path], extra: Iterable[Membership]) -> Iterator[Source]:
     for path in files:
-        name = str(path)
-        for line, row in iter_rows(Path(path)):
-            yield name, line, row
+        yield str(path), iter_rows(Path(path))
     for item in extra:
-        yield item.path or "(memberships)", item.line, (item.key, item.segments, item.expires, item.xandr_id)
+        yield item.path or "(memberships)", [(item.line, (item.key, item.segments, item.expires, item.xandr_id))]
 
 
-def _stage(conn: sqlite3.Connection, rows: Iterable[Source], known: set[str], report: LoadReport,
+def _stage(conn: sqlite3.Connection, sources: Iterable[Source], known: set[str], report: LoadReport,
            progress: Callable[[int], None] | None, dii: _DiiRouter) -> None:
     """Append every accepted row, encoded, to ``incoming`` (links to ``incoming_links``)."""
     batch: list[tuple[str, bytes]] = []
     links: list[tuple[str, str]] = []
     count = 0
-    for name, line, row in rows:
-        if isinstance(row, Rejected):
-            report.rejected.append(row)
-            continue
-        segments = row.segments if isinstance(row, DiiMembership) else row[1]
-        if not known.issuperset(segments):
-            unknown = [s for s in segments if s not in known]
-            report.rejected.append(Rejected(name, line, f"unknown segment id(s) {unknown[:3]}: load the taxonomy first"))
-            continue
-        count += 1
-        if isinstance(row, DiiMembership):
-            report.dii_rows += 1
-            batch.extend(_per_key(dii.route(row)))
-        else:
-            key, _, expires, xandr_id = row
-            batch.append((key, encode(segments, expires)))
-            if xandr_id is not None:
-                links.append((key, xandr_id))
-        if len(batch) >= BATCH:
-            _flush(conn, batch, links)
-            report.rows = count
-            if progress:
-                progress(count)
+    for name, rows in sources:
+        for line, row in rows:
+            if isinstance(row, Rejected):
+                report.rejected.append(row)
+                continue
+            segments = row.segments if isinstance(row, DiiMembership) else row[1]
+            if not known.issuperset(segments):
+                unknown = [s for s in segments if s not in known]
+                report.rejected.append(Rejected(name, line, f"unknown segment id(s) {unknown[:3]}: "
+                                                            "load the taxonomy first"))
+                continue
+            count += 1
+            if isinstance(row, DiiMembership):
+                report.dii_rows += 1
+                batch.extend(_per_key(dii.route(row)))
+            else:
+                key, _, expires, xandr_id = row
+                batch.append((key, encode(segments, expires)))
+                if xandr_id is not None:
+                    links.append((key, xandr_id))
+            if len(batch) >= BATCH:
+                _flush(conn, batch, links)
+                report.rows = count
+                if progress:
+                    progress(count)
     _flush(conn, batch, links)
     report.rows = count
     if progress:
@@ -320,7 +319,6 @@ def _fold_staged(conn: sqlite3.Connection, *, fresh: bool) -> tuple[int, int]:
     staged = conn.execute("SELECT count(*) FROM incoming").fetchone()[0]
     keys = None if fresh else conn.execute("SELECT count(DISTINCT key) FROM incoming").fetchone()[0]
     conn.execute(FOLD)
-    conn.execute("DROP TABLE incoming")
     if keys is None:
         return staged - conflicts, staged - conflicts
     return keys, conn.execute("SELECT count(*) FROM members").fetchone()[0]

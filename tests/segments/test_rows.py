@@ -100,3 +100,17 @@ def test_xandr_id_links(tmp_path: Path) -> None:
     assert a.xandr_id == "8765432109876543210" and b.xandr_id is None
     assert isinstance(c, Rejected) and "xandr_id" in c.reason
     assert isinstance(d, Rejected)
+
+
+def test_jsonl_lines_across_read_blocks_keep_their_numbers(tmp_path: Path) -> None:
+    # The reader splits 1 MiB blocks: rows straddling a block boundary, CRLF endings, blank lines
+    # and a last line without a newline must all come out whole with their physical line numbers.
+    path = tmp_path / "m.jsonl.gz"
+    rows = [f'{{"kind": "user_id", "key": "u{i:07d}{"x" * (i % 300)}", "segments": ["s"]}}' for i in range(20_000)]
+    body = "\r\n".join(rows[:10_000]) + "\n\n" + "\n".join(rows[10_000:])
+    with gzip.open(path, "wt") as fh:
+        fh.write(body)
+    out = list(iter_memberships(path))
+    assert len(out) == 20_000 and all(isinstance(m, Membership) for m in out)
+    assert [m.line for m in out[9_999:10_001]] == [10_000, 10_002]
+    assert out[-1].key == f"user_id:u{19_999:07d}{'x' * (19_999 % 300)}" and out[-1].line == 20_001
