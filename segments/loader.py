@@ -1,11 +1,13 @@
 """Bulk loads: build a complete snapshot aside, then publish it atomically.
 
 ``merge`` (default) starts from a copy of the serving snapshot and adds the files' rows, so
-loading the same file twice gives the same state. ``replace`` starts a fresh file that keeps only
-the taxonomy (unless new taxonomy files are given) and ``meta``: nothing to copy, nothing to delete.
+loading the same file twice gives the same state. ``replace`` starts a fresh file that keeps the
+taxonomy (unless new taxonomy files are given), ``meta`` and any table it does not know; members,
+links and classifying keys are not copied only to be deleted.
 
-Cost per input row, on a 10 M-row file (issue #3: 10 M users x 5 segments <= 120 s): parsing
-is most of it (see :func:`segments.rows.parse_row`); then each row is appended, encoded, to an
+Issue #3 asks 10 M users x 5 segments in <= 120 s; measured 85-88 s on 2 vCPUs (was 150 s): about
+60 s reading and staging, 26 s sorting and writing ``members``. Parsing is most of the per-row
+cost (see :func:`segments.rows.parse_row`); then each row is appended, encoded, to an
 unindexed temp table, and ONE ``INSERT ... SELECT ... ORDER BY key ON CONFLICT`` lets SQLite's
 external sorter order the rows and append them to ``members`` in key order, all in C. Python
 only sees the rare key that occurs twice (the ``merge_segs`` function). Sorting in Python
@@ -13,7 +15,7 @@ instead (sorted runs spilled to files, ``heapq.merge``) measured slower: it cost
 temp table and SQLite's sort cost, and the rows must then still cross into SQLite one by one.
 
 Memory stays bounded whatever the file size: 50,000 staged rows at a time, SQLite's page cache
-(256 MiB) and its sorter, which spills to temp files; about 600 MB peak RSS for 10 M rows.
+(256 MiB) and its sorter, which spills to temp files: 560 MB peak RSS for 10 M rows, 360 MB for 1 M.
 
 DII rows (email / phone and their hashes) do not become snapshot keys: they are recorded in the
 UID2 identity table (``<data_dir>/identity.sqlite``) for the mapping job, in one transaction
@@ -316,7 +318,8 @@ def _fold_staged(conn: sqlite3.Connection, *, fresh: bool) -> tuple[int, int]:
         return schema.encode(schema.merge(schema.decode(old), schema.decode(new)))
 
     conn.create_function("merge_segs", 2, merge_segs, deterministic=True)
-    staged = conn.execute("SELECT count(*) FROM incoming").fetchone()[0]
+    # Append-only, nothing deleted: rowids run 1..n, so max(rowid) is the count without a full scan.
+    staged = conn.execute("SELECT coalesce(max(rowid), 0) FROM incoming").fetchone()[0]
     keys = None if fresh else conn.execute("SELECT count(DISTINCT key) FROM incoming").fetchone()[0]
     conn.execute(FOLD)
     if keys is None:
