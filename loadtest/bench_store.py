@@ -120,32 +120,47 @@ def lookup_batches(hits: list[str], count: int, rng: random.Random) -> list[list
     return batches
 
 
-def measure_lookups(data_dir: Path, *, batches: int = 20_000, seed: int = 11) -> dict[str, Any]:
+def measure_lookups(data_dir: Path, *, batches: int = 20_000, seed: int = 11, rounds: int = 3) -> dict[str, Any]:
+    """Lookup latency over ``rounds`` rounds of fresh batches; the round with the median p99 is reported.
+
+    One round's p99 moved between 17 and 35 µs on the shared VM with nothing changed (a
+    neighbour's burst lands on 1 % of a 0.3 s round); the median of three is the steady figure, and
+    every round's p99 is kept in the JSON.
+    """
     from segments.store import SQLiteStore
+    from server.config import StoreSettings
     from server.runtime import freeze_startup_heap
 
     rng = random.Random(seed)
-    store = SQLiteStore(data_dir)
+    store = SQLiteStore(data_dir, prewarm=StoreSettings().prewarm)  # as a serving worker opens it
     hits = sample_user_keys(data_dir, 2000, rng)
-    work = lookup_batches(hits, batches, rng)
+    work = [lookup_batches(hits, batches, rng) for _ in range(rounds)]
     now = time.time()
     try:
-        for keys in work[: min(2000, len(work))]:  # warm the statement cache and the pages we touch first
+        for keys in work[0][: min(2000, batches)]:  # warm the statement cache and the pages we touch first
             store.lookup(keys, now)
         # As in a serving worker (server.runtime, applied at the end of startup): what exists now
         # is long-lived, so full GC passes do not walk it in the middle of a lookup.
         freeze_startup_heap()
-        samples: list[float] = []
-        hit_count = 0
-        clock = time.perf_counter_ns
-        for keys in work:
-            t0 = clock()
-            result = store.lookup(keys, now)
-            samples.append((clock() - t0) / 1000.0)
-            hit_count += bool(result.hits)
+        measured = [_time_lookups(store, batch_set, now) for batch_set in work]
     finally:
         store.close()
         gc.unfreeze()
+    measured.sort(key=lambda m: m["p99_us"])
+    out = measured[len(measured) // 2]
+    out["round_p99_us"] = [m["p99_us"] for m in measured]
+    return out
+
+
+def _time_lookups(store: Any, work: list[list[str]], now: float) -> dict[str, Any]:
+    samples: list[float] = []
+    hit_count = 0
+    clock = time.perf_counter_ns
+    for keys in work:
+        t0 = clock()
+        result = store.lookup(keys, now)
+        samples.append((clock() - t0) / 1000.0)
+        hit_count += bool(result.hits)
     samples.sort()
     return {"lookups": len(samples), "keys_per_lookup": round(statistics.fmean(len(k) for k in work), 1),
             "lookups_with_a_hit": hit_count, "p50_us": round(_percentile(samples, 50), 2),

@@ -51,6 +51,7 @@ class StoreSettings:
     backend: str = "sqlite"
     data_dir: str = "data"
     check_interval_seconds: float = 1.0
+    prewarm: bool = True
 
 
 @dataclass(frozen=True)

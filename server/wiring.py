@@ -24,7 +24,8 @@ from server.uid2.identity import OptOutIndex
 
 def build_services(settings: Settings) -> Services:
     SnapshotDir(settings.data_dir).ensure()
-    store = SQLiteStore(settings.data_dir, check_interval=settings.store.check_interval_seconds)
+    store = SQLiteStore(settings.data_dir, check_interval=settings.store.check_interval_seconds,
+                        prewarm=settings.store.prewarm)
     svc = Services(settings=settings, store=store, gate=PrivacyGate(settings.privacy))
     _wire_uid2(svc)
     mirror = settings.mirror

@@ -43,7 +43,8 @@ def build_data_dir(tmp: Path, memberships: Iterable[Mapping[str, Any]],
 
 def settings_for(data_dir: Path, **sections: Mapping[str, Any]) -> Settings:
     overrides: dict[str, Mapping[str, Any]] = {
-        "store": {"data_dir": str(data_dir), "check_interval_seconds": 0.0},
+        # prewarm swaps new snapshots in from a thread; tests/segments/store/test_sqlite.py covers it.
+        "store": {"data_dir": str(data_dir), "check_interval_seconds": 0.0, "prewarm": False},
         # Endpoint tests are about the endpoints; tests/server/test_app_auth.py is about auth on them.
         "auth": {"rtd_enabled": False, "segments_enabled": False, "admin_enabled": False},
     }

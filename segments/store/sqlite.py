@@ -7,18 +7,25 @@ The connection's own page cache is kept tiny for the same reason.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+import structlog
 
 from segments.store import schema
-from segments.store.base import LookupResult, NoSnapshot, SnapshotInfo
+from segments.store.base import LookupResult, NoSnapshot, SnapshotInfo, StoreError
 from segments.store.snapshots import SnapshotDir
 from segments.taxonomy import Segment, Taxonomy, segment_from_row
+
+log = structlog.get_logger("segments.store")
+_T = TypeVar("_T")
 
 # Keys whose values are remembered per worker (see lookup); user-level keys are never cached.
 CONTEXTUAL_PREFIXES = ("url:", "domain:", "bundle:", "content_id:", "geo:", "ip:")
@@ -37,16 +44,43 @@ def open_reader(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def prewarm(conn: sqlite3.Connection) -> None:
+    """Touch every page of the ``members`` tree through ``conn``'s memory map.
+
+    A page read through mmap for the first time costs the process a page fault, even when the
+    file is in the OS page cache; on a 10 M-key snapshot the first lookups of random users paid
+    several (store benchmark, first pass: p99 22 µs; warmed: 15 µs). One ``count(*)`` walks
+    every leaf once — 0.3 s for 10 M keys — and the pages stay shared with the other workers.
+    """
+    conn.execute("SELECT count(*) FROM members").fetchone()
+
+
+def _in_thread(work: Callable[[], _T]) -> Future[_T]:
+    future: Future[_T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work())
+        except Exception as exc:  # noqa: BLE001 -- re-raised to whoever calls result()
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="store-prewarm", daemon=True).start()
+    return future
+
+
 class SQLiteStore:
     """A read view of the current snapshot that follows publishes and live edits.
 
     :meth:`maybe_reload` is called once per request but does real work at most once per
     ``check_interval`` seconds: one ``stat()`` of ``CURRENT`` (new snapshot published?) and one
-    ``PRAGMA data_version`` (live edit committed by another process?).
+    ``PRAGMA data_version`` (live edit committed by another process?). With ``prewarm``, a new
+    snapshot's connection is warmed (:func:`prewarm`) in a thread and swapped in when ready.
     """
 
-    def __init__(self, data_dir: str | Path, *, check_interval: float = 1.0) -> None:
+    def __init__(self, data_dir: str | Path, *, check_interval: float = 1.0, prewarm: bool = False) -> None:
         self._dir = SnapshotDir(data_dir)
+        self._prewarm = prewarm
+        self._warming: Future[tuple[sqlite3.Connection, tuple[int, int] | None, Path]] | None = None
         self._check_interval = check_interval
         self._next_check = 0.0
         self._conn: sqlite3.Connection | None = None
@@ -160,6 +194,11 @@ class SQLiteStore:
 
     def reload(self) -> bool:
         """Check for a new snapshot or live edits now (``/admin/reload``), not at the next interval."""
+        self._discard_warming()
+        if self._dir.pointer_stamp() != self._stamp:
+            self._open()  # here and now, prewarm included: the caller asked to wait for it
+            self._next_check = time.monotonic() + self._check_interval
+            return True
         self._next_check = 0.0
         return self.maybe_reload()
 
@@ -168,7 +207,13 @@ class SQLiteStore:
         if now < self._next_check:
             return False
         self._next_check = now + self._check_interval
+        if self._warming is not None:
+            return self._adopt_warmed()
         if self._dir.pointer_stamp() != self._stamp:
+            if self._prewarm and self._conn is not None:
+                # Warm the new snapshot's connection off the event loop; the old one serves meanwhile.
+                self._warming = _in_thread(self._connect)
+                return False
             self._open()
             return True
         if self._conn is not None:
@@ -180,11 +225,23 @@ class SQLiteStore:
         return False
 
     def _open(self) -> None:
+        self._adopt(*self._connect())
+
+    def _connect(self) -> tuple[sqlite3.Connection, tuple[int, int] | None, Path]:
         stamp = self._dir.pointer_stamp()
         path = self._dir.current_path()
         if path is None:
             raise NoSnapshot(f"no snapshot in {self._dir.root}; run `segment-server load` first")
         conn = open_reader(path)
+        if self._prewarm:
+            try:
+                prewarm(conn)
+            except sqlite3.Error:
+                conn.close()
+                raise
+        return conn, stamp, path
+
+    def _adopt(self, conn: sqlite3.Connection, stamp: tuple[int, int] | None, path: Path) -> None:
         try:
             self._load_metadata(conn, str(path))
             (self._data_version,) = conn.execute("PRAGMA data_version").fetchone()
@@ -195,6 +252,24 @@ class SQLiteStore:
         self._sql_cache.clear()
         if old is not None:
             old.close()
+
+    def _adopt_warmed(self) -> bool:
+        warming = self._warming
+        if warming is None or not warming.done():
+            return False
+        self._warming = None
+        try:
+            self._adopt(*warming.result())
+        except (sqlite3.Error, StoreError) as exc:  # keep serving the old snapshot; retry next interval
+            log.warning("store.reload_failed", error=str(exc))
+            return False
+        return True
+
+    def _discard_warming(self) -> None:
+        warming, self._warming = self._warming, None
+        if warming is not None:
+            with contextlib.suppress(sqlite3.Error, StoreError):
+                warming.result()[0].close()
 
     def _load_metadata(self, conn: sqlite3.Connection, path: str) -> None:
         meta = dict(conn.execute("SELECT name, value FROM meta"))
@@ -216,6 +291,7 @@ class SQLiteStore:
         )
 
     def close(self) -> None:
+        self._discard_warming()
         if self._conn is not None:
             self._conn.close()
             self._conn = None

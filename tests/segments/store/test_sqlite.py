@@ -151,3 +151,27 @@ def test_both_statement_shapes_find_the_same_rows(data: Path, extra: int) -> Non
     keys = ["uid2:u1", "url:example.com/new", *(f"uid2:none{i}" for i in range(extra))]
     result = SQLiteStore(data).lookup(keys, 0)
     assert result.hits == {"uid2:u1": ["cars", "sports"]} and result.classifying == {"url:example.com/new"}
+
+
+def test_prewarmed_store_swaps_a_new_snapshot_in_once_warm(data: Path, tmp_path: Path) -> None:
+    import time
+
+    store = SQLiteStore(data, check_interval=0.0, prewarm=True)
+    assert store.lookup(["uid2:u1"], 0).hits == {"uid2:u1": ["cars", "sports"]}
+    load(data, [write_jsonl(tmp_path / "n.jsonl", [{"kind": "uid2", "key": "new", "segments": ["cars"]}])],
+         mode="replace")
+    assert store.maybe_reload() is False, "the new snapshot is warmed in a thread first"
+    assert store.lookup(["uid2:u1"], 0).hits, "the old snapshot serves meanwhile"
+    deadline = time.monotonic() + 10
+    while not store.maybe_reload():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert store.lookup(["uid2:u1", "uid2:new"], 0).hits == {"uid2:new": ["cars"]}
+    store.close()
+
+
+def test_prewarmed_store_reload_is_immediate(data: Path, tmp_path: Path) -> None:
+    store = SQLiteStore(data, prewarm=True)
+    load(data, [write_jsonl(tmp_path / "n.jsonl", [{"kind": "uid2", "key": "new", "segments": ["cars"]}])])
+    assert store.reload() is True and "uid2:new" in store.lookup(["uid2:new"], 0).hits
+    store.close()
