@@ -9,6 +9,7 @@ parameter names are configuration.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -50,6 +51,29 @@ def accepted_shapes(cfg: CachedApiSettings) -> list[KeyShape]:
     return shapes
 
 
+EMPTY = b'{"segment_ids":[],"deal_ids":[]}'
+
+
+def _put(found: dict[str, list[str]], kind: str, value: str | None, name: str) -> None:
+    if value is None:
+        raise BadQuery(f"query parameter {name!r} is not a valid {kind}")
+    found.setdefault(kind, []).append(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _single_address(raw: str) -> bool:
+    """An ``ip`` parameter is one address (IPv4 or IPv6), not a network; cached per value."""
+    return "/" not in raw and K.normalise_ip(raw) is not None
+
+
+def authorization(scope: Scope) -> str | None:
+    """The ``Authorization`` header, found without building a dict of every header."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return value.decode("latin-1") or None
+    return None
+
+
 class BadQuery(ValueError):
     pass
 
@@ -80,20 +104,27 @@ class CachedApiEndpoint:
         self.shapes = {s.params: s for s in accepted_shapes(self.cfg)}
         self.accepted = sorted({p for s in self.shapes for p in s})
         self.combos = [s.description for s in self.shapes.values()]
+        self.cap = services.settings.rtd.max_segments
+        self.miss_cache = f"max-age={min(self.cfg.negative_ttl_seconds, self.cfg.max_age_cap_seconds)}"
+        self._headers: dict[str, list[tuple[bytes, bytes]]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> int:
         """Answer one request; returns the status sent (the access log reads it, no send wrapper)."""
         started = time.perf_counter()
         guard = self.services.guard
         if guard is not None:
-            auth = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1") or None
-            denial = guard.check(auth, "segments")
+            denial = guard.check(authorization(scope), "segments")
             if denial is not None:
                 await denial.response()(scope, receive, send)
                 _REQUESTS["segments", str(denial.status)] += 1
                 return int(denial.status)
         status, body, cache = self.answer(scope.get("query_string", b"").decode("latin-1"))
-        headers = [(b"content-type", b"application/json"), (b"cache-control", cache.encode())]
+        headers = self._headers.get(cache)
+        if headers is None:  # a handful of distinct values (the TTLs in the taxonomy): build each once
+            if len(self._headers) >= 256:
+                self._headers.clear()
+            headers = self._headers[cache] = [(b"content-type", b"application/json"),
+                                              (b"cache-control", cache.encode())]
         await send_bytes(send, status, body, headers)
         _REQUESTS["segments", str(status)] += 1
         _LATENCY.observe(time.perf_counter() - started)
@@ -114,16 +145,22 @@ class CachedApiEndpoint:
             result = store.lookup(keys, time.time() if now is None else now)
         except sqlite3.Error:
             return 503, error_body("store unavailable, retry"), "no-store"
-        answer = resolve(keys, result, store.taxonomy, self.services.settings.rtd.max_segments)
+        answer = resolve(keys, result, store.taxonomy, self.cap)
         _SEGMENTS.observe(len(answer.segment_ids))
-        body = orjson.dumps({"segment_ids": answer.segment_ids, "deal_ids": answer.deal_ids})
-        if result.classifying or any(s.classifying for s in answer.matched):
-            return 200, body, "no-cache"
         if not answer.segment_ids:
-            return self.cfg.miss_status, body if self.cfg.miss_status != 204 else b"", \
-                f"max-age={min(self.cfg.negative_ttl_seconds, self.cfg.max_age_cap_seconds)}"
-        ttls = [s.ttl_seconds if s.ttl_seconds is not None else self.cfg.default_ttl_seconds for s in answer.matched]
-        return 200, body, f"max-age={max(0, min(min(ttls), self.cfg.max_age_cap_seconds))}"
+            if result.classifying:
+                return 200, EMPTY, "no-cache"
+            return self.cfg.miss_status, EMPTY if self.cfg.miss_status != 204 else b"", self.miss_cache
+        body = orjson.dumps({"segment_ids": answer.segment_ids, "deal_ids": answer.deal_ids})
+        ttl = self.cfg.max_age_cap_seconds
+        default_ttl = self.cfg.default_ttl_seconds
+        for segment in answer.matched:
+            if segment.classifying:
+                return 200, body, "no-cache"
+            ttl = min(ttl, default_ttl if segment.ttl_seconds is None else segment.ttl_seconds)
+        if result.classifying:
+            return 200, body, "no-cache"
+        return 200, body, f"max-age={max(0, ttl)}"
 
     def _params(self, query: str) -> dict[str, str]:
         params: dict[str, str] = {}
@@ -143,12 +180,7 @@ class CachedApiEndpoint:
     def _found(self, params: dict[str, str]) -> dict[str, list[str]]:
         cfg = self.cfg
         found: dict[str, list[str]] = {}
-
-        def put(kind: str, value: str | None, name: str) -> None:
-            if value is None:
-                raise BadQuery(f"query parameter {name!r} is not a valid {kind}")
-            found.setdefault(kind, []).append(value)
-
+        put = functools.partial(_put, found)
         for name, raw in params.items():
             if name in (cfg.url_param, cfg.content_url_param):
                 url = K.normalise_url(raw)
@@ -161,7 +193,7 @@ class CachedApiEndpoint:
                 put(K.CONTENT_ID, K.normalise_plain(raw), name)
             elif name == cfg.device_id_param:
                 put(K.IFA, K.normalise_ifa(raw), name)
-            elif name == cfg.ip_param and (K.normalise_ip(raw) is None or "/" in raw):
+            elif name == cfg.ip_param and not _single_address(raw):
                 raise BadQuery(f"query parameter {name!r} is not a valid ip address")
         if cfg.country_param in params:
             put(K.GEO, K.normalise_geo(params[cfg.country_param], params[cfg.zip_param]), cfg.zip_param)
