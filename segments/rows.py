@@ -215,7 +215,10 @@ def parse_row(record: dict[str, Any], path: str = "", line: int = 0) -> Row | Di
 
 def membership_from_record(record: dict[str, Any], path: str = "", line: int = 0
                            ) -> Membership | DiiMembership:
-    row = parse_row(record, path, line)
+    return _as_membership(parse_row(record, path, line), path, line)
+
+
+def _as_membership(row: Row | DiiMembership, path: str, line: int) -> Membership | DiiMembership:
     if isinstance(row, DiiMembership):
         return row
     key, segments, expires, xandr_id = row
@@ -259,11 +262,7 @@ def iter_rows(path: Path) -> Iterator[tuple[int, Row | DiiMembership | Rejected]
 def iter_memberships(path: Path) -> Iterator[Membership | DiiMembership | Rejected]:
     name = str(path)
     for line, row in iter_rows(path):
-        if isinstance(row, tuple):
-            key, segments, expires, xandr_id = row
-            yield Membership(key, segments, expires, name, line, xandr_id)
-        else:
-            yield row
+        yield row if isinstance(row, Rejected) else _as_membership(row, name, line)
 
 
 def iter_taxonomy(path: Path) -> Iterator[Segment | Rejected]:

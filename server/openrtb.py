@@ -129,10 +129,6 @@ def _privacy(r: _Reader, regs: dict[str, Any] | None, regs_ext: dict[str, Any] |
     )
 
 
-def _first(a: Any, b: Any) -> Any:
-    return a if a is not None else b
-
-
 def _site(r: _Reader, site: dict[str, Any] | None, s: RequestSignals) -> None:
     if site is None:
         return

@@ -7,6 +7,7 @@ list is either ``"seg"`` (no expiry) or ``["seg", expires_epoch]``.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterable
 
@@ -52,22 +53,12 @@ def decode(blob: bytes | str) -> dict[str, int | None]:
     return result
 
 
-def live_segments(blob: bytes | str, now: float) -> list[str]:
-    """Segment ids of one stored value whose membership has not expired at ``now``."""
-    out = []
-    for entry in orjson.loads(blob):
-        if isinstance(entry, str):
-            out.append(entry)
-        elif entry[1] > now:
-            out.append(entry[0])
-    return out
-
-
 def live_segments_until(blob: bytes | str, now: float) -> tuple[list[str], float]:
-    """:func:`live_segments`, and the first moment that answer changes (the earliest expiry still
-    ahead; ``inf`` when nothing expires) — what a cache of decoded values needs to stay exact."""
+    """Segment ids of one stored value whose membership has not expired at ``now``, and the first
+    moment that answer changes (the earliest expiry still ahead; ``inf`` when nothing expires) —
+    what a cache of decoded values needs to stay exact."""
     out = []
-    until = _NEVER
+    until = math.inf
     for entry in orjson.loads(blob):
         if isinstance(entry, str):
             out.append(entry)
@@ -75,9 +66,6 @@ def live_segments_until(blob: bytes | str, now: float) -> tuple[list[str], float
             out.append(entry[0])
             until = min(until, expires)
     return out, until
-
-
-_NEVER = float("inf")
 
 
 def merge(old: dict[str, int | None], new: dict[str, int | None]) -> dict[str, int | None]:

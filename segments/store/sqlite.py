@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,15 +55,10 @@ def prewarm(conn: sqlite3.Connection) -> None:
 
 
 def _in_thread(work: Callable[[], _T]) -> Future[_T]:
-    future: Future[_T] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(work())
-        except Exception as exc:  # noqa: BLE001 -- re-raised to whoever calls result()
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="store-prewarm", daemon=True).start()
+    """Run ``work`` on a thread of its own; its result (or exception) comes back through the future."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-prewarm")
+    future = pool.submit(work)
+    pool.shutdown(wait=False)  # no more work for it; the thread ends when ``work`` does
     return future
 
 
