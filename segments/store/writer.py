@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from segments.sqlite_tx import immediate
 from segments.store import schema
 from segments.store.base import NoSnapshot
 from segments.store.snapshots import SnapshotDir
@@ -36,13 +37,8 @@ class StoreWriter:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")  # an acknowledged admin edit survives a crash
                 schema.create(conn)  # snapshots from older versions gain newer tables (IF NOT EXISTS)
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with immediate(conn):
                     yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
             finally:
                 conn.close()
 

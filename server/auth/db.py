@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
+from segments.sqlite_tx import immediate
+
 DB_FILENAME: Final = "auth.sqlite3"
 BUSY_TIMEOUT_MS: Final = 5000
 
@@ -78,13 +80,8 @@ def write_tx(path: Path) -> Iterator[sqlite3.Connection]:
     """
     conn = connect(path)
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
     finally:
         conn.close()
 

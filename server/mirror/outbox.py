@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from segments.sqlite_tx import immediate
 from server.mirror.types import Clock, Intent, SegBlock
 
 SCHEMA = """
@@ -90,14 +91,8 @@ class Outbox:
         params = [(u, d, b.seg_id, b.seg_code, b.member_id, b.value, b.expiration, now, 0) for u, d, b in rows]
         if not params:
             return 0
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(f"INSERT INTO intents ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", params)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, immediate(self._db):
+            self._db.executemany(f"INSERT INTO intents ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", params)
         return len(params)
 
     # -- the sender ----------------------------------------------------------------------------
@@ -140,21 +135,13 @@ class Outbox:
         simply stops renewing and another takes over after ``ttl``.
         """
         now = self._clock()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._db.execute("SELECT holder, expires FROM lease WHERE name = ?", (name,)).fetchone()
-                if row is None or row[0] == holder or row[1] < now:
-                    self._db.execute("INSERT OR REPLACE INTO lease (name, holder, expires) VALUES (?, ?, ?)",
-                                     (name, holder, now + ttl))
-                    ok = True
-                else:
-                    ok = False
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        return ok
+        with self._lock, immediate(self._db):
+            row = self._db.execute("SELECT holder, expires FROM lease WHERE name = ?", (name,)).fetchone()
+            if row is not None and row[0] != holder and row[1] >= now:
+                return False
+            self._db.execute("INSERT OR REPLACE INTO lease (name, holder, expires) VALUES (?, ?, ?)",
+                             (name, holder, now + ttl))
+        return True
 
     def release_lease(self, holder: str, name: str = "sender") -> None:
         self._in_tx(lambda: self._db.execute("DELETE FROM lease WHERE name = ? AND holder = ?", (name, holder)))
@@ -225,14 +212,8 @@ class Outbox:
                            last_reconcile=None if rec is None else str(rec[0]))
 
     def _in_tx(self, work: Callable[[], object]) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                work()
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, immediate(self._db):
+            work()
 
 
 def _intent(r: Sequence[Any]) -> Intent:

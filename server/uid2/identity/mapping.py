@@ -22,6 +22,8 @@ from typing import Any
 
 import orjson
 
+from segments.sqlite_tx import immediate
+
 from .types import Outcome, Pending
 
 __all__ = ["FILENAME", "IdentityDB", "LoadSession"]
@@ -76,13 +78,8 @@ class IdentityDB:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        with immediate(self._conn) as conn:
+            yield conn
 
     # -- selection (what the jobs work on) ----------------------------------------------------
 
