@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 CLI := $(VENV)/bin/segment-server
 DEMO_USERS ?= 10000
 
-.PHONY: run test venv dev-deps demo bench bench-store bench-uid2 bench-mirror lint typecheck clean
+.PHONY: run test venv dev-deps native native-deps demo bench bench-store bench-uid2 bench-mirror lint typecheck clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +18,23 @@ $(VENV)/.dev-installed: $(VENV)/.installed pyproject.toml
 	$(PIP) install -q -e '.[dev,bench]'
 	touch $@
 
+$(VENV)/.native-installed: $(VENV)/.installed pyproject.toml
+	$(PIP) install -q -e '.[native]'
+	touch $@
+
 venv: $(VENV)/.installed
 dev-deps: $(VENV)/.dev-installed
+native-deps: $(VENV)/.native-installed
+
+# The hot path compiled with mypyc (segments/compiled.py). Optional: without a C compiler the
+# server runs the same modules as plain Python, so a failed build never stops `make run`.
+native: native-deps
+	-$(PY) scripts/build_native.py
 
 demo: venv
 	$(CLI) demo --users $(DEMO_USERS)
 
-run: demo
+run: native demo
 	@scripts/print-examples.sh
 	$(CLI) serve
 
@@ -37,7 +47,7 @@ lint: dev-deps
 typecheck: dev-deps
 	$(PY) -m mypy
 
-bench: dev-deps
+bench: dev-deps native
 	$(PY) -m loadtest.bench_all
 
 bench-store: dev-deps
@@ -51,3 +61,4 @@ bench-mirror: dev-deps
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache
+	find server segments -name '*.so' -delete; rm -f segments/_native.json

@@ -110,6 +110,7 @@ def run(endpoint: str, requests: int, users: int, profile: Path | None = None) -
     from loadtest import bare_app
 
     with tempfile.TemporaryDirectory(prefix="bench-inproc-") as tmp, stack.prepare(Path(tmp), users) as st:
+        from segments import compiled
         from server.app import create_app
         from server.config import load_settings
 
@@ -133,7 +134,8 @@ def run(endpoint: str, requests: int, users: int, profile: Path | None = None) -
             if profiler:
                 profiler.disable()
                 profiler.dump_stats(profile)
-            return {"endpoint": endpoint, "requests": len(mine), "bare": summary(bare), "ours": summary(mine),
+            return {"endpoint": endpoint, "hot_path": compiled.state(), "requests": len(mine),
+                    "bare": summary(bare), "ours": summary(mine),
                     "ratio_mean": round(statistics.fmean(mine) / statistics.fmean(bare), 2)}
 
         return asyncio.run(with_lifespan(ours, measure))

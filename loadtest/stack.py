@@ -67,6 +67,15 @@ def load_demo(data_dir: Path, users: int) -> dict[str, Any]:
     return state
 
 
+def hot_path_state() -> str:
+    """How the servers started from this checkout will run /rtd and /segments (compiled or not)."""
+    try:
+        from segments import compiled
+    except ImportError:
+        return "python (no compiled build support)"
+    return compiled.check()
+
+
 def uid2_available() -> bool:
     try:
         from server.config import OPTIONAL_SECTIONS
@@ -81,7 +90,7 @@ def prepare(work: Path, users: int, *, uid2: bool = True, auth: bool = True) -> 
     data_dir = work / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     demo_state = load_demo(data_dir, users)
-    stack = Stack(data_dir, users, features={"demo": demo_state})
+    stack = Stack(data_dir, users, features={"demo": demo_state, "hot_path": hot_path_state()})
     try:
         if uid2 and uid2_available():
             _start_operator(stack, work)

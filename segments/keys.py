@@ -32,7 +32,7 @@ ALL_KINDS: Final = USER_LEVEL_KINDS | CONTEXTUAL_KINDS
 
 # Response order: the most specific evidence first. When more than 500 segments match, the
 # cap drops from the end, so contextual segments from broad keys (ip, geo, domain) go first.
-KIND_PRIORITY: Final = {
+KIND_PRIORITY: Final[dict[str, int]] = {
     UID2: 0, EUID: 1, EID: 2, IFA: 3, USER_ID: 4,
     URL: 5, CONTENT_ID: 6, BUNDLE: 7, DOMAIN: 8, GEO: 9, IP: 10,
 }

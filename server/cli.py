@@ -45,6 +45,9 @@ def serve(
     for key, value in server.items():
         os.environ[f"{ENV_PREFIX}SERVER__{key.upper()}"] = str(value)
     _prepare_metrics_dir(settings)
+    from segments import compiled
+
+    typer.echo(f"hot path: {compiled.state()}", err=True)  # "compiled", or why it runs as plain Python
     import uvicorn
 
     s = settings.server

@@ -17,8 +17,9 @@ from segments.rows import RowError
 from segments.store.base import NoSnapshot, SegmentStore
 from segments.taxonomy import InvalidSegment
 from server.auth.errors import AuthError
-from server.auth.guard import Endpoint, Guard, require
+from server.auth.guard import Guard
 from server.auth.jsonio import auth_error_response, error_response, json_response
+from server.auth.require import Endpoint, require
 from server.auth.scopes import ADMIN
 
 #: Largest batch one admin request may carry; bulk data goes through ``segment-server load``.

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from segments import compiled
 from segments.store.base import SegmentStore
 from server.admin.common import StoreGetter, endpoint
 from server.auth.guard import Guard
@@ -59,7 +60,7 @@ def status_routes(
 
     async def status(request: Request) -> Response:
         """Store snapshot, auth state and registered subsystem status for this worker."""
-        body: dict[str, Any] = {"store": store_status(get_store(), clock())}
+        body: dict[str, Any] = {"store": store_status(get_store(), clock()), "hot_path": compiled.state()}
         auth: dict[str, Any] = {"enabled_scopes": sorted(guard.settings.enabled_scopes),
                                 "revocations_loaded_at": guard.view.loaded_at,
                                 "revoked_identities": len(guard.view.not_before)}

@@ -32,10 +32,11 @@ from server.auth.errors import (
     InvalidScope,
     SettingsError,
 )
-from server.auth.guard import Denial, Guard, RequireScope, require
+from server.auth.guard import Denial, Guard
 from server.auth.identities import Identity, IdentityStore
 from server.auth.keys import KeyStore
 from server.auth.oauth import TokenEndpoint
+from server.auth.require import RequireScope, require
 from server.auth.revocation import RevocationView
 from server.auth.scopes import ADMIN, ALL_SCOPES, RTD, SEGMENTS
 from server.auth.service import IdentityService, IssuedToken

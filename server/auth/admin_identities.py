@@ -27,8 +27,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server.auth.errors import AuthError
-from server.auth.guard import Endpoint, Guard, require
+from server.auth.guard import Guard
 from server.auth.jsonio import auth_error_response, field, json_object, json_response
+from server.auth.require import Endpoint, require
 from server.auth.scopes import ADMIN
 from server.auth.service import IdentityService
 

@@ -22,13 +22,11 @@ is always let through.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Final
 
 import orjson
-from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.auth.revocation import RevocationView
 from server.auth.scopes import ALL_SCOPES, SCOPE_BITS
@@ -157,45 +155,3 @@ class Guard:
     def _deny(denial: Denial) -> Denial:
         _FAIL[denial.reason].inc()
         return denial
-
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def require(guard: Guard, scope: str) -> Callable[[Endpoint], Endpoint]:
-    """Decorator for Starlette endpoints: refuse the request unless the token grants ``scope``."""
-
-    def decorate(endpoint: Endpoint) -> Endpoint:
-        async def guarded(request: Request) -> Response:
-            denial = guard.check(request.headers.get("authorization"), scope)
-            if denial is not None:
-                return denial.response()
-            return await endpoint(request)
-
-        guarded.__name__ = getattr(endpoint, "__name__", "guarded")
-        guarded.__doc__ = endpoint.__doc__
-        return guarded
-
-    return decorate
-
-
-class RequireScope:
-    """Plain ASGI middleware guarding a whole sub-app (e.g. ``Mount("/admin", …)``)."""
-
-    def __init__(self, app: ASGIApp, guard: Guard, scope: str) -> None:
-        self.app = app
-        self.guard = guard
-        self.scope = scope
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            header = None
-            for name, value in scope["headers"]:
-                if name == b"authorization":
-                    header = value.decode("latin-1")
-                    break
-            denial = self.guard.check(header, self.scope)
-            if denial is not None:
-                await denial.response()(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
