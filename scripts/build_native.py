@@ -30,7 +30,7 @@ def clean(root: Path) -> None:
             path.unlink()
     for path in (root / "segments").glob("_native__mypyc*"):
         path.unlink()
-    (root / "segments" / compiled.STAMP.name).unlink(missing_ok=True)
+    compiled.stamp_path(root).unlink(missing_ok=True)
 
 
 def up_to_date(root: Path) -> bool:
@@ -58,9 +58,7 @@ def build(root: Path) -> None:
     finally:
         os.chdir(cwd)
         shutil.rmtree(work, ignore_errors=True)
-    import orjson
-
-    (root / "segments" / compiled.STAMP.name).write_bytes(orjson.dumps(stamp, option=orjson.OPT_INDENT_2))
+    compiled.write_stamp(stamp, root)
 
 
 def main() -> int:

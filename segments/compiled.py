@@ -8,7 +8,7 @@ single hot spot in that path, and the compiled build cuts its in-process cost by
 with ``SEGMENT_SERVER_NATIVE=0``, the same modules run as plain Python.
 
 The danger of any in-place build is a stale binary: edit ``server/rtd.py``, forget to rebuild,
-and the old code keeps answering. So the build writes :data:`STAMP` with a SHA-256 of every
+and the old code keeps answering. So the build writes a stamp (:func:`stamp_path`) with a SHA-256 of every
 source it compiled, and :func:`install` (run when ``segments`` is first imported, before any of
 these modules can be) compares it with the files on disk. Any difference — or any module's
 binary missing — and a meta-path finder loads *all* of them from source: mypyc links the group
@@ -45,7 +45,6 @@ MODULES: Final = (
 )
 GROUP: Final = "segments._native"  # mypyc's shared library: segments/_native__mypyc.*.so
 ROOT: Final = Path(__file__).resolve().parent.parent  # the directory holding segments/ and server/
-STAMP: Final = ROOT / "segments" / "_native.json"
 ENV_SWITCH: Final = "SEGMENT_SERVER_NATIVE"  # "0" forces plain Python
 
 _state: str | None = None
@@ -59,6 +58,14 @@ def binary_paths(module: str, root: Path = ROOT) -> list[Path]:
     base = root.joinpath(*module.split("."))
     return [p for suffix in importlib.machinery.EXTENSION_SUFFIXES
             if (p := base.with_name(base.name + suffix)).exists()]
+
+
+def stamp_path(root: Path = ROOT) -> Path:
+    return root / "segments" / "_native.json"
+
+
+def write_stamp(stamp: dict[str, str], root: Path = ROOT) -> None:
+    stamp_path(root).write_bytes(orjson.dumps(stamp, option=orjson.OPT_INDENT_2))
 
 
 def digest(path: Path) -> str:
@@ -79,9 +86,8 @@ def check(root: Path = ROOT, modules: Sequence[str] = MODULES) -> str:
     built = [m for m in modules if binary_paths(m, root)]
     if not built:
         return "python (not built: make native)"
-    stamp_path = root / "segments" / STAMP.name
     try:
-        stamp = orjson.loads(stamp_path.read_bytes())
+        stamp = orjson.loads(stamp_path(root).read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return "python (build stamp missing: make native)"
     missing = [m for m in modules if m not in built]

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import orjson
 import pytest
 
 from segments import compiled
@@ -38,8 +37,7 @@ def make_binaries(root: Path, modules: tuple[str, ...] = MODULES) -> None:
 
 
 def write_stamp(root: Path, **override: str) -> None:
-    stamp = compiled.fingerprint(MODULES, root) | override
-    (root / "segments" / compiled.STAMP.name).write_bytes(orjson.dumps(stamp))
+    compiled.write_stamp(compiled.fingerprint(MODULES, root) | override, root)
 
 
 def test_not_built(tmp_path: Path) -> None:
