@@ -28,7 +28,7 @@ from server.services import Services
 from server.types import Receive, Scope, Send
 
 ALL_KINDS = K.ALL_KINDS
-_REQUESTS = hotpath.tally(M.REQUESTS)
+_REQUESTS = hotpath.tally(M.REQUESTS, prefix=("segments",))
 _LATENCY = hotpath.histogram(M.LATENCY, "segments")
 _SEGMENTS = hotpath.histogram(M.SEGMENTS_RETURNED, "segments")
 
@@ -116,7 +116,7 @@ class CachedApiEndpoint:
             denial = guard.check(authorization(scope), "segments")
             if denial is not None:
                 await denial.response()(scope, receive, send)
-                _REQUESTS["segments", str(denial.status)] += 1
+                _REQUESTS[int(denial.status)] += 1
                 return int(denial.status)
         status, body, cache = self.answer(scope.get("query_string", b"").decode("latin-1"))
         headers = self._headers.get(cache)
@@ -126,7 +126,7 @@ class CachedApiEndpoint:
             headers = self._headers[cache] = [(b"content-type", b"application/json"),
                                               (b"cache-control", cache.encode())]
         await send_bytes(send, status, body, headers)
-        _REQUESTS["segments", str(status)] += 1
+        _REQUESTS[status] += 1
         _LATENCY.observe(time.perf_counter() - started)
         return status
 

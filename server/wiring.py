@@ -11,6 +11,8 @@ import asyncio
 import dataclasses
 from typing import Any
 
+import structlog
+
 from segments.store import SnapshotDir, SQLiteStore
 from server.config import Settings
 from server.health import ReadinessCheck
@@ -20,6 +22,8 @@ from server.privacy import PrivacyGate
 from server.services import Services
 from server.uid2 import BidstreamDecryptor, KeyRefresher, Readiness, StaticKeySource
 from server.uid2.identity import OptOutIndex
+
+log = structlog.get_logger("server.wiring")
 
 
 def build_services(settings: Settings) -> Services:
@@ -62,8 +66,24 @@ def readiness_checks(svc: Services) -> dict[str, ReadinessCheck]:
     return checks
 
 
+async def store_upkeep(svc: Services, interval: float) -> None:
+    """Run the store's periodic check even when no request comes.
+
+    Requests call ``maybe_reload`` themselves; this covers an idle worker, whose held read
+    snapshot would otherwise stay open (keeping WAL checkpoints from passing it) and whose first
+    request after a publish would pay for the switch.
+    """
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            svc.store.maybe_reload()
+        except Exception as exc:  # noqa: BLE001 -- requests see the same error; the loop must live on
+            log.warning("store.upkeep_failed", error=str(exc))
+
+
 async def start_background(svc: Services) -> list[asyncio.Task[Any]]:
-    tasks: list[asyncio.Task[Any]] = []
+    interval = max(0.05, svc.settings.store.check_interval_seconds)
+    tasks: list[asyncio.Task[Any]] = [asyncio.create_task(store_upkeep(svc, interval), name="store-upkeep")]
     refreshers: dict[str, KeyRefresher] = svc.extras.get("uid2", {})
     for refresher in refreshers.values():
         await refresher.start()

@@ -36,6 +36,30 @@ def test_tally_flush_equals_direct_incs() -> None:
     assert _samples(tally_reg) == _samples(direct_reg)
 
 
+def test_tally_fixed_labels_and_int_keys() -> None:
+    """``prefix``/``suffix`` fill the labels a call site never varies; int keys become strings."""
+    direct_reg, tally_reg = CollectorRegistry(), CollectorRegistry()
+    direct = Counter("c", "c", ["endpoint", "status"], registry=direct_reg)
+    lookups = Counter("l", "l", ["kind", "result"], registry=direct_reg)
+    tallied = Counter("c", "c", ["endpoint", "status"], registry=tally_reg)
+    lookups_t = Counter("l", "l", ["kind", "result"], registry=tally_reg)
+    requests = hotpath.Tally(tallied, prefix=("rtd",))
+    hits, misses = hotpath.Tally(lookups_t, suffix=("hit",)), hotpath.Tally(lookups_t, suffix=("miss",))
+    direct.labels("rtd", "200").inc(3)
+    direct.labels("rtd", "400").inc()
+    lookups.labels("uid2", "hit").inc(2)
+    lookups.labels("uid2", "miss").inc()
+    lookups.labels("url", "miss").inc(4)
+    requests[200] += 3
+    requests[400] += 1
+    hits["uid2"] += 2
+    misses["uid2"] += 1
+    misses["url"] += 4
+    for tally in (requests, hits, misses):
+        tally.flush()
+    assert _samples(tally_reg) == _samples(direct_reg)
+
+
 @pytest.mark.parametrize("values", [
     pytest.param([0.00005, 0.0001, 0.00011, 0.0007, 0.002, 0.2], id="every-bucket-and-inf"),
     pytest.param([0.0001] * 3, id="exactly-on-a-bound"),

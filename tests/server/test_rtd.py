@@ -151,3 +151,24 @@ def test_fuzzed_bodies_never_5xx(client: TestClient, body: dict[str, Any]) -> No
 @given(raw=st.binary(max_size=200))
 def test_arbitrary_bytes_never_5xx(client: TestClient, raw: bytes) -> None:
     assert client.post("/rtd", content=raw).status_code in (200, 400)
+
+
+_KEY = st.tuples(st.sampled_from(["uid2", "url", "ip", "geo", "eid"]), st.text("ab:/", max_size=6))
+
+
+@given(st.lists(_KEY, max_size=12), st.data())
+def test_count_lookups_tallies_every_key_by_kind(pairs: list[tuple[str, str]], data: st.DataObject) -> None:
+    """Grouped or not, every key is one hit or one miss of its kind (the run shortcut loses nothing)."""
+    from collections import Counter
+
+    from server import rtd
+
+    keys = [f"{kind}:{value}" for kind, value in pairs]
+    hits = {key: ["s"] for key in data.draw(st.lists(st.sampled_from(keys), unique=True))} if keys else {}
+    expected = Counter((key.partition(":")[0], "hit" if key in hits else "miss") for key in keys)
+    tallies = {"hit": rtd._LOOKUP_HITS, "miss": rtd._LOOKUP_MISSES}
+    before = {result: dict(tally) for result, tally in tallies.items()}
+    rtd.count_lookups(keys, hits)
+    counted = Counter({(kind, result): n - before[result].get(kind, 0)
+                       for result, tally in tallies.items() for kind, n in tally.items()})
+    assert +counted == expected

@@ -53,7 +53,18 @@ def test_reader_follows_live_edits(data: Path) -> None:
     assert 16 in store.ip_prefix_lengths
     assert writer.delete_memberships("uid2:u1", ["cars"]) == ["cars"]
     assert writer.delete_memberships("uid2:u9") == ["cars"]
+    store.maybe_reload()
     assert store.lookup(["uid2:u1", "uid2:u9"], 0).hits == {"uid2:u1": ["sports"]}
+
+
+def test_lookups_read_one_snapshot_until_the_next_check(data: Path) -> None:
+    """Lookups share a held read transaction: an edit shows at the next check, never half-way."""
+    store = SQLiteStore(data, check_interval=3600.0)
+    store.lookup(["uid2:u1"], 0)  # the held transaction's snapshot starts here
+    StoreWriter(data).upsert_memberships([("uid2:u9", {"cars": None})])  # a writer is never blocked
+    assert store.lookup(["uid2:u9"], 0).hits == {}
+    assert store.reload()  # what the interval (or /admin/reload) does
+    assert store.lookup(["uid2:u9"], 0).hits == {"uid2:u9": ["cars"]}
 
 
 def test_rekey_is_atomic_and_can_keep_an_alias(data: Path) -> None:
