@@ -36,6 +36,8 @@ MODULES: Final = (
     "segments.store.sqlite",
     "server.auth.guard",
     "server.signals",
+    "server.uid2.tokens",
+    "server.uid2.decrypt",
     "server.openrtb",
     "server.lookup",
     "server.http",
