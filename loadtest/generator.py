@@ -88,7 +88,10 @@ class _State:
 
     def dispatch(self, i: int) -> None:
         if self.idle:
-            self.idle.pop().send(i)
+            # Oldest idle connection first (round robin). Reusing the newest one left the others
+            # idle past uvicorn's 5 s keep-alive timeout; the server then closed one just as a
+            # request went out on it — a "disconnect" in a 10-minute soak that no server fault caused.
+            self.idle.popleft().send(i)
         else:
             self.pending.append(i)  # every connection busy: wait (and count the wait as latency)
 

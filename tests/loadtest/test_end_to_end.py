@@ -46,3 +46,25 @@ def test_in_process_comparison_runs_both_apps_on_the_same_requests() -> None:
     result = bench_inproc.run("rtd", requests=200, users=300)
     assert result["requests"] == 2000  # at least one pass over the 2000 prepared requests
     assert result["ours"]["mean_us"] > 0 and result["bare"]["mean_us"] > 0
+
+
+def test_instruction_count_driver_runs_both_apps(tmp_path: Path) -> None:
+    """The driver callgrind runs, without callgrind: both apps answer the mix without an error."""
+    import subprocess
+    import sys
+
+    from loadtest import bench_icount
+
+    with stack.prepare(tmp_path, users=300) as sut:
+        config, env = bench_icount.write_config(sut, tmp_path), bench_icount.environment(sut, tmp_path)
+        for target in bench_icount.TARGETS:
+            proc = subprocess.run([sys.executable, bench_icount.__file__, "--inner", str(config), target, "rtd",
+                                   "20", "1"], env=env, capture_output=True, text=True, check=False)
+            assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_instruction_count_says_why_without_valgrind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from loadtest import bench_icount
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no valgrind on this PATH
+    assert "valgrind" in bench_icount.run(["rtd"], requests=10, rounds=1, users=300)["skipped"]

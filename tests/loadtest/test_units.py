@@ -100,3 +100,23 @@ def test_segments_mix_uses_the_cached_api_parameters() -> None:
 def test_headline_picks_ratio_like_numbers_from_other_benchmarks() -> None:
     doc = {"results": [{"version": 4, "ratio": 21.5, "ours_per_s": 1e6}], "meta": {"speedup_x": 3}}
     assert bench_all.headline(doc) == [("results[0].ratio", 21.5), ("meta.speedup_x", 3)]
+
+
+def test_requests_rotate_over_every_idle_connection() -> None:
+    """Round robin, so no connection sits idle past the server's keep-alive timeout mid-run."""
+    state = generator._State([generator.Prepared(label="x", raw=b"GET / HTTP/1.1\r\n\r\n")], total=6, port=0)
+    used: list[int] = []
+
+    class Recording:
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def send(self, i: int) -> None:
+            used.append(self.n)
+            state.ready(self)  # type: ignore[arg-type]  -- answered at once, back to the pool
+
+    for n in range(3):
+        state.ready(Recording(n))  # type: ignore[arg-type]
+    for i in range(6):
+        state.dispatch(i)
+    assert used == [0, 1, 2, 0, 1, 2]
