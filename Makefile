@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 CLI := $(VENV)/bin/segment-server
 DEMO_USERS ?= 10000
 
-.PHONY: run test venv dev-deps native native-deps demo bench bench-store bench-uid2 bench-mirror lint typecheck clean
+.PHONY: run test venv dev-deps native native-deps demo bench bench-store bench-uid2 bench-mirror bench-icount lint typecheck clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ bench-uid2: dev-deps
 
 bench-mirror: dev-deps
 	$(PY) loadtest/bench_mirror.py
+
+# Instructions per request under callgrind (needs valgrind): the steady ratio for hot-path changes.
+bench-icount: dev-deps native
+	$(PY) loadtest/bench_icount.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache
