@@ -34,7 +34,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script by bench_all
 
-from loadtest import stack, traffic
+from loadtest import servers, stack, traffic
 
 TARGETS = ("bare", "ours")
 _COLLECTED = re.compile(r"Collected : (\d+)")
@@ -95,8 +95,7 @@ def environment(st: stack.Stack, work: Path) -> dict[str, str]:
     """The server's settings for the driver; a fixed hash seed keeps dict layouts, so counts repeat."""
     metrics = work / "metrics"
     metrics.mkdir(exist_ok=True)
-    return {**os.environ, **st.env, "SEGMENT_SERVER_STORE__DATA_DIR": str(st.data_dir),
-            "SEGMENT_SERVER_SERVER__LOG_LEVEL": "warning", "PYTHONHASHSEED": "0",
+    return {**os.environ, **servers.settings_env(st.data_dir, st.env), "PYTHONHASHSEED": "0",
             "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
 
 

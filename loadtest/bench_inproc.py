@@ -28,7 +28,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script by bench_all
 
-from loadtest import stack, traffic
+from loadtest import servers, stack, traffic
 from loadtest.generator import Prepared
 
 ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[Any]]
@@ -114,8 +114,7 @@ def run(endpoint: str, requests: int, users: int, profile: Path | None = None) -
         from server.app import create_app
         from server.config import load_settings
 
-        settings = load_settings(env={**os.environ, **st.env, "SEGMENT_SERVER_STORE__DATA_DIR": str(st.data_dir),
-                                      "SEGMENT_SERVER_SERVER__LOG_LEVEL": "warning"})
+        settings = load_settings(env={**os.environ, **servers.settings_env(st.data_dir, st.env)})
 
         mix = traffic.build(st.plan, count=2000, endpoint=endpoint, bearer=st.bearer,
                             uid2_document=st.uid2_document)

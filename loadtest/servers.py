@@ -195,16 +195,18 @@ def _wait_workers(server: ServerProcess, timeout: float) -> None:
     time.sleep(0.5)
 
 
+def settings_env(data_dir: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What every run of our server here is configured with: its data dir, warning-level logs, ``env``."""
+    return {"SEGMENT_SERVER_STORE__DATA_DIR": str(data_dir), "SEGMENT_SERVER_SERVER__LOG_LEVEL": "warning",
+            **(env or {})}
+
+
 def start_ours(data_dir: Path, *, workers: int = 1, env: Mapping[str, str] | None = None,
                log_dir: Path | None = None, timeout: float = 60.0) -> ServerProcess:
     """``segment-server serve`` on ``data_dir``; extra settings come as ``SEGMENT_SERVER_*`` env vars."""
     port = free_port()
     data_dir = Path(data_dir)
-    merged = {
-        "SEGMENT_SERVER_STORE__DATA_DIR": str(data_dir),
-        "SEGMENT_SERVER_SERVER__LOG_LEVEL": "warning",
-        **(env or {}),
-    }
+    merged = settings_env(data_dir, env)
     cli = VENV_BIN / "segment-server"
     argv = [str(cli)] if cli.exists() else [sys.executable, "-m", "server.cli"]
     argv += ["serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
