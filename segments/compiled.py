@@ -126,7 +126,7 @@ def install() -> str:
     global _state
     if _state is None:
         _state = check()
-        if _state != "compiled" and any(binary_paths(m) for m in MODULES):
+        if _state != "compiled":  # with no binaries the finder finds what the default one would
             sys.meta_path.insert(0, _SourceFirst(ROOT, MODULES))
     return _state
 
