@@ -75,14 +75,14 @@ def _variants(keys: int, kinds: int) -> dict[str, Callable[[], None]]:
     calls = [0]
 
     def tally() -> None:
-        t_priv["allowed"] += 1
-        t_dec["UID2", "SUCCESS", "4"] += 1
+        t_priv.add("allowed")
+        t_dec.add(("UID2", "SUCCESS", "4"))
         for kind, n in found:
-            t_kf[kind] += n
+            t_kf.add(kind, n)
         for key in lookup_keys:
-            t_lk[key] += 1
+            t_lk.add(key)
         h_seg.observe(7)
-        t_req["rtd", "200"] += 1
+        t_req.add(("rtd", "200"))
         h_lat.observe(0.00042)
         calls[0] += 1
         if calls[0] % 1000 == 0:  # a flush a second at 1000 req/s per worker, charged to requests

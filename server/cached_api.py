@@ -13,6 +13,7 @@ import functools
 import sqlite3
 import time
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import unquote_plus
 
 import orjson
@@ -28,9 +29,9 @@ from server.services import Services
 from server.types import Receive, Scope, Send
 
 ALL_KINDS = K.ALL_KINDS
-_REQUESTS = hotpath.tally(M.REQUESTS, prefix=("segments",))
-_LATENCY = hotpath.histogram(M.LATENCY, "segments")
-_SEGMENTS = hotpath.histogram(M.SEGMENTS_RETURNED, "segments")
+_REQUESTS: Final = hotpath.tally(M.REQUESTS, prefix=("segments",))
+_LATENCY: Final = hotpath.histogram(M.LATENCY, "segments")
+_SEGMENTS: Final = hotpath.histogram(M.SEGMENTS_RETURNED, "segments")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,7 @@ class CachedApiEndpoint:
             denial = guard.check(authorization(scope), "segments")
             if denial is not None:
                 await denial.response()(scope, receive, send)
-                _REQUESTS[int(denial.status)] += 1
+                _REQUESTS.add(int(denial.status))
                 return int(denial.status)
         status, body, cache = self.answer(scope.get("query_string", b"").decode("latin-1"))
         headers = self._headers.get(cache)
@@ -126,7 +127,7 @@ class CachedApiEndpoint:
             headers = self._headers[cache] = [(b"content-type", b"application/json"),
                                               (b"cache-control", cache.encode())]
         await send_bytes(send, status, body, headers)
-        _REQUESTS[status] += 1
+        _REQUESTS.add(status)
         _LATENCY.observe(time.perf_counter() - started)
         return status
 

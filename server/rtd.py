@@ -8,7 +8,7 @@ is not the client's fault is a ``200`` — a miss is ``{"segment_ids": [], "deal
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -28,16 +28,16 @@ EMPTY = b'{"segment_ids":[],"deal_ids":[]}'
 DECISION_CACHE_SIZE = 4096
 # Per-process tallies flushed to Prometheus once a second: a dict increment per request instead
 # of a lock and an mmap write per label (see server.observability.hotpath).
-_REQUESTS = hotpath.tally(M.REQUESTS, prefix=("rtd",))
-_PRIVACY = hotpath.tally(M.PRIVACY_DECISIONS)
-_DECRYPT = hotpath.tally(M.UID2_DECRYPT)
-_KEYS_FOUND = hotpath.tally(M.KEYS_FOUND)
-_LOOKUP_HITS = hotpath.tally(M.LOOKUPS, suffix=("hit",))
-_LOOKUP_MISSES = hotpath.tally(M.LOOKUPS, suffix=("miss",))
-_INVALID = hotpath.tally(M.INVALID_FIELDS)
-_CAPPED = hotpath.tally(M.RESPONSES_CAPPED)
-_LATENCY = hotpath.histogram(M.LATENCY, "rtd")
-_SEGMENTS = hotpath.histogram(M.SEGMENTS_RETURNED, "rtd")
+_REQUESTS: Final = hotpath.tally(M.REQUESTS, prefix=("rtd",))
+_PRIVACY: Final = hotpath.tally(M.PRIVACY_DECISIONS)
+_DECRYPT: Final = hotpath.tally(M.UID2_DECRYPT)
+_KEYS_FOUND: Final = hotpath.tally(M.KEYS_FOUND)
+_LOOKUP_HITS: Final = hotpath.tally(M.LOOKUPS, suffix=("hit",))
+_LOOKUP_MISSES: Final = hotpath.tally(M.LOOKUPS, suffix=("miss",))
+_INVALID: Final = hotpath.tally(M.INVALID_FIELDS)
+_CAPPED: Final = hotpath.tally(M.RESPONSES_CAPPED)
+_LATENCY: Final = hotpath.histogram(M.LATENCY, "rtd")
+_SEGMENTS: Final = hotpath.histogram(M.SEGMENTS_RETURNED, "rtd")
 
 
 def count_lookups(keys: list[str], hits: dict[str, list[str]]) -> None:
@@ -68,9 +68,9 @@ def count_lookups(keys: list[str], hits: dict[str, list[str]]) -> None:
 
 def _tally_lookups(kind: str, hit: int, miss: int) -> None:
     if hit:
-        _LOOKUP_HITS[kind] += hit
+        _LOOKUP_HITS.add(kind, hit)
     if miss:
-        _LOOKUP_MISSES[kind] += miss
+        _LOOKUP_MISSES.add(kind, miss)
 
 
 class RtdEndpoint:
@@ -94,7 +94,7 @@ class RtdEndpoint:
         status, body = await self._answer(scope, receive, send)
         if body:
             await send_bytes(send, status, body)
-        _REQUESTS[status] += 1
+        _REQUESTS.add(status)
         _LATENCY.observe(time.perf_counter() - started)
         return status
 
@@ -124,7 +124,7 @@ class RtdEndpoint:
         store.maybe_reload()
         signals = parse_request(doc, gpc_header=gpc, xandr_sources=self.xandr_sources)   # parse
         decision = self._decide(signals.privacy)                                          # gate
-        _PRIVACY[decision.reason] += 1
+        _PRIVACY.add(decision.reason)
         self._decrypt(signals, decision, now)                                             # decrypt
         keys = collect_keys(signals.keys, decision.allowed_kinds, signals.ip, store.ip_prefix_lengths,
                             truncate=decision.truncate_ip, limit=self.max_keys)
@@ -162,20 +162,20 @@ class RtdEndpoint:
             if result.uid and kind == K.UID2 and optouts is not None \
                     and optouts.is_opted_out(result.uid, result.established):
                 status = "OPTED_OUT_BY_STATUS_CHECK"  # POST /v2/optout/status said so after the token was made
-            _DECRYPT[token.scope, status, str(result.version or 0)] += 1
+            _DECRYPT.add((token.scope, status, str(result.version or 0)))
             if result.uid and status == "SUCCESS":
                 signals.add(kind, result.uid)
 
     def _account(self, signals: RequestSignals, keys: list[str], hits: dict[str, list[str]],
                  answer: Answer) -> None:
         for kind, values in signals.keys.items():
-            _KEYS_FOUND[kind] += len(values)
+            _KEYS_FOUND.add(kind, len(values))
         count_lookups(keys, hits)
         if signals.invalid_fields:
-            _INVALID["rtd"] += signals.invalid_fields
+            _INVALID.add("rtd", signals.invalid_fields)
         _SEGMENTS.observe(len(answer.segment_ids))
         if answer.capped:
-            _CAPPED["rtd"] += 1
+            _CAPPED.add("rtd")
 
     def _mirror(self, signals: RequestSignals, decision: PrivacyDecision, result: LookupResult,
                 answer: Answer) -> None:

@@ -17,19 +17,18 @@ Usage in a handler module::
     _DECRYPT = hotpath.tally(M.UID2_DECRYPT)                 # labels: scope, status, version
     _LATENCY = hotpath.histogram(M.LATENCY, "rtd")          # one bound label set
     ...
-    _REQUESTS[200] += 1                     # the one free label; str() at flush time
-    _DECRYPT["UID2", "SUCCESS", "4"] += 1   # tuple key for several free labels
+    _REQUESTS.add(200)                      # the one free label; str() at flush time
+    _DECRYPT.add(("UID2", "SUCCESS", "4"))  # tuple key for several free labels
     _LATENCY.observe(elapsed)
 
 A scalar key is cheaper than a tuple: its hash is cached and nothing is built per request
-(callgrind: a tuple-keyed ``+=`` with a fresh string inside costs ~1.5 k instructions). Label
+(callgrind: a tuple key with a fresh string inside costs ~1.5 k instructions). Label
 values that never change at a call site belong in ``prefix``/``suffix``.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import defaultdict
 from typing import Any
 
 import structlog
@@ -40,30 +39,37 @@ log = structlog.get_logger("server.observability")
 LabelKey = str | int | tuple[str, ...]
 
 
-class Tally(defaultdict[LabelKey, float]):
+class Tally:
     """Counts per label-value key for one labelled :class:`Counter`.
 
     A scalar key fills the one label not fixed by ``prefix``/``suffix``; a tuple key fills several.
+    A plain class around a plain ``dict`` (not a ``defaultdict`` subclass) so that mypyc compiles
+    it with the hot path: ``add`` is then a direct C call and two exact-dict operations, ~10 × fewer
+    instructions than ``tally[key] += 1`` on a dict subclass from compiled code (callgrind).
     """
 
-    __slots__ = ("metric", "prefix", "suffix")
-
     def __init__(self, metric: Counter, prefix: tuple[str, ...] = (), suffix: tuple[str, ...] = ()) -> None:
-        super().__init__(int)
         self.metric = metric
         self.prefix = prefix
         self.suffix = suffix
+        self.counts: dict[LabelKey, int] = {}
+
+    def add(self, key: LabelKey, amount: int = 1) -> None:
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + amount
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
 
     def label_values(self, key: LabelKey) -> tuple[str, ...]:
         values = key if isinstance(key, tuple) else (str(key),)
         return (*self.prefix, *values, *self.suffix)
 
     def flush(self) -> None:
-        if not self:
+        if not self.counts:
             return
-        items = list(self.items())
-        self.clear()
-        for key, amount in items:
+        items, self.counts = self.counts, {}
+        for key, amount in items.items():
             if not amount:
                 continue
             try:

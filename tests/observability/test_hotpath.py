@@ -25,9 +25,9 @@ def test_tally_flush_equals_direct_incs() -> None:
     for endpoint, status, n in [("rtd", "200", 5), ("rtd", "400", 1), ("segments", "200", 3)]:
         for _ in range(n):
             direct.labels(endpoint, status).inc()
-            t[endpoint, status] += 1
+            t.add((endpoint, status))
     single.labels("allowed").inc(7)
-    t1["allowed"] += 7
+    t1.add("allowed", 7)
     t.flush()
     t1.flush()
     assert _samples(tally_reg) == _samples(direct_reg)
@@ -50,11 +50,11 @@ def test_tally_fixed_labels_and_int_keys() -> None:
     lookups.labels("uid2", "hit").inc(2)
     lookups.labels("uid2", "miss").inc()
     lookups.labels("url", "miss").inc(4)
-    requests[200] += 3
-    requests[400] += 1
-    hits["uid2"] += 2
-    misses["uid2"] += 1
-    misses["url"] += 4
+    requests.add(200, 3)
+    requests.add(400)
+    hits.add("uid2", 2)
+    misses.add("uid2")
+    misses.add("url", 4)
     for tally in (requests, hits, misses):
         tally.flush()
     assert _samples(tally_reg) == _samples(direct_reg)
@@ -87,7 +87,7 @@ def test_flush_survives_a_wrong_label_arity() -> None:
     reg = CollectorRegistry()
     c = Counter("bad", "bad", ["a", "b"], registry=reg)
     t = hotpath.Tally(c)
-    t["only-one"] += 1
-    t["x", "y"] += 2
+    t.add("only-one")
+    t.add(("x", "y"), 2)
     t.flush()  # logs the bad key, keeps going
     assert _samples(reg)[("bad_total", (("a", "x"), ("b", "y")))] == 2

@@ -167,8 +167,8 @@ def test_count_lookups_tallies_every_key_by_kind(pairs: list[tuple[str, str]], d
     hits = {key: ["s"] for key in data.draw(st.lists(st.sampled_from(keys), unique=True))} if keys else {}
     expected = Counter((key.partition(":")[0], "hit" if key in hits else "miss") for key in keys)
     tallies = {"hit": rtd._LOOKUP_HITS, "miss": rtd._LOOKUP_MISSES}
-    before = {result: dict(tally) for result, tally in tallies.items()}
+    before = {result: dict(tally.counts) for result, tally in tallies.items()}
     rtd.count_lookups(keys, hits)
     counted = Counter({(kind, result): n - before[result].get(kind, 0)
-                       for result, tally in tallies.items() for kind, n in tally.items()})
+                       for result, tally in tallies.items() for kind, n in tally.counts.items()})
     assert +counted == expected
