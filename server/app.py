@@ -35,8 +35,16 @@ from server.wiring import (
 )
 
 
+RTD = ("POST", "/rtd")
+SEGMENTS = ("GET", "/segments")
+
+
 class _Deferred:
-    """An ASGI endpoint whose real handler is built in the lifespan (after fork, per worker)."""
+    """An ASGI endpoint whose real handler is built in the lifespan (after fork, per worker).
+
+    Outside the lifespan it answers 503; inside it, the dispatcher calls the real endpoint
+    directly (an interpreted ``await`` hop less per request).
+    """
 
     def __init__(self) -> None:
         self.app: HotEndpoint | None = None
@@ -62,6 +70,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         ops = await obs.start(svc)  # JSON logs for this worker; tally flush + gauge sampling task
         rtd.app = RtdEndpoint(svc)
         segments.app = CachedApiEndpoint(svc)
+        dispatcher.hot.update({RTD: rtd.app, SEGMENTS: segments.app})  # no placeholder hop per request
         app.state.services = svc
         app.state.readiness = readiness_checks(svc)
         tasks = await start_background(svc)
@@ -70,6 +79,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         try:
             yield
         finally:
+            dispatcher.hot.update(placeholders)
             await stop_background(svc, tasks)
             if services is None:
                 svc.store.close()
@@ -93,4 +103,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.settings = settings
     hot_log = obs.AccessLogMiddleware(app, sample_rate=settings.server.access_log_sample_rate,
                                       error_status=obs.settings_of(settings).access_log_error_status)
-    return HotPathDispatcher(app, {("POST", "/rtd"): rtd, ("GET", "/segments"): segments}, hot_log)
+    placeholders: dict[tuple[str, str], HotEndpoint] = {RTD: rtd, SEGMENTS: segments}
+    dispatcher = HotPathDispatcher(app, placeholders, hot_log)
+    return dispatcher
