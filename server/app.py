@@ -34,7 +34,6 @@ from server.wiring import (
     subsystem_status,
 )
 
-
 RTD = ("POST", "/rtd")
 SEGMENTS = ("GET", "/segments")
 
