@@ -44,8 +44,9 @@ class Tally:
 
     A scalar key fills the one label not fixed by ``prefix``/``suffix``; a tuple key fills several.
     A plain class around a plain ``dict`` (not a ``defaultdict`` subclass) so that mypyc compiles
-    it with the hot path: ``add`` is then a direct C call and two exact-dict operations, ~10 × fewer
-    instructions than ``tally[key] += 1`` on a dict subclass from compiled code (callgrind).
+    it with the hot path: ``add`` is then a direct C call and two exact-dict operations, ~0.7 k
+    instructions against ~1.2 k for ``tally[key] += 1`` on the subclass from compiled code
+    (callgrind: /rtd 229.6 k → 222.4 k instructions per request, README "Benchmarks", round 5).
     """
 
     def __init__(self, metric: Counter, prefix: tuple[str, ...] = (), suffix: tuple[str, ...] = ()) -> None:
