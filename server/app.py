@@ -10,7 +10,6 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
 
 from server import health
@@ -96,12 +95,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         *admin_routes(settings.data_dir, lambda: app.state.services.store, auth.guard,
                       identities=auth.service, providers={"subsystems": lambda: subsystem_status(app.state.services)}),
     ]
-    access_log = Middleware(obs.AccessLogMiddleware, sample_rate=settings.server.access_log_sample_rate,
-                            error_status=obs.settings_of(settings).access_log_error_status)
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[access_log])
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings
-    hot_log = obs.AccessLogMiddleware(app, sample_rate=settings.server.access_log_sample_rate,
-                                      error_status=obs.settings_of(settings).access_log_error_status)
+    # One access log for every route: it wraps the Starlette app (error middleware included) and
+    # the dispatcher writes the hot endpoints' lines through the same object.
+    access_log = obs.AccessLogMiddleware(app, sample_rate=settings.server.access_log_sample_rate,
+                                         error_status=obs.settings_of(settings).access_log_error_status)
     placeholders: dict[tuple[str, str], HotEndpoint] = {RTD: rtd, SEGMENTS: segments}
-    dispatcher = HotPathDispatcher(app, placeholders, hot_log)
+    dispatcher = HotPathDispatcher(app, placeholders, access_log)
     return dispatcher

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import os
 import shutil
 import sqlite3
@@ -22,6 +23,11 @@ app = typer.Typer(help="Index Exchange data-partner segment server.", no_args_is
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML file layered over config/default.toml")]
 
 
+class LogFormatOpt(str, enum.Enum):
+    json = "json"
+    console = "console"
+
+
 def _settings(config: Path | None, **overrides: Mapping[str, object]) -> Settings:
     try:
         return load_settings(config, overrides={k: v for k, v in overrides.items() if v})
@@ -36,32 +42,47 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default from config)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default from config)")] = None,
     workers: Annotated[int | None, typer.Option(help="uvicorn worker processes")] = None,
+    log_format: Annotated[LogFormatOpt | None, typer.Option(
+        help="json (one object per line) or console; default observability.log_format")] = None,
 ) -> None:
     """Validate the configuration once, then start uvicorn (workers share the store, not copies)."""
     server = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
-    settings = _settings(config, server=server)
+    observability = {"log_format": log_format.value} if log_format is not None else {}
+    settings = _settings(config, server=server, observability=observability)
     if config is not None:
         os.environ[ENV_PREFIX + "CONFIG"] = str(config.resolve())
     for key, value in server.items():
         os.environ[f"{ENV_PREFIX}SERVER__{key.upper()}"] = str(value)
-    _prepare_metrics_dir(settings)
-    from segments import compiled
-
-    typer.echo(f"hot path: {compiled.state()}", err=True)  # "compiled", or why it runs as plain Python
+    for key, value in observability.items():  # spawned workers load the settings again
+        os.environ[f"{ENV_PREFIX}OBSERVABILITY__{key.upper()}"] = value
+    import structlog
     import uvicorn
 
-    s = settings.server
-    uvicorn.run("server.app:create_app", factory=True, host=s.host, port=s.port, workers=s.workers,
-                loop="uvloop", http="httptools", access_log=False, log_level=s.log_level,
-                timeout_graceful_shutdown=10, proxy_headers=False)
+    from segments import compiled
+    from server.observability import settings_of
+    from server.observability.logging import configure_logging, uvicorn_log_config
+
+    s, fmt = settings.server, settings_of(settings).log_format
+    configure_logging(s.log_level, fmt)  # this process's lines too: one format for the whole run
+    log = structlog.get_logger("server.cli")
+    log.info("hot_path", state=compiled.state())  # "compiled", or why it runs as plain Python
+    with _prepare_metrics_dir(settings, s.workers) as metrics_dir:
+        log.info("metrics", workers=s.workers, multiprocess_dir=metrics_dir)
+        uvicorn.run("server.app:create_app", factory=True, host=s.host, port=s.port, workers=s.workers,
+                    loop="uvloop", http="httptools", access_log=False, log_level=s.log_level,
+                    timeout_graceful_shutdown=10, proxy_headers=False,
+                    log_config=uvicorn_log_config(s.log_level, fmt))
 
 
-def _prepare_metrics_dir(settings: Settings) -> None:
-    """prometheus-client multiprocess mode: a fresh directory, set before any worker imports it."""
-    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(settings.data_dir / "metrics")
-    shutil.rmtree(path, ignore_errors=True)
-    os.makedirs(path, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+def _prepare_metrics_dir(settings: Settings, workers: int) -> contextlib.AbstractContextManager[str | None]:
+    """Where this run's workers count: in memory (one worker) or a per-run directory (several).
+
+    Deletes nothing a running server uses, so it is safe before uvicorn owns the port; see
+    :mod:`server.observability.metrics_dir`.
+    """
+    from server.observability import metrics_dir
+
+    return metrics_dir.for_serve(settings.data_dir / "metrics", workers)
 
 
 @app.command()

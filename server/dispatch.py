@@ -21,6 +21,8 @@ HotEndpoint = Callable[[Scope, Receive, Send], Awaitable[int]]
 
 
 class HotPathDispatcher:
+    """``app`` is the Starlette app; ``access_log`` wraps it, and every other request goes through it."""
+
     def __init__(self, app: ASGIApp, hot: Mapping[tuple[str, str], HotEndpoint],
                  access_log: AccessLogMiddleware) -> None:
         self.app = app
@@ -30,7 +32,7 @@ class HotPathDispatcher:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = self.hot.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
         if endpoint is None:
-            await self.app(scope, receive, send)
+            await self.access_log(scope, receive, send)
             return
         log = self.access_log
         sampled = log.sample_rate > 0.0 and log.sampled()

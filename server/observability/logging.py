@@ -6,6 +6,13 @@ worker calls :func:`configure_logging` from the lifespan; CLI commands may call 
 
 Lines carry ``ts`` (UTC ISO-8601), ``level``, ``event``, ``logger`` (stdlib records), ``pid``
 and the record's own fields; exceptions arrive as one ``exception`` string, redacted like the rest.
+
+One format per run: ``serve`` configures this module first thing and hands uvicorn
+:func:`uvicorn_log_config`, whose handler factory configures it again in every spawned worker
+before uvicorn writes its first line — so uvicorn's own startup lines, library warnings and our
+events all come out in the run's format. uvicorn's access logger stays off: it would write the
+raw query string (ids, IPs, URLs) once per request; :mod:`server.observability.access_log`
+replaces it.
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ from server.observability.redact import redact_processor
 _LEVELS = {"critical": logging.CRITICAL, "error": logging.ERROR, "warning": logging.WARNING,
            "info": logging.INFO, "debug": logging.DEBUG, "trace": logging.DEBUG}
 #: uvicorn installs its own handlers per worker; they are replaced so its lines are JSON too.
-_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.asgi")
+#: Off for good: one line per request with the raw query (our access log replaces it).
+_UVICORN_ACCESS = "uvicorn.access"
 
 
 class _Sink:
@@ -72,6 +81,7 @@ def _dumps(value: Any, **_: Any) -> str:
 
 
 _configured = False
+_handler: logging.Handler | None = None
 
 
 def set_stream(stream: TextIO | None) -> None:
@@ -80,16 +90,17 @@ def set_stream(stream: TextIO | None) -> None:
 
 
 def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | None = None,
-                      *, force: bool = False) -> None:
+                      *, force: bool = False) -> logging.Handler:
     """Set up structlog and the stdlib root logger once per process; later calls do nothing.
 
     ``stream`` (default: stdout at write time) redirects every line, as :func:`set_stream` does.
+    Returns the root handler every stdlib record goes through.
     """
-    global _configured
+    global _configured, _handler
     if stream is not None:
         _SINK.stream = stream
-    if _configured and not force:
-        return
+    if _configured and not force and _handler is not None:
+        return _handler
     numeric = _LEVELS.get(level.lower(), logging.INFO)
     renderer: Callable[..., Any] = (structlog.dev.ConsoleRenderer(colors=False) if fmt == "console"
                                     else structlog.processors.JSONRenderer(serializer=_dumps))
@@ -121,4 +132,32 @@ def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | N
         named = logging.getLogger(name)
         named.handlers = []
         named.propagate = True
-    _configured = True
+    access = logging.getLogger(_UVICORN_ACCESS)
+    access.handlers = []
+    access.propagate = False  # uvicorn checks hasHandlers() per connection: nothing is formatted
+    logging.captureWarnings(True)  # warnings.warn → the "py.warnings" logger → one line in our format
+    _configured, _handler = True, handler
+    return handler
+
+
+def _uvicorn_handler(log_level: str, log_format: str) -> logging.Handler:
+    """dictConfig handler factory: configure this process (a uvicorn worker too) and share its handler."""
+    return configure_logging(log_level, log_format, force=True)
+
+
+def uvicorn_log_config(level: str, fmt: str) -> dict[str, Any]:
+    """uvicorn's ``log_config``: its loggers propagate to our one root handler; its access log is off.
+
+    A plain dict (uvicorn pickles it into each spawned worker, which applies it with dictConfig).
+    """
+    numeric = _LEVELS.get(level.lower(), logging.INFO)
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"sink": {"()": f"{__name__}._uvicorn_handler", "log_level": level, "log_format": fmt}},
+        "loggers": {
+            **{name: {"handlers": [], "propagate": True, "level": numeric} for name in _UVICORN_LOGGERS},
+            _UVICORN_ACCESS: {"handlers": [], "propagate": False},
+        },
+        "root": {"handlers": ["sink"], "level": numeric},
+    }

@@ -1,10 +1,10 @@
 """``GET /metrics``: the Prometheus text format, merged across uvicorn workers.
 
-Under ``segment-server serve`` (``PROMETHEUS_MULTIPROC_DIR`` set before the workers start) each
+Under ``segment-server serve --workers N`` (see :mod:`server.observability.metrics_dir`) each
 worker writes its values to mmap'd files and any worker answering a scrape merges all of them,
 so a fresh :class:`CollectorRegistry` with a :class:`MultiProcessCollector` is built per scrape
-(the documented pattern; the default registry would show only the answering worker). Without
-that variable (tests, a single embedded app) the default registry is served.
+(the documented pattern; the default registry would show only the answering worker). With one
+worker (or in tests) values live in memory and the default registry is served.
 """
 
 from __future__ import annotations
@@ -18,12 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.observability import hotpath
-
-ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-
-def multiprocess_dir() -> str | None:
-    return os.environ.get(ENV) or None
+from server.observability.access import metrics_refusal
+from server.observability.metrics_dir import multiprocess_dir
 
 
 def registry() -> CollectorRegistry:
@@ -36,6 +32,9 @@ def registry() -> CollectorRegistry:
 
 
 async def metrics(request: Request) -> Response:
+    refused = metrics_refusal(request)
+    if refused is not None:
+        return refused
     hotpath.flush()  # this worker's tallies; the others flush on their own timers
     body = await asyncio.to_thread(lambda: generate_latest(registry()))
     return Response(body, media_type=CONTENT_TYPE_LATEST)

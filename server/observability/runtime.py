@@ -99,8 +99,7 @@ async def start(services: Any, *, configure_logs: bool = True) -> Runtime:
     settings = getattr(services, "settings", None)
     obs = from_settings(settings)
     if configure_logs:
-        server = getattr(settings, "sections", {}).get("server") if settings is not None else None
-        configure_logging(getattr(server, "log_level", "info"), obs.log_format)
+        configure_logging(getattr(getattr(settings, "server", None), "log_level", "info"), obs.log_format)
     rt = Runtime(services, obs)
     rt.task = asyncio.create_task(_loop(rt), name="observability")
     return rt

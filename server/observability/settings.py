@@ -1,10 +1,13 @@
-"""``[observability]`` settings: log format, status page access, metric flush cadence.
+"""``[observability]`` settings: log format, who may read the status page and ``/metrics``, flush cadence.
 
 The access-log sample rate stays in ``[server]`` (``access_log_sample_rate``), where it already was.
+The access rules themselves are described in :mod:`server.observability.access`.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,7 +20,7 @@ class ObservabilitySettings:
     log_format: LogFormat = "json"
     #: Serve ``GET /status`` and ``GET /status.json``.
     status_page_enabled: bool = True
-    #: Without an admin-scope guard, answer the status page only to loopback clients.
+    #: Answer the status page to loopback clients only, without a token; false: to admin-scope tokens.
     status_local_only: bool = True
     #: Seconds between moves of the hot-path tallies into prometheus-client (and gauge samples).
     metrics_flush_interval_seconds: float = 1.0
@@ -25,6 +28,12 @@ class ObservabilitySettings:
     outbox_sample_interval_seconds: float = 5.0
     #: Access lines for responses with at least this status are always written, sampled or not.
     access_log_error_status: int = 400
+    #: Networks whose clients may read ``/metrics`` without a token (default: this machine only).
+    metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    #: A static bearer token that also opens ``/metrics`` (for a Prometheus ``credentials_file``).
+    metrics_token: str = ""
+    #: The same token read from a file (a mounted secret); used when ``metrics_token`` is empty.
+    metrics_token_file: str = ""
 
     def validate(self) -> list[str]:
         problems = []
@@ -36,11 +45,20 @@ class ObservabilitySettings:
             problems.append("outbox_sample_interval_seconds: expected 0.5–3600")
         if not 100 <= self.access_log_error_status <= 600:
             problems.append("access_log_error_status: expected an HTTP status, 100–600")
+        for network in self.metrics_allow:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                problems.append(f"metrics_allow: {network!r} is not an IP network (e.g. '10.0.0.0/8')")
+        if self.metrics_token_file and not os.access(self.metrics_token_file, os.R_OK):
+            problems.append(f"metrics_token_file: cannot read {self.metrics_token_file!r}")
         return problems
 
 
 def from_settings(settings: object) -> ObservabilitySettings:
-    """The section if the config registered it, else the defaults (before the lead wires it in)."""
-    sections = getattr(settings, "sections", {})
-    found = sections.get("observability") if hasattr(sections, "get") else None
+    """The ``[observability]`` section of ``settings``, or the defaults when it has none."""
+    try:
+        found = getattr(settings, "observability", None)
+    except (AttributeError, KeyError):  # a settings object without the section
+        found = None
     return found if isinstance(found, ObservabilitySettings) else ObservabilitySettings()

@@ -7,15 +7,14 @@ defensively and shown as ``"configured": false`` when absent. Rates and windowed
 are computed in the page from the difference between two polls, because consecutive polls may
 be answered by different workers and only the merged counters are shared.
 
-Access: with an auth guard that protects the ``admin`` scope, ``/status.json`` needs an admin
-token (the HTML shell holds no data and asks for one); otherwise, with ``status_local_only``
-(the default), only loopback clients are answered.
+Access (:mod:`server.observability.access`): with ``status_local_only`` (the default) loopback
+clients only, without a token; otherwise an admin-scope token for ``/status.json`` (the HTML
+shell holds no data and asks for one).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import math
 import os
 import time
@@ -29,49 +28,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from server.observability import hotpath, sources
-from server.observability.metrics_endpoint import multiprocess_dir, registry
+from server.observability.access import services_of, status_refusal
+from server.observability.metrics_dir import multiprocess_dir
+from server.observability.metrics_endpoint import registry
 from server.observability.redact import redact_text
-from server.observability.settings import ObservabilitySettings, from_settings
 
 Labels = dict[str, str]
 _NO_STORE = {"cache-control": "no-store"}
-
-
-def _settings(request: Request) -> ObservabilitySettings:
-    return from_settings(getattr(request.app.state, "settings", None))
-
-
-def _services(request: Request) -> Any:
-    return getattr(request.app.state, "services", None)
-
-
-def _admin_guard(services: Any) -> Any | None:
-    guard = getattr(services, "guard", None)
-    enabled = getattr(guard, "enabled", None)
-    return guard if callable(enabled) and enabled("admin") else None
-
-
-def is_loopback(host: str | None) -> bool:
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _refusal(request: Request, *, data: bool) -> Response | None:
-    """``None`` when the caller may see the page (``data=False``) or its JSON (``data=True``)."""
-    settings = _settings(request)
-    if not settings.status_page_enabled:
-        return Response(b'{"error":"status page disabled"}', 404, media_type="application/json")
-    guard = _admin_guard(_services(request))
-    if guard is not None:
-        if not data:
-            return None  # the shell is static; the JSON it fetches is what is protected
-        denial = guard.check(request.headers.get("authorization"), "admin")
-        return None if denial is None else denial.response()
-    if settings.status_local_only and not is_loopback(request.client.host if request.client else None):
-        return Response(b'{"error":"status page is local-only"}', 403, media_type="application/json")
-    return None
 
 
 _PAGE: bytes | None = None
@@ -85,19 +48,19 @@ def page_html() -> bytes:
 
 
 async def status_page(request: Request) -> Response:
-    refused = _refusal(request, data=False)
+    refused = status_refusal(request, data=False)
     if refused is not None:
         return refused
     return HTMLResponse(page_html(), headers=_NO_STORE)
 
 
 async def status_json(request: Request) -> Response:
-    refused = _refusal(request, data=True)
+    refused = status_refusal(request, data=True)
     if refused is not None:
         return refused
     hotpath.flush()
     families = await asyncio.to_thread(lambda: list(registry().collect()))
-    services = _services(request)
+    services = services_of(request)
     doc = summarize(families)
     now = time.time()
     doc.update(ts=now, pid=os.getpid(), multiprocess=multiprocess_dir() is not None,
