@@ -56,8 +56,7 @@ class FakeGuard:
 
 def _client(services: Any, local_only: bool = False, client_host: str = "testclient", **obs: Any) -> TestClient:
     app = Starlette(routes=routes())
-    app.state.settings = SimpleNamespace(sections={"observability": ObservabilitySettings(
-        status_local_only=local_only, **obs)})
+    app.state.settings = SimpleNamespace(observability=ObservabilitySettings(status_local_only=local_only, **obs))
     app.state.services = services
     return TestClient(app, client=(client_host, 1234))
 
@@ -111,30 +110,30 @@ def test_broken_collaborators_do_not_break_the_page() -> None:
     assert _client(None).get("/status.json").status_code == 200
 
 
-@pytest.mark.parametrize(("host", "local_only", "status"), [
-    pytest.param("127.0.0.1", True, 200, id="loopback-v4"),
-    pytest.param("::1", True, 200, id="loopback-v6"),
-    pytest.param("203.0.113.9", True, 403, id="remote-refused"),
-    pytest.param("testclient", True, 403, id="unparsable-refused"),
-    pytest.param("203.0.113.9", False, 200, id="remote-allowed-when-not-local-only"),
+ADMIN = FakeGuard(admin=True)
+NO_ADMIN_AUTH = FakeGuard(admin=False)
+
+
+@pytest.mark.parametrize(("host", "local_only", "guard", "token", "page", "data"), [
+    # status_local_only (the default, and what `make run` prints): this machine, no token.
+    pytest.param("127.0.0.1", True, ADMIN, None, 200, 200, id="local-only: loopback v4, no token"),
+    pytest.param("::1", True, ADMIN, None, 200, 200, id="local-only: loopback v6, no token"),
+    pytest.param("::ffff:127.0.0.1", True, ADMIN, None, 200, 200, id="local-only: v4-mapped loopback"),
+    pytest.param("203.0.113.9", True, ADMIN, "good", 403, 403, id="local-only: remote refused even with a token"),
+    pytest.param("testclient", True, None, None, 403, 403, id="local-only: unparsable address refused"),
+    # Off: an admin-scope token opens the data; the HTML shell is static and asks for one.
+    pytest.param("203.0.113.9", False, ADMIN, None, 200, 401, id="token: no token"),
+    pytest.param("203.0.113.9", False, ADMIN, "bad", 200, 401, id="token: bad token"),
+    pytest.param("203.0.113.9", False, ADMIN, "good", 200, 200, id="token: admin token"),
+    pytest.param("127.0.0.1", False, ADMIN, None, 200, 401, id="token: loopback needs one too"),
+    pytest.param("203.0.113.9", False, NO_ADMIN_AUTH, None, 200, 200, id="admin auth off: open"),
 ])
-def test_local_only(host: str, local_only: bool, status: int) -> None:
-    client = _client(_services(), local_only=local_only, client_host=host)
-    assert client.get("/status.json").status_code == status
-    assert client.get("/status").status_code == status
-
-
-def test_admin_guard_protects_the_json_not_the_shell() -> None:
-    client = _client(_services(guard=FakeGuard(admin=True)), local_only=True, client_host="203.0.113.9")
-    assert client.get("/status").status_code == 200  # static shell, asks for a token
-    assert client.get("/status.json").status_code == 401
-    assert client.get("/status.json", headers={"authorization": "Bearer bad"}).status_code == 401
-    assert client.get("/status.json", headers={"authorization": "Bearer good"}).status_code == 200
-
-
-def test_guard_without_admin_scope_falls_back_to_local_only() -> None:
-    client = _client(_services(guard=FakeGuard(admin=False)), local_only=True, client_host="203.0.113.9")
-    assert client.get("/status.json").status_code == 403
+def test_access(host: str, local_only: bool, guard: FakeGuard | None, token: str | None, page: int,
+                data: int) -> None:
+    client = _client(_services(guard=guard), local_only=local_only, client_host=host)
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    assert client.get("/status", headers=headers).status_code == page
+    assert client.get("/status.json", headers=headers).status_code == data
 
 
 def test_disabled() -> None:
