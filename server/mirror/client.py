@@ -229,11 +229,14 @@ class XandrClient:
                 if attempt == 1 and error_id != "NOAUTH_DISABLED":
                     continue  # the token died early: one fresh auth, then give up
                 raise AuthFailed(error_id or "401")
-            if resp.status_code == 429 or "Rate limit exceeded" in str(inner.get("error", "")):
-                raise RetryableError("429", retry_after_seconds(resp.headers.get("Retry-After"), now))
+            # The retry label says what happened: the status first, the body's text only without one.
+            retry_after = retry_after_seconds(resp.headers.get("Retry-After"), now)
+            if resp.status_code == 429:
+                raise RetryableError("429", retry_after)
             if resp.status_code >= 500:
-                raise RetryableError("5xx", retry_after_seconds(resp.headers.get("Retry-After"), now),
-                                     detail=str(resp.status_code))
+                raise RetryableError("5xx", retry_after, detail=str(resp.status_code))
+            if "Rate limit exceeded" in str(inner.get("error", "")):
+                raise RetryableError("rate_limit_message", retry_after, detail=str(resp.status_code))
             if resp.status_code == 413:
                 raise PayloadTooLarge("413")
             if resp.status_code >= 400 or error_id:

@@ -140,8 +140,8 @@ class Sender:
                 MIRROR_RETRIED.labels(reason=exc.reason).inc()
                 delay = backoff_delay(attempt, self._s.backoff_initial, self._s.backoff_max, exc.retry_after,
                                       self._rng)
-                log.warning("mirror_retry", reason=exc.reason, attempt=attempt, delay=round(delay, 3),
-                            users=batch.users)
+                log.warning("mirror_retry", reason=exc.reason, detail=str(exc), attempt=attempt,
+                            delay=round(delay, 3), users=batch.users)
                 await self._pause(delay)
                 continue
             except PayloadTooLarge:
