@@ -84,7 +84,8 @@ class LocalHistogram:
 
     ``observe`` is a ``bisect`` and two additions. The flush writes bucket counts straight into
     the child's ``_buckets``/``_sum`` values (prometheus-client's own storage, stable since 0.4);
-    ``tests/observability/test_hotpath.py`` pins that the result equals calling ``observe``.
+    ``tests/observability/test_hotpath.py`` pins that the result equals calling ``observe``, and
+    ``test_prometheus_pin.py`` fails loudly (in both value backends) if those internals change.
     """
 
     __slots__ = ("_child", "bounds", "counts", "sum")
