@@ -1,21 +1,18 @@
 """``segment-server serve --workers 2``: exact counter deltas on ``/metrics``, summed over both workers.
 
 A real server on a free loopback port with a temp data dir (``segment-server demo --users 100``
-first). Traffic goes over fresh connections from several threads so both workers serve some of
-it (the access log, at sample rate 1.0, proves it by pid). Each worker flushes its tallies once a
-second, so the test polls ``/metrics`` until the deltas are complete — and then requires them to
-be exact, not "at least". The server's own output is grepped for the identifiers the traffic
-carried, and after shutdown no live-gauge file of a worker may remain.
+first), configured by one file. Traffic goes over fresh connections from several threads so both
+workers serve some of it (the access log, at sample rate 1.0, proves it by pid). Each worker
+flushes its tallies once a second, so the test polls ``/metrics`` until the deltas are complete —
+and then requires them to be exact, not "at least". The server's own output is grepped for the
+identifiers the traffic carried. A second ``serve`` on the same port fails without touching the
+first one's per-run metrics directory, and that directory goes away when the server stops.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +21,8 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
+
+from tests.observability import serving
 
 pytestmark = pytest.mark.slow
 
@@ -36,70 +34,22 @@ BEARER = "sk_live_Q2xpZW50U2VjcmV0MTIzNDU2Nzg5"
 N_RTD_OK, N_RTD_BAD, N_SEG_OK, N_SEG_BAD = 40, 10, 30, 10
 
 
-def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("segment-server")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "server.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_live(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 45
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(base + "/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"server did not become ready:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path, subprocess.Popen[bytes]]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[serving.Server]:
     tmp = tmp_path_factory.mktemp("multiworker")
-    data = tmp / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGMENT_SERVER_", "PROMETHEUS_"))}
-    env.update(SEGMENT_SERVER_STORE__DATA_DIR=str(data), SEGMENT_SERVER_SERVER__ACCESS_LOG_SAMPLE_RATE="1.0",
-               SEGMENT_SERVER_STORE__CHECK_INTERVAL_SECONDS="0.5",
-               # This test counts requests; auth on these endpoints is tested in tests/server/test_app_auth.py.
-               SEGMENT_SERVER_AUTH__RTD_ENABLED="false", SEGMENT_SERVER_AUTH__SEGMENTS_ENABLED="false",
-               SEGMENT_SERVER_AUTH__ADMIN_ENABLED="false")
-    subprocess.run([*_cli(), "demo", "--users", "100"], env=env, check=True, capture_output=True, timeout=120)
-    port = _free_port()
-    log = tmp / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([*_cli(), "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port)],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    _, env, port = serving.prepare(
+        tmp, server={"access_log_sample_rate": 1.0}, store={"check_interval_seconds": 0.5},
+        # This test counts requests; auth on these endpoints is tested in tests/server/test_app_auth.py.
+        auth={"rtd_enabled": False, "segments_enabled": False, "admin_enabled": False})
+    srv = serving.start(tmp, env, port, "--workers", "2")
     try:
-        _wait_live(base, proc, log)
-        yield base, data, log, proc
+        serving.wait_for(lambda: httpx.get(srv.base + "/health/ready", timeout=2).status_code == 200, "readiness")
+        yield srv
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        srv.stop()
 
 
-def _scrape(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = httpx.get(base + "/metrics", timeout=5).text
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def _sum(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
-    want = set(labels.items())
-    return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
+_scrape, _sum = serving.scrape, serving.total
 
 
 def _traffic(base: str) -> None:
@@ -126,8 +76,8 @@ def _traffic(base: str) -> None:
     assert statuses.count(200) == N_RTD_OK + N_SEG_OK
 
 
-def test_exact_counter_deltas_across_two_workers(server: tuple[str, Path, Path, subprocess.Popen[bytes]]) -> None:
-    base, _, log, _ = server
+def test_exact_counter_deltas_across_two_workers(server: serving.Server) -> None:
+    base, log = server.base, server.stdout
     time.sleep(1.5)  # let both workers flush their start-up counts before the baseline
     before = _scrape(base)
     _traffic(base)
@@ -174,8 +124,8 @@ def test_exact_counter_deltas_across_two_workers(server: tuple[str, Path, Path, 
         assert value not in raw
 
 
-def test_status_json_sums_both_workers(server: tuple[str, Path, Path, subprocess.Popen[bytes]]) -> None:
-    base = server[0]
+def test_status_json_sums_both_workers(server: serving.Server) -> None:
+    base = server.base
     doc = httpx.get(base + "/status.json", timeout=5).json()
     assert doc["multiprocess"] is True
     assert doc["store"]["configured"] is True and doc["store"]["version"] >= 1
@@ -183,11 +133,43 @@ def test_status_json_sums_both_workers(server: tuple[str, Path, Path, subprocess
     assert doc["endpoints"]["rtd"]["requests"] == metrics_total
 
 
-def test_shutdown_removes_live_gauge_files(server: tuple[str, Path, Path, subprocess.Popen[bytes]]) -> None:
-    _, data, _, proc = server
-    metrics_dir = data / "metrics"
-    assert list(metrics_dir.glob("gauge_live*.db")), "workers should have live gauges while running"
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=30)
-    assert list(metrics_dir.glob("gauge_live*.db")) == []
-    assert list(metrics_dir.glob("counter_*.db")), "counters outlive their workers"
+def _run_dir(server: serving.Server) -> Path:
+    runs = list((server.data / "metrics").glob("run-*"))
+    assert [r.name for r in runs] == [f"run-{server.proc.pid}"], runs
+    return runs[0]
+
+
+def test_a_second_serve_on_the_same_port_leaves_the_first_alone(server: serving.Server) -> None:
+    """It exits non-zero, and the running server's run directory and counters are untouched."""
+    run = _run_dir(server)
+    files = sorted(p.name for p in run.iterdir())
+    before = _sum(_scrape(server.base), "segserver_requests_total")
+    second = subprocess.run([*serving.cli(), "serve", "--workers", "2"], env=server.env, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert second.returncode != 0
+    assert "address already in use" in second.stdout.lower()
+    for line in second.stdout.splitlines():  # one format even when failing: JSON lines
+        assert isinstance(json.loads(line), dict), line
+    assert _run_dir(server) == run and set(files) <= {p.name for p in run.iterdir()}
+    assert _sum(_scrape(server.base), "segserver_requests_total") >= before > 0
+
+
+def test_console_flag_switches_every_line(server: serving.Server) -> None:
+    """``--log-format console``: uvicorn's lines and ours alike, none of them JSON."""
+    second = subprocess.run([*serving.cli(), "serve", "--log-format", "console"], env=server.env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert second.returncode != 0
+    lines = second.stdout.splitlines()
+    assert any("hot_path" in line for line in lines) and any("address already in use" in line.lower()
+                                                                for line in lines)
+    assert not [line for line in lines if line.startswith("{")]
+
+
+def test_shutdown_removes_the_run_directory(server: serving.Server) -> None:
+    run = _run_dir(server)
+    assert list(run.glob("gauge_live*.db")), "workers should have live gauges while running"
+    assert list(run.glob("counter_*.db"))
+    assert server.stop() == 0
+    assert not run.exists()
+    for line in server.lines():
+        assert isinstance(json.loads(line), dict), line
