@@ -59,6 +59,7 @@ _CHILD = """
 import json, sys
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.multiprocess import MultiProcessCollector
+from server.observability import hotpath
 from server.observability.metrics_dir import in_multiprocess_mode
 
 bounds = (0.0001, 0.0005, 0.001, 0.005)
