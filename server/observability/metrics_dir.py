@@ -9,10 +9,12 @@ rather than from the environment, which may have changed since:
   memory and ``/metrics`` reads the default registry. No directory is involved.
 * ``serve --workers N``: each worker is a fresh interpreter (uvicorn spawns them), so setting the
   variable before ``uvicorn.run`` reaches every worker. It points at a directory of this run only,
-  ``<data_dir>/metrics/run-<pid>``, held with an exclusive ``flock`` while the run lives and
-  removed when it ends. A ``serve`` that has not got its port yet therefore never touches a
-  running server's files: stale run directories are removed only when nobody holds their lock
-  (their server was killed), under one short lock so two starts cannot race.
+  ``<data_dir>/metrics/run-<pid>``, whose ``lock`` file the ``serve`` process and every worker
+  hold with a shared ``flock`` while they live; it is removed when the run ends. A ``serve`` that
+  has not got its port yet therefore never touches a running server's files: a run directory is
+  removed only when it can be locked exclusively — no process of that run is left, even if its
+  supervisor was killed and orphaned workers still serve — under one short lock so two starts
+  cannot race.
 * ``PROMETHEUS_MULTIPROC_DIR`` set by the operator before the process starts: used as given and
   never cleaned (prometheus-client's documented contract: whoever sets it wipes it between runs).
 """
@@ -48,11 +50,11 @@ def multiprocess_dir() -> str | None:
     return (os.environ.get(ENV) or None) if in_multiprocess_mode() else None
 
 
-def _try_lock(path: Path) -> int | None:
-    """An fd holding an exclusive lock on ``path``, or ``None`` if another process holds it."""
+def _try_lock(path: Path, mode: int = fcntl.LOCK_EX) -> int | None:
+    """An fd holding a lock on ``path``, or ``None`` if another process holds a conflicting one."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         return None
@@ -95,7 +97,7 @@ class RunDir:
             self.removed = remove_stale_runs(base)
             self.path = base / f"{_RUN_PREFIX}{os.getpid()}"
             self.path.mkdir()
-            fd = _try_lock(self.path / _LOCK)
+            fd = _try_lock(self.path / _LOCK, fcntl.LOCK_SH)
         if fd is None:  # pragma: no cover - a fresh directory nobody else can know about yet
             raise RuntimeError(f"cannot lock {self.path}")
         self._fd: int | None = fd
@@ -113,6 +115,22 @@ class RunDir:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_worker_lock: int | None = None
+
+
+def hold_run_lock() -> None:
+    """In a worker: share the run directory's lock for the rest of this process's life.
+
+    Called once per worker at startup; does nothing in memory mode or in a directory the operator
+    provided (no ``lock`` file there).
+    """
+    global _worker_lock
+    path = multiprocess_dir()
+    if _worker_lock is not None or path is None or not (Path(path) / _LOCK).exists():
+        return
+    _worker_lock = _try_lock(Path(path) / _LOCK, fcntl.LOCK_SH)
 
 
 @contextlib.contextmanager

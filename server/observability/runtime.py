@@ -21,6 +21,7 @@ import structlog
 from server import metrics as M
 from server.observability import hotpath, sources
 from server.observability.logging import configure_logging
+from server.observability.metrics_dir import hold_run_lock
 from server.observability.metrics_endpoint import mark_dead
 from server.observability.settings import ObservabilitySettings, from_settings
 
@@ -100,6 +101,7 @@ async def start(services: Any, *, configure_logs: bool = True) -> Runtime:
     obs = from_settings(settings)
     if configure_logs:
         configure_logging(getattr(getattr(settings, "server", None), "log_level", "info"), obs.log_format)
+    hold_run_lock()  # this run's metrics directory stays while this worker lives
     rt = Runtime(services, obs)
     rt.task = asyncio.create_task(_loop(rt), name="observability")
     return rt

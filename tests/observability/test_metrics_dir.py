@@ -13,18 +13,18 @@ from server.observability.metrics_dir import ENV, RunDir
 
 
 def _live_run(base: Path, name: str) -> int:
-    """A run directory whose lock is held, as a running server holds it; returns the lock's fd."""
+    """A run directory whose lock is shared, as a running server (or one of its workers) holds it."""
     run = base / name
     run.mkdir(parents=True)
     (run / "counter_1.db").write_bytes(b"values")
     fd = os.open(run / "lock", os.O_RDWR | os.O_CREAT)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     return fd
 
 
 def test_stale_runs_go_live_runs_stay(tmp_path: Path) -> None:
     base = tmp_path / "metrics"
-    live = _live_run(base, "run-111")
+    live = _live_run(base, "run-111")  # its supervisor was killed; an orphaned worker still holds it
     (base / "run-222").mkdir()  # killed with SIGKILL: its lock died with it
     (base / "run-222" / "counter_2.db").write_bytes(b"old")
     (base / "run-333").mkdir()

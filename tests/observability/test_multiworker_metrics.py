@@ -139,6 +139,14 @@ def _run_dir(server: serving.Server) -> Path:
     return runs[0]
 
 
+def test_every_process_of_the_run_shares_its_lock(server: serving.Server) -> None:
+    """The supervisor and both workers: the directory stays even if the supervisor alone dies."""
+    inode = (_run_dir(server) / "lock").stat().st_ino
+    holders = {int(fields[4]) for fields in (line.split() for line in Path("/proc/locks").read_text().splitlines())
+               if fields[1] == "FLOCK" and fields[3] == "READ" and int(fields[5].rsplit(":", 1)[1]) == inode}
+    assert server.proc.pid in holders and len(holders) == 3, holders
+
+
 def test_a_second_serve_on_the_same_port_leaves_the_first_alone(server: serving.Server) -> None:
     """It exits non-zero, and the running server's run directory and counters are untouched."""
     run = _run_dir(server)
