@@ -55,34 +55,43 @@ def serve(
         os.environ[f"{ENV_PREFIX}SERVER__{key.upper()}"] = str(value)
     for key, value in observability.items():  # spawned workers load the settings again
         os.environ[f"{ENV_PREFIX}OBSERVABILITY__{key.upper()}"] = value
-    import structlog
+    log_config = _start_logging(settings)
+    _prepare_metrics_dir(settings)
     import uvicorn
+
+    s = settings.server
+    uvicorn.run("server.app:create_app", factory=True, host=s.host, port=s.port, workers=s.workers,
+                loop="uvloop", http="httptools", access_log=False, log_level=s.log_level,
+                timeout_graceful_shutdown=10, proxy_headers=False, log_config=log_config)
+
+
+def _start_logging(settings: Settings) -> dict[str, object]:
+    """One log format for the whole run: this process now, uvicorn's loggers and workers via the result."""
+    import structlog
 
     from segments import compiled
     from server.observability import settings_of
     from server.observability.logging import configure_logging, uvicorn_log_config
 
-    s, fmt = settings.server, settings_of(settings).log_format
-    configure_logging(s.log_level, fmt)  # this process's lines too: one format for the whole run
-    log = structlog.get_logger("server.cli")
-    log.info("hot_path", state=compiled.state())  # "compiled", or why it runs as plain Python
-    with _prepare_metrics_dir(settings, s.workers) as metrics_dir:
-        log.info("metrics", workers=s.workers, multiprocess_dir=metrics_dir)
-        uvicorn.run("server.app:create_app", factory=True, host=s.host, port=s.port, workers=s.workers,
-                    loop="uvloop", http="httptools", access_log=False, log_level=s.log_level,
-                    timeout_graceful_shutdown=10, proxy_headers=False,
-                    log_config=uvicorn_log_config(s.log_level, fmt))
+    level, fmt = settings.server.log_level, settings_of(settings).log_format
+    configure_logging(level, fmt)
+    structlog.get_logger("server.cli").info("hot_path", state=compiled.state())  # or why it runs as plain Python
+    return uvicorn_log_config(level, fmt)
 
 
-def _prepare_metrics_dir(settings: Settings, workers: int) -> contextlib.AbstractContextManager[str | None]:
+def _prepare_metrics_dir(settings: Settings) -> None:
     """Where this run's workers count: in memory (one worker) or a per-run directory (several).
 
-    Deletes nothing a running server uses, so it is safe before uvicorn owns the port; see
-    :mod:`server.observability.metrics_dir`.
+    Deletes nothing a running server uses, so it is safe before uvicorn owns the port; the run's
+    directory is removed when this process exits. See :mod:`server.observability.metrics_dir`.
     """
+    import structlog
+
     from server.observability import metrics_dir
 
-    return metrics_dir.for_serve(settings.data_dir / "metrics", workers)
+    workers = settings.server.workers
+    path = metrics_dir.prepare(settings.data_dir / "metrics", workers)
+    structlog.get_logger("server.cli").info("metrics", workers=workers, multiprocess_dir=path)
 
 
 @app.command()

@@ -21,6 +21,7 @@ rather than from the environment, which may have changed since:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import os
@@ -133,23 +134,20 @@ def hold_run_lock() -> None:
     _worker_lock = _try_lock(Path(path) / _LOCK, fcntl.LOCK_SH)
 
 
-@contextlib.contextmanager
-def for_serve(base: Path, workers: int) -> Iterator[str | None]:
-    """Set up where the workers of one ``serve`` run count; yields the directory or ``None``.
+def prepare(base: Path, workers: int) -> str | None:
+    """Set up where the workers of one ``serve`` run count; returns the directory or ``None``.
 
     Nothing here deletes another run's files (see the module docstring), so it may run before
-    the server has bound its port.
+    the server has bound its port. The run's directory is removed when this process exits
+    (``atexit``: after uvicorn's supervisor returns, or a failed bind); if it is killed instead,
+    the next ``serve`` removes it.
     """
     if in_multiprocess_mode():  # the operator set PROMETHEUS_MULTIPROC_DIR before we started
-        yield os.environ.get(ENV)
-        return
+        return os.environ.get(ENV)
     if workers <= 1:
         os.environ.pop(ENV, None)  # one in-memory process; a stray variable must not mislead /metrics
-        yield None
-        return
-    with RunDir(base) as run:
-        os.environ[ENV] = str(run.path)  # spawned workers read it at their first import
-        try:
-            yield str(run.path)
-        finally:
-            os.environ.pop(ENV, None)
+        return None
+    run = RunDir(base)
+    atexit.register(run.close)
+    os.environ[ENV] = str(run.path)  # spawned workers read it at their first import
+    return str(run.path)

@@ -6,8 +6,6 @@ import fcntl
 import os
 from pathlib import Path
 
-import pytest
-
 from server.observability import metrics_dir
 from server.observability.metrics_dir import ENV, RunDir
 
@@ -44,17 +42,15 @@ def test_stale_runs_go_live_runs_stay(tmp_path: Path) -> None:
         os.close(live)
 
 
-def test_one_worker_counts_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ENV, raising=False)
-    with metrics_dir.for_serve(tmp_path / "metrics", workers=1) as path:
-        assert path is None and ENV not in os.environ
-    assert not (tmp_path / "metrics").exists()
+def test_one_worker_counts_in_memory(tmp_path: Path) -> None:
+    assert metrics_dir.prepare(tmp_path / "metrics", workers=1) is None
+    assert ENV not in os.environ and not (tmp_path / "metrics").exists()
 
 
-def test_workers_get_a_run_directory_through_the_environment(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ENV, raising=False)
-    with metrics_dir.for_serve(tmp_path / "metrics", workers=2) as path:
+def test_workers_get_a_run_directory_through_the_environment(tmp_path: Path) -> None:
+    try:
+        path = metrics_dir.prepare(tmp_path / "metrics", workers=2)
         assert path is not None and os.environ[ENV] == path and Path(path).is_dir()
         assert metrics_dir.multiprocess_dir() is None, "this process still counts in memory"
-    assert ENV not in os.environ and not Path(path).exists()
+    finally:
+        os.environ.pop(ENV, None)  # the directory itself goes at exit (atexit), as in `serve`
