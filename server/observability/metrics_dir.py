@@ -97,6 +97,10 @@ class RunDir:
         with _exclusive(base / ".cleanup"):
             self.removed = remove_stale_runs(base)
             self.path = base / f"{_RUN_PREFIX}{os.getpid()}"
+            n = 0
+            while self.path.exists():  # our pid, reused from a run whose orphaned workers live on
+                n += 1
+                self.path = base / f"{_RUN_PREFIX}{os.getpid()}-{n}"
             self.path.mkdir()
             fd = _try_lock(self.path / _LOCK, fcntl.LOCK_SH)
         if fd is None:  # pragma: no cover - a fresh directory nobody else can know about yet

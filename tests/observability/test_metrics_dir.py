@@ -42,6 +42,17 @@ def test_stale_runs_go_live_runs_stay(tmp_path: Path) -> None:
         os.close(live)
 
 
+def test_a_live_directory_under_our_own_pid_is_left_alone(tmp_path: Path) -> None:
+    base = tmp_path / "metrics"
+    live = _live_run(base, f"run-{os.getpid()}")  # a dead supervisor's pid, reused by us
+    try:
+        with RunDir(base) as run:
+            assert run.path == base / f"run-{os.getpid()}-1"
+            assert (base / f"run-{os.getpid()}" / "counter_1.db").exists()
+    finally:
+        os.close(live)
+
+
 def test_one_worker_counts_in_memory(tmp_path: Path) -> None:
     assert metrics_dir.prepare(tmp_path / "metrics", workers=1) is None
     assert ENV not in os.environ and not (tmp_path / "metrics").exists()
