@@ -30,6 +30,21 @@ class LookupResult:
     hits: dict[str, list[str]] = field(default_factory=dict)
     classifying: set[str] = field(default_factory=set)
     links: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)  # key → Xandr ids
+    # True when the store could not answer (damaged or unreadable snapshot): the result is empty
+    # and says nothing about the keys. /rtd answers it as a miss; /segments' policy is a 503.
+    failed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """What readiness and ``/admin/status`` report: ``state`` is ``ok``, ``degraded`` (serving, but
+    not what ``CURRENT`` names or with read errors: ``detail`` names the file) or ``failed``
+    (nothing readable: every lookup answers empty)."""
+
+    state: str
+    detail: str
+    path: str
+    lookup_failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)
