@@ -335,14 +335,14 @@ def _stage(conn: sqlite3.Connection, sources: Iterable[Source], known: set[str],
             if len(batch) >= BATCH:
                 _flush(conn, batch, links)
                 report.rows = count
-                reading.tick()
                 if progress:
                     progress(count)
+                reading.tick()
     _flush(conn, batch, links)
     report.rows = count
-    reading.tick()
     if progress:
         progress(count)
+    reading.tick()
 
 
 def _flush(conn: sqlite3.Connection, batch: list[tuple[str, bytes]], links: list[tuple[str, str]]) -> None:

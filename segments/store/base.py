@@ -74,3 +74,14 @@ class SegmentStore(Protocol):
     def reload(self) -> bool: ...
 
     def close(self) -> None: ...
+
+
+def store_health(store: SegmentStore) -> StoreHealth:
+    """The store's own :class:`StoreHealth`, or one built from ``info`` for a store without ``health()``."""
+    health = getattr(store, "health", None)
+    if callable(health):
+        result: StoreHealth = health()
+        return result
+    info = store.info
+    state = "ok" if info.version > 0 else "failed"
+    return StoreHealth(state, f"snapshot v{info.version}, {info.members} keys, {info.segments} segments", info.path)
