@@ -101,3 +101,25 @@ def test_start_without_any_good_snapshot_names_the_file(data: Path) -> None:
     snap(data, 2).write_bytes(b"no")
     with pytest.raises(StoreError, match=str(snap(data, 2))):
         SQLiteStore(data)
+
+
+def test_live_edits_refuse_a_damaged_snapshot_naming_it(data: Path) -> None:
+    from segments.store import StoreWriter
+    from segments.store.integrity import DamagedSnapshot
+
+    writer = StoreWriter(data)
+    writer.upsert_memberships([("uid2:new", {"sports": None})])  # a healthy one takes edits
+    _garble_tail(snap(data, 2))
+    with pytest.raises(DamagedSnapshot, match=str(snap(data, 2))):
+        writer.upsert_memberships([("uid2:x", {"sports": None})])
+    os.truncate(snap(data, 2), 5000)
+    with pytest.raises(DamagedSnapshot, match="truncated"):
+        writer.upsert_memberships([("uid2:x", {"sports": None})])
+
+
+def _garble_tail(path: Path) -> None:
+    """Every page but the first (the header stays valid, the b-trees do not)."""
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.seek(4096)
+        fh.write(os.urandom(size - 4096))
