@@ -246,6 +246,8 @@ class SQLiteStore:
             return False
 
     def _check(self) -> bool:
+        if self._conn is None:
+            self._next_check = 0.0  # serving nothing: look again on every request, not per interval
         if self._warming is not None:
             return self._adopt_warmed()
         if self._conn is not None and self._shrunk():
