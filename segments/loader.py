@@ -29,17 +29,17 @@ from __future__ import annotations
 import contextlib
 import gc
 import itertools
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal
 
 import orjson
 
 from segments import keys as K
+from segments.reading import ReadPosition
 from segments.rejects import RejectLimit, TooManyRejected
 from segments.rows import DiiMembership, Membership, Rejected, Row, iter_rows, iter_taxonomy
 from segments.store import schema
@@ -107,7 +107,7 @@ def load(
             _start_build(conn, base, fresh=fresh, new_taxonomy=bool(taxonomy_files))
             _load_taxonomy(conn, taxonomy_files, report)
             known = {sid for (sid,) in conn.execute("SELECT id FROM segments")}
-            reading = _ReadPosition(progress_bytes)
+            reading = ReadPosition(progress_bytes)
             _stage(conn, _sources(membership_files, memberships, reading), known, report, progress, dii, reading)
             if max_rejected is not None and max_rejected.exceeded(len(report.rejected), report.rows):
                 raise TooManyRejected(max_rejected, report.rows, report.rejected)
@@ -168,34 +168,6 @@ def _base(snapdir: SnapshotDir, fresh: bool, report: LoadReport) -> Path | None:
         report.warnings.append(resolved.problem)
     report.base = str(resolved.path)
     return resolved.path
-
-
-def input_bytes(files: Sequence[Path]) -> int:
-    """Total size of the input files as stored (compressed for .gz): the 100 % of a progress bar."""
-    return sum(Path(p).stat().st_size for p in files if Path(p).exists())
-
-
-class _ReadPosition:
-    """How many bytes of the input files have been read: finished files plus the open one's offset."""
-
-    def __init__(self, report: Callable[[int], None] | None) -> None:
-        self.report = report
-        self.done = 0
-        self.raw: IO[bytes] | None = None
-        self.size = 0
-
-    def opened(self, raw: IO[bytes]) -> None:
-        self.done += self._offset()
-        self.raw, self.size = raw, os.fstat(raw.fileno()).st_size
-
-    def _offset(self) -> int:
-        if self.raw is None:
-            return 0
-        return self.size if self.raw.closed else self.raw.tell()
-
-    def tick(self) -> None:
-        if self.report is not None:
-            self.report(self.done + self._offset())
 
 
 def _start_build(conn: sqlite3.Connection, current: Path | None, *, fresh: bool, new_taxonomy: bool) -> None:
@@ -299,7 +271,7 @@ class _DiiRouter:
 Source = tuple[str, Iterable[tuple[int, Row | DiiMembership | Rejected]]]  # (file, (line, row) ...)
 
 
-def _sources(files: Sequence[Path], extra: Iterable[Membership], reading: _ReadPosition) -> Iterator[Source]:
+def _sources(files: Sequence[Path], extra: Iterable[Membership], reading: ReadPosition) -> Iterator[Source]:
     for path in files:
         yield str(path), iter_rows(Path(path), reading.opened)
     for item in extra:
@@ -307,7 +279,7 @@ def _sources(files: Sequence[Path], extra: Iterable[Membership], reading: _ReadP
 
 
 def _stage(conn: sqlite3.Connection, sources: Iterable[Source], known: set[str], report: LoadReport,
-           progress: Callable[[int], None] | None, dii: _DiiRouter, reading: _ReadPosition) -> None:
+           progress: Callable[[int], None] | None, dii: _DiiRouter, reading: ReadPosition) -> None:
     """Append every accepted row, encoded, to ``incoming`` (links to ``incoming_links``)."""
     batch: list[tuple[str, bytes]] = []
     links: list[tuple[str, str]] = []

@@ -98,8 +98,9 @@ def load(
     Exits 1 and publishes nothing when more rows are rejected than ``--max-rejected`` allows.
     """
     from segments import progress as bars
-    from segments.loader import LoadError, input_bytes
+    from segments.loader import LoadError
     from segments.loader import load as run_load
+    from segments.reading import input_bytes
     from segments.rejects import RejectLimit, TooManyRejected
     from segments.rows import RowError
     from segments.store import StoreError
@@ -186,8 +187,8 @@ def demo(
     """Generate the deterministic demo data set and load it (replacing the current snapshot)."""
     from segments import demo as demo_data
     from segments import progress as bars
-    from segments.loader import input_bytes
     from segments.loader import load as run_load
+    from segments.reading import input_bytes
     from segments.rejects import RejectLimit
 
     settings = _settings(config)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from segments.loader import LoadError, input_bytes, load
+from segments.loader import LoadError, load
+from segments.reading import input_bytes
 from segments.rejects import RejectLimit, TooManyRejected
 from segments.store import SnapshotDir
 from tests.helpers import TAXONOMY, write_jsonl
