@@ -2,7 +2,10 @@
 
 The embedded default is SQLite (:mod:`segments.store.sqlite`); a Redis backend implements the
 same :class:`SegmentStore` protocol. The contract that matters for latency: **one** call to
-:meth:`SegmentStore.lookup` per request with every key at once.
+:meth:`SegmentStore.lookup` per request with every key at once. The contract that matters for
+availability: ``lookup`` and ``maybe_reload`` never raise into a request; a store that cannot
+answer returns an empty :class:`LookupResult` with ``failed`` set, and reports why through
+``health()`` (see :func:`store_health`).
 """
 
 from __future__ import annotations

@@ -137,6 +137,9 @@ class SQLiteStore:
         repeat across requests, so their decoded values are remembered per snapshot until their
         earliest expiry; user-level keys always go to SQLite. The lists in ``hits`` may be shared
         with that memory: callers read them, never change them.
+
+        Never raises: when the snapshot cannot be read the result is empty with ``failed`` set,
+        the failure is counted (:meth:`health`) and the store moves to the last good snapshot.
         """
         result = LookupResult()
         if not keys:
