@@ -124,7 +124,7 @@ def load(
 
             report = run_load(settings.data_dir, files, taxonomy, mode="replace" if replace else "merge",
                               progress=on_rows, max_rejected=limit,
-                              progress_bytes=lambda b: update(b, rows=rows_read[0]))
+                              progress_bytes=lambda b: update(b, rows=rows_read[0], description=_phase(b, total)))
     except TooManyRejected as exc:
         _show_rejected(exc.rejected, max_rejects_shown)
         typer.echo(f"error: {exc}", err=True)
@@ -138,6 +138,11 @@ def load(
     typer.echo(orjson.dumps({"version": report.version, "rows": report.rows, "keys": report.keys,
                              "segments": report.segments, "rejected": len(report.rejected),
                              "seconds": round(report.seconds, 3), "snapshot": report.path}).decode())
+
+
+def _phase(done: int, total: int) -> str:
+    """All input read: the rest is SQLite sorting and writing the snapshot (a third of a big load)."""
+    return "writing snapshot" if total and done >= total else "loading"
 
 
 def _show_rejected(rejected: Sequence[object], shown: int) -> None:
@@ -195,7 +200,8 @@ def demo(
     target = out_dir or Path(tempfile.mkdtemp(prefix="segserver-demo-"))
     with bars.bar("generating", demo_data.row_count(users)) as update:
         tax, mem = demo_data.write(target, users, seed, progress=update)
-    with bars.bar("loading", input_bytes([mem]), unit="bytes", count_unit="rows") as update:
+    size = input_bytes([mem])
+    with bars.bar("loading", size, unit="bytes", count_unit="rows") as update:
         rows_read = [0]
 
         def on_rows(n: int) -> None:
@@ -203,7 +209,7 @@ def demo(
 
         report = run_load(settings.data_dir, [mem], [tax], mode="replace", progress=on_rows,
                           max_rejected=RejectLimit.default(replace=True),
-                          progress_bytes=lambda b: update(b, rows=rows_read[0]))
+                          progress_bytes=lambda b: update(b, rows=rows_read[0], description=_phase(b, size)))
     typer.echo(orjson.dumps({"version": report.version, "rows": report.rows, "keys": report.keys,
                              "rejected": len(report.rejected), "seconds": round(report.seconds, 2)}).decode())
     if out_dir is None:
