@@ -3,7 +3,8 @@
     python scripts/build_native.py [--root DIR] [--force] [--clean]
 
 ``--root`` is the directory holding ``segments/`` and ``server/`` (default: this checkout; the
-Docker image points it at site-packages). Up to date → nothing to do. Any failure leaves no
+Docker image points it at site-packages). On a terminal, a spinner on stderr names the step
+running and the time elapsed (no ETA: neither step reports how far it is). Up to date → nothing to do. Any failure leaves no
 binaries behind and exits 1: the server then runs the same modules as plain Python.
 """
 
@@ -15,7 +16,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,6 +48,14 @@ def build(root: Path) -> None:
     from mypyc.build import mypycify
     from setuptools import setup
 
+    from segments.progress import stage
+
+    with stage(f"native: mypyc: type-checking and generating C for {len(compiled.MODULES)} modules") as step:
+        _build(root, mypycify, setup, step)
+
+
+def _build(root: Path, mypycify: Any, setup: Any, step: Callable[[str], None]) -> None:
+    """The two long steps (about 19 s together): mypyc writes C, then the C compiler builds it."""
     sources = [str(compiled.source_path(m, root).relative_to(root)) for m in compiled.MODULES]
     stamp = compiled.fingerprint(compiled.MODULES, root)  # digests of what is about to be compiled
     work = Path(tempfile.mkdtemp(prefix="segment-native-"))
@@ -53,6 +64,7 @@ def build(root: Path) -> None:
     try:
         extensions = mypycify(["--ignore-missing-imports", *sources], opt_level="3", group_name=compiled.GROUP,
                               target_dir=str(work / "c"))
+        step("native: compiling the generated C (one shared library)")
         setup(name="segment-server-native", ext_modules=extensions, packages=[],
               script_args=["--quiet", "build_ext", "--inplace", "--build-temp", str(work / "o")])
     finally:

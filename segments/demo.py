@@ -11,7 +11,7 @@ import base64
 import gzip
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -73,19 +73,31 @@ def memberships(users: int, seed: int = 7) -> Iterator[dict[str, object]]:
             yield {"kind": "user_id", "key": f"u{rng.getrandbits(64):016x}", "segments": segs}
 
 
-def write(out_dir: Path, users: int, seed: int = 7) -> tuple[Path, Path]:
-    """Write ``taxonomy.json`` (Index's 2.0 shape plus our fields) and ``memberships.jsonl.gz``."""
+def row_count(users: int) -> int:
+    """Rows :func:`memberships` yields: the contextual URL rows, then one per user."""
+    return len(DOMAINS) * len(SECTIONS) + users
+
+
+def write(out_dir: Path, users: int, seed: int = 7,
+          progress: Callable[[int], None] | None = None) -> tuple[Path, Path]:
+    """Write ``taxonomy.json`` (Index's 2.0 shape plus our fields) and ``memberships.jsonl.gz``.
+
+    ``progress`` gets the rows written so far (of :func:`row_count`), every 10,000."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tax_path = out_dir / "taxonomy.json"
     tax_path.write_bytes(orjson.dumps({"version": "2.0", "segments": taxonomy()}, option=orjson.OPT_INDENT_2))
     mem_path = out_dir / "memberships.jsonl.gz"
     with open(mem_path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as fh:
         buf = []
+        written = 0
         for row in memberships(users, seed):
             buf.append(orjson.dumps(row))
             if len(buf) >= 10000:
                 fh.write(b"\n".join(buf) + b"\n")
+                written += len(buf)
                 buf.clear()
+                if progress is not None:
+                    progress(written)
         if buf:
             fh.write(b"\n".join(buf) + b"\n")
     return tax_path, mem_path

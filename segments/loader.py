@@ -39,8 +39,12 @@ from typing import TYPE_CHECKING, Literal
 import orjson
 
 from segments import keys as K
+from segments.reading import ReadPosition
+from segments.rejects import RejectLimit, TooManyRejected
 from segments.rows import DiiMembership, Membership, Rejected, Row, iter_rows, iter_taxonomy
 from segments.store import schema
+from segments.store.base import NoSnapshot, StoreError
+from segments.store.integrity import quick_check
 from segments.store.snapshots import SnapshotDir, write_meta
 
 if TYPE_CHECKING:
@@ -61,6 +65,8 @@ class LoadReport:
     path: str = ""
     dii_rows: int = 0  # rows keyed by email/phone (hashes), recorded for UID2 mapping
     dii_new: int = 0  # DII seen for the first time: waiting for the mapping job
+    base: str = ""  # the snapshot a merge started from
+    warnings: list[str] = field(default_factory=list)  # e.g. CURRENT was damaged: merged onto the last good one
 
 
 class LoadError(Exception):
@@ -75,28 +81,43 @@ def load(
     mode: Mode = "merge",
     progress: Callable[[int], None] | None = None,
     memberships: Iterable[Membership] = (),
+    max_rejected: RejectLimit | None = None,
+    progress_bytes: Callable[[int], None] | None = None,
 ) -> LoadReport:
-    """Load files (and/or in-memory ``memberships``) into a new snapshot and publish it."""
+    """Load files (and/or in-memory ``memberships``) into a new snapshot and publish it.
+
+    ``max_rejected``: past it, :class:`TooManyRejected` and nothing is published (``None``: no
+    limit; the CLI applies :meth:`RejectLimit.default`). ``progress`` gets the rows staged so far,
+    ``progress_bytes`` the bytes of the input files read so far (see :func:`input_bytes`).
+    Stale staging files of killed loads are removed first: this load holds the write lock, so
+    no live loader owns them. The new file passes ``PRAGMA quick_check`` before it is published.
+    """
     started = time.perf_counter()
     snapdir = SnapshotDir(data_dir)
     report = LoadReport()
     fresh = mode == "replace"
     dii = _DiiRouter(Path(data_dir), replace=fresh)
     with snapdir.write_lock(), _gc_paused():
+        report.warnings += [f"removed {p.name}, left by a killed load" for p in snapdir.clean_stale()]
+        base = _base(snapdir, fresh, report)
         version = snapdir.next_version()
         staging = snapdir.staging_path(version)
         conn = sqlite3.connect(staging)
         try:
-            _start_build(conn, snapdir.current_path(), fresh=fresh, new_taxonomy=bool(taxonomy_files))
+            _start_build(conn, base, fresh=fresh, new_taxonomy=bool(taxonomy_files))
             _load_taxonomy(conn, taxonomy_files, report)
             known = {sid for (sid,) in conn.execute("SELECT id FROM segments")}
-            _stage(conn, _sources(membership_files, memberships), known, report, progress, dii)
+            reading = ReadPosition(progress_bytes)
+            _stage(conn, _sources(membership_files, memberships, reading), known, report, progress, dii, reading)
+            if max_rejected is not None and max_rejected.exceeded(len(report.rejected), report.rows):
+                raise TooManyRejected(max_rejected, report.rows, report.rejected)
             report.keys, members = _fold_staged(conn, fresh=fresh)
             _merge_links(conn)
             write_meta(conn, version=version, members=members)
             report.segments = len(known)
             conn.commit()
             conn.execute("PRAGMA journal_mode=WAL")
+            quick_check(conn, staging)  # never publish a file a reader would refuse
         except BaseException:
             conn.close()
             staging.unlink(missing_ok=True)
@@ -126,6 +147,27 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _base(snapdir: SnapshotDir, fresh: bool, report: LoadReport) -> Path | None:
+    """The snapshot to build on: CURRENT's, or (damaged) the newest good one, said in ``warnings``.
+
+    A merge refuses to build on nothing when snapshots exist but none is readable; a replace
+    starts fresh then (it only carries the taxonomy over).
+    """
+    try:
+        resolved = snapdir.resolve(full=True)
+    except NoSnapshot:
+        return None
+    except StoreError as exc:
+        if not fresh:
+            raise LoadError(f"cannot merge: {exc} (a --replace load starts a fresh snapshot)") from None
+        report.warnings.append(f"{exc}; starting a fresh snapshot")
+        return None
+    if resolved.problem is not None:
+        report.warnings.append(resolved.problem)
+    report.base = str(resolved.path)
+    return resolved.path
 
 
 def _start_build(conn: sqlite3.Connection, current: Path | None, *, fresh: bool, new_taxonomy: bool) -> None:
@@ -229,15 +271,15 @@ class _DiiRouter:
 Source = tuple[str, Iterable[tuple[int, Row | DiiMembership | Rejected]]]  # (file, (line, row) ...)
 
 
-def _sources(files: Sequence[Path], extra: Iterable[Membership]) -> Iterator[Source]:
+def _sources(files: Sequence[Path], extra: Iterable[Membership], reading: ReadPosition) -> Iterator[Source]:
     for path in files:
-        yield str(path), iter_rows(Path(path))
+        yield str(path), iter_rows(Path(path), reading.opened)
     for item in extra:
         yield item.path or "(memberships)", [(item.line, (item.key, item.segments, item.expires, item.xandr_id))]
 
 
 def _stage(conn: sqlite3.Connection, sources: Iterable[Source], known: set[str], report: LoadReport,
-           progress: Callable[[int], None] | None, dii: _DiiRouter) -> None:
+           progress: Callable[[int], None] | None, dii: _DiiRouter, reading: ReadPosition) -> None:
     """Append every accepted row, encoded, to ``incoming`` (links to ``incoming_links``)."""
     batch: list[tuple[str, bytes]] = []
     links: list[tuple[str, str]] = []
@@ -267,10 +309,12 @@ def _stage(conn: sqlite3.Connection, sources: Iterable[Source], known: set[str],
                 report.rows = count
                 if progress:
                     progress(count)
+                reading.tick()
     _flush(conn, batch, links)
     report.rows = count
     if progress:
         progress(count)
+    reading.tick()
 
 
 def _flush(conn: sqlite3.Connection, batch: list[tuple[str, bytes]], links: list[tuple[str, str]]) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,15 +77,37 @@ class RowError(ValueError):
     pass
 
 
-def open_text(path: Path) -> IO[str]:
-    return io.TextIOWrapper(open_binary(path), encoding="utf-8", newline="")
+# Called with the raw (possibly compressed) file as it is opened: its ``tell()`` is how far a
+# load has read, which a progress bar turns into a fraction of the file size.
+OnOpen = Callable[[IO[bytes]], None]
 
 
-def open_binary(path: Path) -> gzip.GzipFile | io.BufferedReader:
+def open_text(path: Path, on_open: OnOpen | None = None) -> IO[str]:
+    return io.TextIOWrapper(open_binary(path, on_open), encoding="utf-8", newline="")
+
+
+class _OwningGzip(gzip.GzipFile):
+    """A GzipFile over a file object it closes too (``gzip.open`` would hide the raw file)."""
+
+    def __init__(self, raw: io.BufferedReader) -> None:
+        super().__init__(fileobj=raw, mode="rb")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
+
+
+def open_binary(path: Path, on_open: OnOpen | None = None) -> gzip.GzipFile | io.BufferedReader:
     """The file's bytes, gunzipped when it starts with the gzip magic (whatever its name says)."""
-    with path.open("rb") as fh:
-        gzipped = fh.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gzipped else path.open("rb")
+    raw = path.open("rb")
+    gzipped = raw.read(2) == b"\x1f\x8b"
+    raw.seek(0)
+    if on_open is not None:
+        on_open(raw)
+    return _OwningGzip(raw) if gzipped else raw
 
 
 def file_format(path: Path) -> str:
@@ -99,14 +121,14 @@ def file_format(path: Path) -> str:
     raise RowError(f"{path}: unknown format (expected .csv, .jsonl or .json, optionally .gz)")
 
 
-def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
+def iter_records(path: Path, on_open: OnOpen | None = None) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
     """(line number, record) for CSV/JSONL; unparsable lines come back as :class:`Rejected`."""
     fmt = file_format(path)
     if fmt == "jsonl":
-        with open_binary(path) as raw:
+        with open_binary(path, on_open) as raw:
             yield from _jsonl_records(path, raw)
     elif fmt == "csv":
-        with open_text(path) as fh:
+        with open_text(path, on_open) as fh:
             tsv = path.name.lower().removesuffix(".gz").endswith(".tsv")
             reader = csv.DictReader(fh, delimiter="\t" if tsv else ",")
             for row in reader:
@@ -246,10 +268,10 @@ def _dii_id(kind: str, value: str) -> str:
         raise RowError(f"invalid {kind}: {exc}") from None
 
 
-def iter_rows(path: Path) -> Iterator[tuple[int, Row | DiiMembership | Rejected]]:
+def iter_rows(path: Path, on_open: OnOpen | None = None) -> Iterator[tuple[int, Row | DiiMembership | Rejected]]:
     """``(line number, row)`` for every row of a membership file; see :func:`parse_row`."""
     name = str(path)
-    for line, record in iter_records(path):
+    for line, record in iter_records(path, on_open):
         if isinstance(record, Rejected):
             yield line, record
             continue

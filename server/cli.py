@@ -9,7 +9,7 @@ import shutil
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -49,6 +49,7 @@ def serve(
     server = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
     observability = {"log_format": log_format.value} if log_format is not None else {}
     settings = _settings(config, server=server, observability=observability)
+    _check_store(settings)  # before any worker: exit 1 naming the file when no snapshot can serve
     if config is not None:
         os.environ[ENV_PREFIX + "CONFIG"] = str(config.resolve())
     for key, value in server.items():
@@ -94,6 +95,22 @@ def _prepare_metrics_dir(settings: Settings) -> None:
     structlog.get_logger("server.cli").info("metrics", workers=workers, multiprocess_dir=path)
 
 
+def _check_store(settings: Settings) -> None:
+    """The store every worker will open (issue 25): a missing or damaged snapshot named on stderr;
+    the newest good one serves instead (``[store] fallback``), or the command exits 1."""
+    from segments.store import StoreError
+    from segments.store.preflight import preflight
+
+    s = settings.store
+    try:
+        notes = preflight(settings.data_dir, fallback=s.fallback, verify=s.verify_on_open)
+    except StoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for note in notes:
+        typer.echo(note, err=True)
+
+
 @app.command()
 def load(
     files: Annotated[list[Path], typer.Argument(help="membership files: CSV/JSONL, optionally .gz")] = [],  # noqa: B006
@@ -101,48 +118,91 @@ def load(
     replace: Annotated[bool, typer.Option(help="start from an empty snapshot instead of merging")] = False,
     config: ConfigOpt = None,
     data_dir: Annotated[Path | None, typer.Option(help="override store.data_dir")] = None,
+    max_rejected: Annotated[str | None, typer.Option(
+        help="most rejected rows before nothing is published: a count (25) or a share (0.5%); "
+             "default 0 with --replace, 1% otherwise")] = None,
     max_rejects_shown: int = 50,
 ) -> None:
-    """Bulk-load into a new snapshot and publish it atomically; rejected rows are listed by line."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    """Bulk-load into a new snapshot and publish it atomically; rejected rows are listed by line.
 
+    Exits 1 and publishes nothing when more rows are rejected than ``--max-rejected`` allows.
+    """
+    from segments import progress as bars
+    from segments.loader import LoadError
     from segments.loader import load as run_load
+    from segments.reading import input_bytes
+    from segments.rejects import RejectLimit, TooManyRejected
+    from segments.rows import RowError
+    from segments.store import StoreError
 
     settings = _settings(config, store={"data_dir": str(data_dir)} if data_dir else {})
     if not files and not taxonomy:
         typer.echo("nothing to load: give membership files and/or --taxonomy", err=True)
         raise typer.Exit(2)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} rows"),
-                  TimeElapsedColumn(), transient=True, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task("loading", total=None)
-        report = run_load(settings.data_dir, files, taxonomy, mode="replace" if replace else "merge",
-                          progress=lambda n: progress.update(task, completed=n))
-    for rejected in report.rejected[:max_rejects_shown]:
-        typer.echo(f"rejected {rejected}", err=True)
-    if len(report.rejected) > max_rejects_shown:
-        typer.echo(f"… and {len(report.rejected) - max_rejects_shown} more rejected rows", err=True)
+    try:
+        limit = RejectLimit.parse(max_rejected) if max_rejected else RejectLimit.default(replace=replace)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    total = input_bytes(files)
+    try:
+        with bars.bar("loading", total or None, unit="bytes", count_unit="rows") as update:
+            rows_read = [0]
+
+            def on_rows(n: int) -> None:
+                rows_read[0] = n
+
+            report = run_load(settings.data_dir, files, taxonomy, mode="replace" if replace else "merge",
+                              progress=on_rows, max_rejected=limit,
+                              progress_bytes=lambda b: update(b, rows=rows_read[0], description=_phase(b, total)))
+    except TooManyRejected as exc:
+        _show_rejected(exc.rejected, max_rejects_shown)
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except (LoadError, RowError, StoreError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    _show_rejected(report.rejected, max_rejects_shown)
     typer.echo(orjson.dumps({"version": report.version, "rows": report.rows, "keys": report.keys,
                              "segments": report.segments, "rejected": len(report.rejected),
                              "seconds": round(report.seconds, 3), "snapshot": report.path}).decode())
 
 
+def _phase(done: int, total: int) -> str:
+    """All input read: the rest is SQLite sorting and writing the snapshot (a third of a big load)."""
+    return "writing snapshot" if total and done >= total else "loading"
+
+
+def _show_rejected(rejected: Sequence[object], shown: int) -> None:
+    """The first rejected rows as ``file:line: reason``, then how many more."""
+    for row in rejected[:shown]:
+        typer.echo(f"rejected {row}", err=True)
+    if len(rejected) > shown:
+        typer.echo(f"… and {len(rejected) - shown} more rejected rows", err=True)
+
+
 @app.command()
 def stats(config: ConfigOpt = None, by_kind: bool = typer.Option(True, help="count keys per kind (scans)")) -> None:
-    """Print the serving snapshot: version, age, keys per kind, segments."""
+    """Print the serving snapshot: version, age, keys per kind, segments (and any problem with it)."""
     import time
 
-    from segments.store import NoSnapshot, SQLiteStore
+    from segments.store import SQLiteStore, StoreError
 
     settings = _settings(config)
     try:
-        store = SQLiteStore(settings.data_dir)
-    except NoSnapshot as exc:
-        typer.echo(str(exc), err=True)
+        store = SQLiteStore(settings.data_dir, verify=settings.store.verify_on_open, fallback=settings.store.fallback)
+    except StoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     info = store.info
+    health = store.health()
     out: dict[str, object] = {"version": info.version, "age_seconds": round(time.time() - info.created_at, 1),
                               "keys": info.members, "segments": info.segments, "path": info.path,
-                              "ip_prefix_lengths": sorted(store.ip_prefix_lengths)}
+                              "ip_prefix_lengths": sorted(store.ip_prefix_lengths), "state": health.state}
+    if health.state != "ok":
+        out["problem"] = health.detail
     if by_kind:
         conn = sqlite3.connect(f"file:{info.path}?mode=ro", uri=True)
         rows = conn.execute("SELECT substr(key, 1, instr(key, ':') - 1), count(*) FROM members GROUP BY 1")
@@ -161,12 +221,25 @@ def demo(
 ) -> None:
     """Generate the deterministic demo data set and load it (replacing the current snapshot)."""
     from segments import demo as demo_data
+    from segments import progress as bars
     from segments.loader import load as run_load
+    from segments.reading import input_bytes
+    from segments.rejects import RejectLimit
 
     settings = _settings(config)
     target = out_dir or Path(tempfile.mkdtemp(prefix="segserver-demo-"))
-    tax, mem = demo_data.write(target, users, seed)
-    report = run_load(settings.data_dir, [mem], [tax], mode="replace")
+    with bars.bar("generating", demo_data.row_count(users)) as update:
+        tax, mem = demo_data.write(target, users, seed, progress=update)
+    size = input_bytes([mem])
+    with bars.bar("loading", size, unit="bytes", count_unit="rows") as update:
+        rows_read = [0]
+
+        def on_rows(n: int) -> None:
+            rows_read[0] = n
+
+        report = run_load(settings.data_dir, [mem], [tax], mode="replace", progress=on_rows,
+                          max_rejected=RejectLimit.default(replace=True),
+                          progress_bytes=lambda b: update(b, rows=rows_read[0], description=_phase(b, size)))
     typer.echo(orjson.dumps({"version": report.version, "rows": report.rows, "keys": report.keys,
                              "rejected": len(report.rejected), "seconds": round(report.seconds, 2)}).decode())
     if out_dir is None:

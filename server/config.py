@@ -52,6 +52,9 @@ class StoreSettings:
     data_dir: str = "data"
     check_interval_seconds: float = 1.0
     prewarm: bool = True
+    mmap: bool = False  # read the snapshot through mmap (faster, but a truncated file is a SIGBUS)
+    verify_on_open: bool = True  # PRAGMA quick_check before a snapshot serves
+    fallback: bool = True  # CURRENT's snapshot missing/damaged: serve the newest good one (else refuse)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from typing import Any
 import structlog
 
 from segments.store import SnapshotDir, SQLiteStore
+from segments.store.base import store_health
 from server.config import Settings
-from server.health import ReadinessCheck
+from server.health import STATE_CODES, STORE_LOOKUP_FAILURES, STORE_STATE, Check, ReadinessCheck
 from server.mirror import Mirror
 from server.mirror.outbox import Outbox
 from server.privacy import PrivacyGate
@@ -27,9 +28,7 @@ log = structlog.get_logger("server.wiring")
 
 
 def build_services(settings: Settings) -> Services:
-    SnapshotDir(settings.data_dir).ensure()
-    store = SQLiteStore(settings.data_dir, check_interval=settings.store.check_interval_seconds,
-                        prewarm=settings.store.prewarm)
+    store = open_store(settings)
     svc = Services(settings=settings, store=store, gate=PrivacyGate(settings.privacy))
     _wire_uid2(svc)
     mirror = settings.mirror
@@ -38,6 +37,18 @@ def build_services(settings: Settings) -> Services:
         if not mirror.embedded_sender:  # no sender here: give the status page its own outbox view
             svc.extras["outbox"] = Outbox(settings.data_dir)
     return svc
+
+
+def open_store(settings: Settings) -> SQLiteStore:
+    """The worker's store: a brand-new data dir gets an empty snapshot; stale temp files of killed
+    loads go (unless a load is running); the snapshot is checked before it serves. Raises
+    :class:`StoreError` naming the file when nothing usable is left."""
+    snapdir = SnapshotDir(settings.data_dir)
+    snapdir.ensure()
+    snapdir.clean_stale_if_idle()
+    s = settings.store
+    return SQLiteStore(settings.data_dir, check_interval=s.check_interval_seconds, prewarm=s.prewarm,
+                       mmap=s.mmap, verify=s.verify_on_open, fallback=s.fallback)
 
 
 def _wire_uid2(svc: Services) -> None:
@@ -53,9 +64,9 @@ def _wire_uid2(svc: Services) -> None:
 
 
 def readiness_checks(svc: Services) -> dict[str, ReadinessCheck]:
-    def store_check() -> tuple[bool, str]:
-        info = svc.store.info
-        return info.version > 0, f"snapshot v{info.version}, {info.members} keys, {info.segments} segments"
+    def store_check() -> Check:
+        health = store_health(svc.store)
+        return Check(health.state != "failed", health.detail, degraded=health.state == "degraded")
 
     checks: dict[str, ReadinessCheck] = {"store": store_check}
     for scope, refresher in svc.extras.get("uid2", {}).items():
@@ -73,10 +84,16 @@ async def store_upkeep(svc: Services, interval: float) -> None:
     snapshot would otherwise stay open (keeping WAL checkpoints from passing it) and whose first
     request after a publish would pay for the switch.
     """
+    exported = 0
     while True:
         await asyncio.sleep(interval)
         try:
             svc.store.maybe_reload()
+            health = store_health(svc.store)
+            STORE_STATE.set(STATE_CODES.get(health.state, 2))
+            if health.lookup_failures > exported:
+                STORE_LOOKUP_FAILURES.inc(health.lookup_failures - exported)
+                exported = health.lookup_failures
         except Exception as exc:  # noqa: BLE001 -- requests see the same error; the loop must live on
             log.warning("store.upkeep_failed", error=str(exc))
 

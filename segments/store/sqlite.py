@@ -1,13 +1,20 @@
-"""The embedded store: every uvicorn worker reads the same SQLite snapshot through mmap.
+"""The embedded store: every uvicorn worker reads the same SQLite snapshot file.
 
-Workers do not copy the data: pages come from the OS page cache through ``mmap`` and are shared
-between processes, so a worker's private memory (USS) stays small however large the snapshot.
-The connection's own page cache is kept tiny for the same reason.
+Workers do not copy the data: pages come from the OS page cache (through ``pread``, or shared
+through ``mmap`` with ``[store] mmap = true``), so a worker's private memory (USS) stays small
+however large the snapshot. The connection's own page cache is kept tiny for the same reason.
+
+A damaged snapshot never raises into a request: :meth:`SQLiteStore.lookup` answers an empty
+result marked ``failed`` and counts it, the connection is dropped and the store goes back to the
+last good snapshot on disk (see :mod:`segments.store.opening`). With mmap on, every lookup that
+reads SQLite first checks the file has not shrunk (one ``fstat``, ~0.3 µs): a page read past the
+end of a mapped file is a SIGBUS, which no Python code can catch.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -15,13 +22,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
 import structlog
 
 from segments.store import schema
-from segments.store.base import LookupResult, NoSnapshot, SnapshotInfo, StoreError
+from segments.store.base import LookupResult, SnapshotInfo, StoreError, StoreHealth
+from segments.store.integrity import DamagedSnapshot
+from segments.store.opening import MMAP_BYTES, Meta, Opened, Opener, open_reader, prewarm, read_meta
 from segments.store.snapshots import SnapshotDir
-from segments.taxonomy import Segment, Taxonomy, segment_from_row
+from segments.taxonomy import Taxonomy
+
+__all__ = ["MMAP_BYTES", "SQLiteStore", "open_reader", "prewarm"]
 
 log = structlog.get_logger("segments.store")
 _T = TypeVar("_T")
@@ -33,25 +43,6 @@ EQUALITY_TERMS = 32
 _UNKNOWN: Any = object()
 # A remembered contextual value: (stored blob, live segment ids, when that list next changes).
 _Remembered = tuple[bytes, list[str], float]
-MMAP_BYTES = 1 << 36  # 64 GiB of address space: the whole file is mapped, the OS decides what is resident
-
-
-def open_reader(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, cached_statements=256)
-    conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
-    conn.execute("PRAGMA cache_size=-1024")  # 1 MiB private page cache; mmap does the rest
-    return conn
-
-
-def prewarm(conn: sqlite3.Connection) -> None:
-    """Touch every page of the ``members`` tree through ``conn``'s memory map.
-
-    A page read through mmap for the first time costs the process a page fault, even when the
-    file is in the OS page cache; on a 10 M-key snapshot the first lookups of random users paid
-    several (store benchmark, first pass: p99 22 µs; warmed: 15 µs). One ``count(*)`` walks
-    every leaf once — 0.3 s for 10 M keys — and the pages stay shared with the other workers.
-    """
-    conn.execute("SELECT count(*) FROM members").fetchone()
 
 
 def _in_thread(work: Callable[[], _T]) -> Future[_T]:
@@ -66,18 +57,23 @@ class SQLiteStore:
     """A read view of the current snapshot that follows publishes and live edits.
 
     :meth:`maybe_reload` is called once per request but does real work at most once per
-    ``check_interval`` seconds: one ``stat()`` of ``CURRENT`` (new snapshot published?) and one
-    ``PRAGMA data_version`` (live edit committed by another process?). With ``prewarm``, a new
-    snapshot's connection is warmed (:func:`prewarm`) in a thread and swapped in when ready.
+    ``check_interval`` seconds: one ``stat()`` of ``CURRENT`` (new snapshot published?), one
+    ``fstat()`` of the serving file (shrunk under us?) and one ``PRAGMA data_version`` (live edit
+    committed by another process?). With ``prewarm``, a new snapshot is checked and warmed in a
+    thread and swapped in when ready; the old one serves meanwhile.
     """
 
-    def __init__(self, data_dir: str | Path, *, check_interval: float = 1.0, prewarm: bool = False) -> None:
+    def __init__(self, data_dir: str | Path, *, check_interval: float = 1.0, prewarm: bool = False,
+                 mmap: bool = False, verify: bool = True, fallback: bool = True) -> None:
         self._dir = SnapshotDir(data_dir)
+        self._opener = Opener(self._dir, mmap=mmap, verify=verify, prewarm=prewarm, fallback=fallback)
         self._prewarm = prewarm
-        self._warming: Future[tuple[sqlite3.Connection, tuple[int, int] | None, Path]] | None = None
+        self._mmap = mmap
+        self._warming: Future[Opened] | None = None
         self._check_interval = check_interval
         self._next_check = 0.0
         self._conn: sqlite3.Connection | None = None
+        self._serving: Opened | None = None
         self._stamp: tuple[int, int] | None = None
         self._data_version = -1
         self._taxonomy = Taxonomy()
@@ -87,7 +83,11 @@ class SQLiteStore:
         self._any_classifying = False
         self._any_links = False
         self._context_cache: dict[str, _Remembered | None] = {}
-        self._open()
+        self._problem: str | None = None
+        self._lookup_failures = 0
+        self._fd = -1
+        self._size = 0
+        self._adopt(self._opener.open())  # raises StoreError naming the file: nothing usable to serve
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -137,9 +137,16 @@ class SQLiteStore:
         repeat across requests, so their decoded values are remembered per snapshot until their
         earliest expiry; user-level keys always go to SQLite. The lists in ``hits`` may be shared
         with that memory: callers read them, never change them.
+
+        Never raises: when the snapshot cannot be read the result is empty with ``failed`` set,
+        the failure is counted (:meth:`health`) and the store moves to the last good snapshot.
         """
         result = LookupResult()
-        if not keys or self._conn is None:
+        if not keys:
+            return result
+        if self._conn is None:  # damaged, and no good snapshot found yet: an empty answer, counted
+            self._lookup_failures += 1
+            result.failed = True
             return result
         with_classifying = classifying and self._any_classifying
         cache = None if with_classifying else self._context_cache
@@ -159,8 +166,23 @@ class SQLiteStore:
                     continue
             ask.append(key)
         if ask:
-            self._query(ask, now, result, cache, with_classifying, links and self._any_links)
+            try:
+                if self._mmap and os.fstat(self._fd).st_size < self._size:
+                    raise DamagedSnapshot(self._info.path, "the file shrank while serving")
+                self._query(ask, now, result, cache, with_classifying, links and self._any_links)
+            except Exception as exc:  # noqa: BLE001 -- a lookup never raises into a request
+                return self._failed_lookup(exc)
         return result
+
+    def _failed_lookup(self, exc: Exception) -> LookupResult:
+        """Count it; a read error from SQLite (or a shrunk file) means the file: drop it and recover."""
+        self._lookup_failures += 1
+        if isinstance(exc, (sqlite3.Error, StoreError)):
+            self._drop(f"snapshot {self._info.path} failed a read: {exc}")
+        elif self._problem is None:  # a value that does not decode: the file is readable, the row is not
+            self._problem = f"unreadable value in snapshot {self._info.path}: {type(exc).__name__}: {exc}"
+            log.error("store.lookup_failed", path=self._info.path, error=self._problem)
+        return LookupResult(failed=True)
 
     def _query(self, ask: list[str], now: float, result: LookupResult, cache: dict[str, _Remembered | None] | None,
                with_classifying: bool, with_links: bool) -> None:
@@ -186,33 +208,69 @@ class SQLiteStore:
                 if key not in found and key.startswith(CONTEXTUAL_PREFIXES):
                     cache[key] = None
 
+    def health(self) -> StoreHealth:
+        """``ok``, ``degraded`` (serving, with a problem naming the file) or ``failed`` (serving nothing)."""
+        info, failures = self._info, self._lookup_failures
+        if self._conn is None:
+            return StoreHealth("failed", self._problem or "no snapshot open", "", failures)
+        if self._problem is not None:
+            return StoreHealth("degraded", self._problem, info.path, failures)
+        detail = f"snapshot v{info.version}, {info.members} keys, {info.segments} segments"
+        return StoreHealth("ok", detail, info.path, failures)
+
     def reload(self) -> bool:
-        """Check for a new snapshot or live edits now (``/admin/reload``), not at the next interval."""
+        """Check for a new snapshot or live edits now (``/admin/reload``), not at the next interval.
+
+        Runs the checks here and now (the caller asked to wait); never raises: a snapshot that
+        fails them leaves the current one serving, and :meth:`health` says why.
+        """
         self._discard_warming()
-        if self._dir.pointer_stamp() != self._stamp:
-            self._open()  # here and now, prewarm included: the caller asked to wait for it
-            self._next_check = time.monotonic() + self._check_interval
-            return True
-        self._next_check = 0.0
-        return self.maybe_reload()
+        self._next_check = time.monotonic() + self._check_interval
+        try:
+            if self._conn is not None and self._shrunk():
+                self._drop(f"snapshot {self._info.path} is damaged: truncated while serving")
+            if self._conn is None or self._dir.pointer_stamp() != self._stamp:
+                return self._try_adopt(self._opener.open)
+            return self._renew_read(self._conn)
+        except Exception as exc:  # noqa: BLE001 -- an admin call must get an answer, not a 500
+            self._unexpected(exc)
+            return False
 
     def maybe_reload(self) -> bool:
+        """The per-request check (real work once per interval); never raises into the request."""
         now = time.monotonic()
         if now < self._next_check:
             return False
         self._next_check = now + self._check_interval
+        try:
+            return self._check()
+        except Exception as exc:  # noqa: BLE001 -- requests call this: it must not fail them
+            self._unexpected(exc)
+            return False
+
+    def _check(self) -> bool:
+        if self._conn is None:
+            self._next_check = 0.0  # serving nothing: look again on every request, not per interval
         if self._warming is not None:
             return self._adopt_warmed()
-        if self._dir.pointer_stamp() != self._stamp:
-            if self._prewarm and self._conn is not None:
-                # Warm the new snapshot's connection off the event loop; the old one serves meanwhile.
-                self._warming = _in_thread(self._connect)
+        if self._conn is not None and self._shrunk():
+            self._drop(f"snapshot {self._info.path} is damaged: truncated while serving")
+        if self._conn is None or self._dir.pointer_stamp() != self._stamp:
+            if self._prewarm:  # check and warm off the event loop; the current one serves meanwhile
+                self._warming = _in_thread(self._opener.open)
                 return False
-            self._open()
-            return True
-        if self._conn is not None:
-            return self._renew_read(self._conn)
-        return False
+            return self._try_adopt(self._opener.open)
+        return self._renew_read(self._conn)
+
+    def _shrunk(self) -> bool:
+        """Snapshots never shrink (no VACUUM, no truncating checkpoint of the main file): damage."""
+        return self._fd >= 0 and os.fstat(self._fd).st_size < self._size
+
+    def _unexpected(self, exc: Exception) -> None:
+        if isinstance(exc, sqlite3.Error):
+            self._drop(f"snapshot {self._info.path} failed a read: {exc}")
+        else:
+            log.error("store.check_failed", path=self._info.path, error=f"{type(exc).__name__}: {exc}")
 
     def _renew_read(self, conn: sqlite3.Connection) -> bool:
         """End the held read transaction, pick up live edits, and hold the next one.
@@ -232,88 +290,81 @@ class SQLiteStore:
             if data_version == self._data_version:
                 return False
             self._data_version = data_version
-            self._load_metadata(conn, self._info.path)
+            self._apply(read_meta(conn, self._info.path))
             return True
         finally:
             if not conn.in_transaction:
                 conn.execute("BEGIN")
 
-    def _open(self) -> None:
-        self._adopt(*self._connect())
-
-    def _connect(self) -> tuple[sqlite3.Connection, tuple[int, int] | None, Path]:
-        stamp = self._dir.pointer_stamp()
-        path = self._dir.current_path()
-        if path is None:
-            raise NoSnapshot(f"no snapshot in {self._dir.root}; run `segment-server load` first")
-        conn = open_reader(path)
-        if self._prewarm:
-            try:
-                prewarm(conn)
-            except sqlite3.Error:
-                conn.close()
-                raise
-        return conn, stamp, path
-
-    def _adopt(self, conn: sqlite3.Connection, stamp: tuple[int, int] | None, path: Path) -> None:
+    def _try_adopt(self, get: Callable[[], Opened]) -> bool:
         try:
-            self._load_metadata(conn, str(path))
-            (self._data_version,) = conn.execute("PRAGMA data_version").fetchone()
+            self._adopt(get())
+        except StoreError as exc:
+            problem = f"{exc}; still serving {self._info.path}" if self._conn is not None else str(exc)
+            if problem != self._problem:  # once per new problem, not once per interval
+                log.error("store.open_failed", error=problem)
+            self._problem = problem
+            self._stamp = self._dir.pointer_stamp() if self._conn is not None else self._stamp
+            return False
+        return True
+
+    def _adopt(self, opened: Opened) -> None:
+        conn = opened.conn
+        try:
+            (data_version,) = conn.execute("PRAGMA data_version").fetchone()
             conn.execute("BEGIN")  # the held read transaction (see _renew_read); deferred, so no lock yet
-        except sqlite3.Error:
-            conn.close()
-            raise
-        old, self._conn, self._stamp = self._conn, conn, stamp
+        except sqlite3.Error as exc:
+            opened.close()
+            raise DamagedSnapshot(opened.path, str(exc)) from None
+        old, self._serving, self._conn, self._stamp = self._serving, opened, conn, opened.stamp
+        self._fd, self._size, self._data_version = opened.fd, opened.size, data_version
+        self._apply(opened.meta)
         self._sql_cache.clear()
+        if opened.problem is not None:
+            log.error("store.fallback", serving=str(opened.path), problem=opened.problem)
+        elif self._problem is not None:
+            log.warning("store.recovered", serving=str(opened.path), was=self._problem)
+        self._problem = opened.problem
         if old is not None:
             old.close()
+
+    def _apply(self, meta: Meta) -> None:
+        self._taxonomy = meta.taxonomy
+        self._ip_lengths = meta.ip_lengths
+        self._info = meta.info
+        self._any_classifying = meta.any_classifying
+        self._any_links = meta.any_links
+        self._context_cache = {}  # a new snapshot or a live edit: remembered values may be stale
+
+    def _drop(self, reason: str) -> None:
+        """Stop reading a damaged file at once (its pages may be gone); recover at the next check."""
+        log.error("store.damaged", error=reason, action="empty answers until a good snapshot is open")
+        serving, self._serving, self._conn = self._serving, None, None
+        self._fd, self._size, self._problem = -1, 0, reason
+        self._info = SnapshotInfo(0, 0.0, 0, 0, "")
+        self._context_cache = {}
+        self._next_check = 0.0
+        if serving is not None:
+            with contextlib.suppress(Exception):
+                serving.close()
 
     def _adopt_warmed(self) -> bool:
         warming = self._warming
         if warming is None or not warming.done():
             return False
         self._warming = None
-        try:
-            self._adopt(*warming.result())
-        except (sqlite3.Error, StoreError) as exc:  # keep serving the old snapshot; retry next interval
-            log.warning("store.reload_failed", error=str(exc))
-            return False
-        return True
+        return self._try_adopt(warming.result)
 
     def _discard_warming(self) -> None:
         warming, self._warming = self._warming, None
         if warming is not None:
-            with contextlib.suppress(sqlite3.Error, StoreError):
-                warming.result()[0].close()
-
-    def _load_metadata(self, conn: sqlite3.Connection, path: str) -> None:
-        meta = dict(conn.execute("SELECT name, value FROM meta"))
-        segments: dict[str, Segment] = {}
-        for seg_id, data in conn.execute("SELECT id, data FROM segments"):
-            segments[seg_id] = segment_from_row(orjson.loads(data))
-        self._taxonomy = Taxonomy(segments)
-        self._context_cache = {}  # a new snapshot or a live edit: remembered values may be stale
-        self._any_classifying = _any_rows(conn, "classifying")
-        self._any_links = _any_rows(conn, "links")
-        lengths = meta.get("ip_prefix_lengths", "")
-        self._ip_lengths = frozenset(int(x) for x in lengths.split(",") if x)
-        self._info = SnapshotInfo(
-            version=int(meta.get("version", 0)),
-            created_at=float(meta.get("created_at", 0.0)),
-            members=int(meta.get("members", 0)),
-            segments=len(segments),
-            path=path,
-        )
+            with contextlib.suppress(Exception):
+                warming.result().close()
 
     def close(self) -> None:
         self._discard_warming()
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        serving, self._serving, self._conn = self._serving, None, None
+        if serving is not None:
+            serving.close()
 
 
-def _any_rows(conn: sqlite3.Connection, table: str) -> bool:
-    try:
-        return bool(conn.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0])
-    except sqlite3.OperationalError:  # a snapshot written before the table existed
-        return False

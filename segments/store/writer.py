@@ -18,6 +18,7 @@ import orjson
 from segments.sqlite_tx import immediate
 from segments.store import schema
 from segments.store.base import NoSnapshot
+from segments.store.integrity import DamagedSnapshot, check_header
 from segments.store.snapshots import SnapshotDir
 from segments.taxonomy import Segment
 
@@ -28,10 +29,14 @@ class StoreWriter:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on CURRENT's snapshot. A damaged one raises
+        :class:`DamagedSnapshot` naming it: an edit is never written into a broken file, nor into
+        the fallback a reader serves meanwhile (the next load would not build on it)."""
         with self.dir.write_lock():
             path = self.dir.current_path()
             if path is None:
                 raise NoSnapshot(f"no snapshot in {self.dir.root}")
+            check_header(path)
             conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -39,6 +44,10 @@ class StoreWriter:
                 schema.create(conn)  # snapshots from older versions gain newer tables (IF NOT EXISTS)
                 with immediate(conn):
                     yield conn
+            except sqlite3.DatabaseError as exc:
+                if not _damage(exc):
+                    raise
+                raise DamagedSnapshot(path, str(exc)) from exc
             finally:
                 conn.close()
 
@@ -98,6 +107,10 @@ class StoreWriter:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             return conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            if not _damage(exc):
+                raise  # e.g. a missing table: the caller's to handle (older snapshots)
+            raise DamagedSnapshot(path, str(exc)) from exc
         finally:
             conn.close()
 
@@ -148,6 +161,11 @@ class StoreWriter:
     def delete_segment(self, segment_id: str) -> bool:
         with self.transaction() as conn:
             return conn.execute("DELETE FROM segments WHERE id = ?", (segment_id,)).rowcount > 0
+
+
+def _damage(exc: sqlite3.DatabaseError) -> bool:
+    """"file is not a database", "malformed", a short read: the file, not the statement or a lock."""
+    return type(exc) is sqlite3.DatabaseError or (type(exc) is sqlite3.OperationalError and "I/O" in str(exc))
 
 
 def _delete(conn: sqlite3.Connection, key: str, segment_ids: Sequence[str] | None) -> list[str]:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from segments.rows import RowError
-from segments.store.base import NoSnapshot, SegmentStore
+from segments.store.base import NoSnapshot, SegmentStore, StoreError
 from segments.taxonomy import InvalidSegment
 from server.auth.errors import AuthError
 from server.auth.guard import Guard
@@ -50,6 +50,8 @@ def endpoint(guard: Guard, fn: Callable[[Request], Awaitable[Response]]) -> Endp
             return error_response(400, "invalid_request", str(exc))
         except NoSnapshot as exc:
             return error_response(409, "no_snapshot", str(exc))
+        except StoreError as exc:  # a damaged snapshot, named: no edit is written into it
+            return error_response(503, "store_unavailable", str(exc))
 
     handle.__name__ = fn.__name__
     handle.__doc__ = fn.__doc__

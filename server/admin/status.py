@@ -8,6 +8,7 @@ reported as ``{"error": ...}`` rather than failing the whole page.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from segments import compiled
-from segments.store.base import SegmentStore
+from segments.store.base import SegmentStore, store_health
 from server.admin.common import StoreGetter, endpoint
 from server.auth.guard import Guard
 from server.auth.jsonio import json_response
@@ -36,6 +37,7 @@ def store_status(store: SegmentStore, now: float) -> dict[str, Any]:
         "age_seconds": round(now - info.created_at, 3) if info.created_at else None,
         "members": info.members,
         "segments": info.segments,
+        "health": dataclasses.asdict(store_health(store)),  # state ok|degraded|failed, detail naming the file
     }
 
 
@@ -52,10 +54,16 @@ def status_routes(
     async def reload(request: Request) -> Response:
         """Re-check the store now (new snapshot or live edits) in the worker serving this call.
 
-        Other workers follow on their own within the store's check interval.
+        Other workers follow on their own within the store's check interval. A snapshot that
+        fails its checks is not adopted: 200 with ``reloaded: false`` and ``store.health`` naming
+        the file (the store never raises here; the guard below covers any other store).
         """
         store = get_store()
-        changed = store.reload()  # on the event loop: the store's connection is used there
+        try:
+            changed = store.reload()  # on the event loop: the store's connection is used there
+        except Exception as exc:  # noqa: BLE001 -- report it, do not answer 500
+            return json_response({"reloaded": False, "error": f"{type(exc).__name__}: {exc}",
+                                  "store": store_status(store, clock())}, 503)
         return json_response({"reloaded": changed, "store": store_status(store, clock())})
 
     async def status(request: Request) -> Response:

@@ -19,7 +19,7 @@ def test_load_reports_rejects_by_line_and_stats(tmp_path: Path, env: dict[str, s
     tax = write_jsonl(tmp_path / "t.jsonl", TAXONOMY)
     mem = tmp_path / "m.csv"
     mem.write_text("kind,key,segments,expires\nuid2,abc,sports,\nip,1.2.3.4/33,cars,\nurl,example.com/a,cars;nope,\n")
-    result = runner.invoke(app, ["load", str(mem), "--taxonomy", str(tax)], env=env)
+    result = runner.invoke(app, ["load", str(mem), "--taxonomy", str(tax), "--max-rejected", "2"], env=env)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert (summary["rows"], summary["rejected"], summary["version"]) == (1, 2, 1)
