@@ -15,7 +15,8 @@ from typing import Annotated
 import orjson
 import typer
 
-from server.config import ENV_PREFIX, ConfigError, Settings, load_settings
+from server.cli_settings import load_or_exit
+from server.config import ENV_PREFIX, Settings
 
 app = typer.Typer(help="Index Exchange data-partner segment server.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -23,11 +24,7 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML fil
 
 
 def _settings(config: Path | None, **overrides: Mapping[str, object]) -> Settings:
-    try:
-        return load_settings(config, overrides={k: v for k, v in overrides.items() if v})
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    return load_or_exit(config, **overrides)
 
 
 @app.command()

@@ -6,13 +6,17 @@ The access-log sample rate stays in ``[server]`` (``access_log_sample_rate``), w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
+
+from server.sections import Section
 
 LogFormat = Literal["json", "console"]
 
 
 @dataclass(frozen=True)
-class ObservabilitySettings:
+class ObservabilitySettings(Section):
+    section: ClassVar[str] = "observability"
+
     #: "json": one JSON object per line on stdout (production); "console": readable, for a terminal.
     log_format: LogFormat = "json"
     #: Serve ``GET /status`` and ``GET /status.json``.
@@ -26,7 +30,7 @@ class ObservabilitySettings:
     #: Access lines for responses with at least this status are always written, sampled or not.
     access_log_error_status: int = 400
 
-    def validate(self) -> list[str]:
+    def validate(self, section: str) -> list[str]:
         problems = []
         if self.log_format not in ("json", "console"):
             problems.append(f"log_format: expected 'json' or 'console', got {self.log_format!r}")
@@ -40,7 +44,6 @@ class ObservabilitySettings:
 
 
 def from_settings(settings: object) -> ObservabilitySettings:
-    """The section if the config registered it, else the defaults (before the lead wires it in)."""
-    sections = getattr(settings, "sections", {})
-    found = sections.get("observability") if hasattr(sections, "get") else None
+    """The ``[observability]`` section of a :class:`server.config.Settings`, else the defaults."""
+    found = getattr(settings, "observability", None)
     return found if isinstance(found, ObservabilitySettings) else ObservabilitySettings()
