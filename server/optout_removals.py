@@ -37,7 +37,7 @@ def xandr_removal_hook(data_dir: Path, mirror: MirrorSettings | None) -> Callabl
         finally:
             store.close()
         users = sorted({link for key_links in links.values() for link in key_links}, key=lambda u: u[0])
-        outbox = Outbox(mirror.data_dir)
+        outbox = Outbox(data_dir)
         try:
             outbox.add_many(intent_rows(users, mapped, remove=True))
         finally:
