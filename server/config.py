@@ -40,13 +40,17 @@ __all__ = ["DEFAULT_FILE", "ENV_PREFIX", "ConfigError", "Settings", "SettingsErr
 
 DEFAULT_FILE: Final = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 
+Table = dict[str, object]
+
 #: The name commands and tests have always caught; the same class as every other settings error.
 ConfigError = SettingsError
+
+#: Defaults that differ between two sections of one class (the lowest layer, under default.toml).
+BUILTIN: Final[dict[str, Table]] = {"euid": {"base_url": "https://prod.euid.eu", "identity_scope": "EUID"}}
 
 #: Settings whose default is another setting's value: ``(section, key) ← (section, key)``.
 DERIVED: Final = {("mirror", "data_dir"): ("store", "data_dir")}
 
-Table = dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ class Settings:
     cached_api: CachedApiSettings = field(default_factory=CachedApiSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     uid2: UID2Settings = field(default_factory=UID2Settings)
-    euid: UID2Settings = field(default_factory=lambda: UID2Settings(base_url="https://prod.euid.eu"))
+    euid: UID2Settings = field(default_factory=lambda: UID2Settings.from_mapping(BUILTIN["euid"], section="euid"))
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
@@ -138,7 +142,7 @@ def load_settings(
     files = [DEFAULT_FILE] if DEFAULT_FILE.exists() else []
     files += [Path(extra) for extra in (env.get(ENV_PREFIX + "CONFIG"), config_file) if extra]
     errors: list[str] = []
-    layers: list[Mapping[str, object]] = []
+    layers: list[Mapping[str, object]] = [BUILTIN]
     for path in files:
         try:
             layers.append(tomllib.loads(path.read_text(encoding="utf-8")))

@@ -83,7 +83,7 @@ class MirrorSettings(Section):
         for name in ("api_url", "streaming_url"):
             if not str(getattr(self, name)).startswith(("https://", "http://")):
                 errors.append(f"{name}: must be an http(s) URL")
-        if self.enabled:
+        if self.enabled and self.embedded_sender:  # else `mirror run` needs them, and checks them
             errors.extend(self.missing_credentials(f"required when [{section}] enabled = true"))
         return errors
 
