@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 
 import server.errors
-
 from server.auth.errors import SettingsError
 from server.auth.settings import AuthSettings
 

@@ -61,11 +61,11 @@ def test_bad_secrets(settings: UID2Settings, message: str) -> None:
         pytest.param(
             {"enabled": True},
             [  # each says what to set and how (issue 26 item 9)
-                "uid2.api_key: required when [uid2] enabled = true: "
-                "set [uid2] api_key or SEGMENT_SERVER_UID2__API_KEY / UID2_API_KEY",
-                "uid2.secret: required when [uid2] enabled = true: "
+                ("uid2.api_key: required when [uid2] enabled = true: "
+                "set [uid2] api_key or SEGMENT_SERVER_UID2__API_KEY / UID2_API_KEY"),
+                ("uid2.secret: required when [uid2] enabled = true: "
                 "set [uid2] secret or SEGMENT_SERVER_UID2__SECRET / UID2_SECRET (base64, 32 bytes), "
-                "or set [uid2] secret_file or SEGMENT_SERVER_UID2__SECRET_FILE / UID2_SECRET_FILE",
+                "or set [uid2] secret_file or SEGMENT_SERVER_UID2__SECRET_FILE / UID2_SECRET_FILE"),
             ],
             id="enabled-without-credentials",
         ),
