@@ -18,8 +18,8 @@ One rule per type, strict everywhere (a typo must not silently weaken a setting)
     T | None        T, or an empty string for "unset"
 
 Environment variables (``SEGMENT_SERVER_<SECTION>__<KEY>``) are strings: they are read as a TOML
-value first (``true``, ``9``, ``[1, 3]``) unless the setting is a string, whose value is taken
-as written. Hand-written rather than msgspec/pydantic: the whole job is these eight rules and the
+value (``true``, ``9``, ``[1, 3]``, ``"text"``); for a string setting, a value that is not a TOML
+string is taken as written (``12345`` is the user name ``"12345"``). Hand-written rather than msgspec/pydantic: the whole job is these eight rules and the
 ``section.key: problem`` report, which a library would have to be wrapped to produce anyway.
 """
 
@@ -125,13 +125,12 @@ def field_types(cls: type) -> dict[str, object]:
 
 
 def env_value(raw: str, annotation: object) -> object:
-    """An environment variable's value: as written for a string setting, else read as TOML."""
-    if _takes_text(annotation):
-        return raw
+    """An environment variable's value, read as TOML; a string setting takes any other text as written."""
     try:
-        return tomllib.loads(f"v = {raw}")["v"]
+        value: object = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         return raw
+    return raw if _takes_text(annotation) and not isinstance(value, str) else value
 
 
 def _takes_text(annotation: object) -> bool:

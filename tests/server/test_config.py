@@ -103,3 +103,13 @@ def test_settings_errors_are_one_class_under_the_root() -> None:
     assert ConfigError is SettingsError is PrivacyConfigError is InvalidMirrorSettings
     assert issubclass(SettingsError, SegmentServerError) and issubclass(AuthError, SegmentServerError)
     assert str(SettingsError(["a.b: c", "d.e: f"])) == "invalid configuration:\n  a.b: c\n  d.e: f"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    pytest.param("12345", "12345", id="digits-as-written"),
+    pytest.param('"quoted"', "quoted", id="toml-string"),
+    pytest.param("true", "true", id="bool-word-as-written"),
+    pytest.param("plain text", "plain text", id="not-toml"),
+])
+def test_a_string_setting_from_the_environment(raw: str, expected: str) -> None:
+    assert load_settings(env={"SEGMENT_SERVER_MIRROR__USERNAME": raw}).mirror.username == expected
