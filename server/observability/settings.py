@@ -5,6 +5,7 @@ The access-log sample rate stays in ``[server]`` (``access_log_sample_rate``), w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -44,6 +45,10 @@ class ObservabilitySettings(Section):
 
 
 def from_settings(settings: object) -> ObservabilitySettings:
-    """The ``[observability]`` section of a :class:`server.config.Settings`, else the defaults."""
+    """The ``[observability]`` section of a :class:`server.config.Settings` (or of anything with a
+    ``sections`` mapping, as tests build), else the defaults."""
     found = getattr(settings, "observability", None)
+    sections = getattr(settings, "sections", None)
+    if found is None and isinstance(sections, Mapping):
+        found = sections.get("observability")
     return found if isinstance(found, ObservabilitySettings) else ObservabilitySettings()
