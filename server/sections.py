@@ -95,8 +95,7 @@ class Section:
         return built
 
 
-def build(cls: type[S], section: str, raw: Table, env: Mapping[str, str],
-                      errors: list[str]) -> S | None:
+def build(cls: type[S], section: str, raw: Table, env: Mapping[str, str], errors: list[str]) -> S | None:
     """The section from ``raw`` (plus alias variables), or ``None`` with ``errors`` appended."""
     values = dict(raw)
     prefix = ALIAS_PREFIXES.get(section)
