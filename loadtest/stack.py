@@ -78,10 +78,10 @@ def hot_path_state() -> str:
 
 def uid2_available() -> bool:
     try:
-        from server.config import OPTIONAL_SECTIONS
+        from server.config import section_types
     except ImportError:
         return False
-    return "uid2" in OPTIONAL_SECTIONS
+    return "uid2" in section_types()
 
 
 @contextlib.contextmanager

@@ -48,7 +48,7 @@ from segments.store.integrity import quick_check
 from segments.store.snapshots import SnapshotDir, write_meta
 
 if TYPE_CHECKING:
-    from server.uid2.identity.mapping import LoadSession
+    from segments.identity_db import LoadSession
 
 Mode = Literal["merge", "replace"]
 BATCH = 50_000
@@ -238,7 +238,7 @@ class _DiiRouter:
 
     def _open(self) -> LoadSession:
         if self._session is None:
-            from server.uid2.identity.mapping import IdentityDB
+            from segments.identity_db import IdentityDB
 
             db = IdentityDB(self._data_dir)
             self._session = db.load_session(replace=self._replace)

@@ -258,9 +258,8 @@ def parse_xandr_id(value: Any) -> str | None:
 
 
 def _dii_id(kind: str, value: str) -> str:
-    # Imported here: the hashing rules belong to the UID2 identity package, and plain
-    # (non-DII) loads should not pay for importing it.
-    from server.uid2.identity.dii import InvalidDii, dii_id, hash_dii
+    # Imported here: plain (non-DII) loads should not pay for importing the hashing rules.
+    from segments.dii import InvalidDii, dii_id, hash_dii
 
     try:
         return dii_id(*hash_dii(kind, value))

@@ -16,7 +16,8 @@ from typing import Annotated
 import orjson
 import typer
 
-from server.config import ENV_PREFIX, ConfigError, Settings, load_settings
+from server.cli_settings import load_or_exit
+from server.config import ENV_PREFIX, Settings
 
 app = typer.Typer(help="Index Exchange data-partner segment server.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -29,11 +30,7 @@ class LogFormatOpt(str, enum.Enum):
 
 
 def _settings(config: Path | None, **overrides: Mapping[str, object]) -> Settings:
-    try:
-        return load_settings(config, overrides={k: v for k, v in overrides.items() if v})
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    return load_or_exit(config, **overrides)
 
 
 @app.command()
@@ -49,7 +46,6 @@ def serve(
     server = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
     observability = {"log_format": log_format.value} if log_format is not None else {}
     settings = _settings(config, server=server, observability=observability)
-    _check_store(settings)  # before any worker: exit 1 naming the file when no snapshot can serve
     if config is not None:
         os.environ[ENV_PREFIX + "CONFIG"] = str(config.resolve())
     for key, value in server.items():
@@ -57,6 +53,7 @@ def serve(
     for key, value in observability.items():  # spawned workers load the settings again
         os.environ[f"{ENV_PREFIX}OBSERVABILITY__{key.upper()}"] = value
     log_config = _start_logging(settings)
+    _check_store(settings)  # before any worker: exit 1 naming the file when no snapshot can serve
     _prepare_metrics_dir(settings)
     import uvicorn
 
@@ -96,8 +93,11 @@ def _prepare_metrics_dir(settings: Settings) -> None:
 
 
 def _check_store(settings: Settings) -> None:
-    """The store every worker will open (issue 25): a missing or damaged snapshot named on stderr;
-    the newest good one serves instead (``[store] fallback``), or the command exits 1."""
+    """The store every worker will open (issue 25): a missing or damaged snapshot is named in the
+    log and the newest good one serves instead (``[store] fallback``), or the command exits 1
+    naming it on stderr."""
+    import structlog
+
     from segments.store import StoreError
     from segments.store.preflight import preflight
 
@@ -107,8 +107,9 @@ def _check_store(settings: Settings) -> None:
     except StoreError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    for note in notes:
-        typer.echo(note, err=True)
+    log = structlog.get_logger("server.cli")
+    for note in notes:  # in the run's one log format; a fallback is a warning
+        (log.warning if note.startswith("store: WARNING") else log.info)("store.preflight", note=note)
 
 
 @app.command()

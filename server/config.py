@@ -1,42 +1,60 @@
-"""Settings: ``config/default.toml`` ← an optional ``--config`` file ← ``SEGMENT_SERVER_*`` env vars.
+"""Settings: ``config/default.toml`` ← ``SEGMENT_SERVER_CONFIG`` ← ``--config FILE`` ← env vars.
 
-Each section is a frozen dataclass owned by the module that uses it; this module only merges the
-layers and validates them once, before uvicorn forks its workers, reporting *every* bad key by
-name (like prebid-server's ``config.validate()``) instead of failing on the first.
+:class:`Settings` is the whole tree: one typed attribute per config section, each section a
+frozen dataclass declared next to the subsystem that owns it (the four core ones below). This
+module only layers the sources and hands each section's table to the one loader in
+:mod:`server.sections`, once, before uvicorn forks its workers; every bad key of every section
+is reported together, by name (like prebid-server's ``config.validate()``), in one
+:class:`~server.errors.SettingsError`.
 
-Environment variables name a section and a key with a double underscore, and their value is read
-as a TOML value when it parses as one::
+Environment variables name a section and a key with a double underscore; their value is read as
+a TOML value unless the setting is a string::
 
     SEGMENT_SERVER_STORE__DATA_DIR=/var/lib/segments
     SEGMENT_SERVER_PRIVACY__REQUIRED_PURPOSES='[1, 3, 4]'
+
+One data dir: every file the product writes lives under ``[store] data_dir`` (snapshots in
+``store/``, ``auth.sqlite3``, ``identity.sqlite3``, ``mirror-outbox.sqlite3``, ``metrics/``)
+unless a setting names another place explicitly; :data:`DERIVED` lists those settings.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Final
 
-ENV_PREFIX = "SEGMENT_SERVER_"
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+from server.auth.settings import AuthSettings
+from server.errors import SettingsError
+from server.mirror.settings import MirrorSettings
+from server.observability.settings import ObservabilitySettings
+from server.privacy.settings import PrivacySettings
+from server.sections import ENV_PREFIX, Section, build, env_value, field_types
+from server.uid2.identity.settings import IdentitySettings
+from server.uid2.settings import UID2Settings
 
+__all__ = ["DEFAULT_FILE", "ENV_PREFIX", "ConfigError", "Settings", "SettingsError", "load_settings"]
 
-class ConfigError(ValueError):
-    """One or more settings are invalid; ``errors`` lists each as ``section.key: problem``."""
+DEFAULT_FILE: Final = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("invalid configuration:\n  " + "\n  ".join(errors))
-        self.errors = errors
+Table = dict[str, object]
+
+#: The name commands and tests have always caught; the same class as every other settings error.
+ConfigError = SettingsError
+
+#: Defaults that differ between two sections of one class (the lowest layer, under default.toml).
+BUILTIN: Final[dict[str, Table]] = {"euid": {"base_url": "https://prod.euid.eu", "identity_scope": "EUID"}}
+
+#: Settings whose default is another setting's value: ``(section, key) ← (section, key)``.
+DERIVED: Final = {("mirror", "data_dir"): ("store", "data_dir")}
+
 
 
 @dataclass(frozen=True)
-class ServerSettings:
+class ServerSettings(Section):
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
@@ -47,7 +65,7 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
-class StoreSettings:
+class StoreSettings(Section):
     backend: str = "sqlite"
     data_dir: str = "data"
     check_interval_seconds: float = 1.0
@@ -58,7 +76,7 @@ class StoreSettings:
 
 
 @dataclass(frozen=True)
-class RtdSettings:
+class RtdSettings(Section):
     max_segments: int = 500
     xandr_eid_sources: tuple[str, ...] = ("adnxs.com",)
     max_eids: int = 64
@@ -66,7 +84,7 @@ class RtdSettings:
 
 
 @dataclass(frozen=True)
-class CachedApiSettings:
+class CachedApiSettings(Section):
     url_param: str = "url"
     bundle_param: str = "bundle"
     content_id_param: str = "content_id"
@@ -81,182 +99,84 @@ class CachedApiSettings:
     miss_status: int = 200
 
 
-CORE_SECTIONS: dict[str, type] = {
-    "server": ServerSettings,
-    "store": StoreSettings,
-    "rtd": RtdSettings,
-    "cached_api": CachedApiSettings,
-}
-
-
-def _sections() -> dict[str, type]:
-    """Core sections plus those of optional subsystems that are installed."""
-    sections = dict(CORE_SECTIONS)
-    for name, (module, cls) in OPTIONAL_SECTIONS.items():
-        try:
-            sections[name] = getattr(__import__(module, fromlist=[cls]), cls)
-        except ImportError:  # pragma: no cover - subsystem not present in this build
-            continue
-    return sections
-
-
-OPTIONAL_SECTIONS: dict[str, tuple[str, str]] = {
-    "privacy": ("server.privacy", "PrivacySettings"),
-    "uid2": ("server.sections", "UID2Section"),
-    "euid": ("server.sections", "EUIDSection"),
-    "mirror": ("server.mirror", "MirrorSettings"),
-    "identity": ("server.uid2.identity", "IdentitySettings"),
-    "observability": ("server.observability.settings", "ObservabilitySettings"),
-    "auth": ("server.auth", "AuthSettings"),
-}
-
-
 @dataclass(frozen=True)
 class Settings:
-    sections: Mapping[str, Any] = field(default_factory=dict)
-    source_files: tuple[str, ...] = ()
+    """Every section, typed; built by :func:`load_settings` (defaults alone: ``Settings()``)."""
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.sections[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    server: ServerSettings = field(default_factory=ServerSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    rtd: RtdSettings = field(default_factory=RtdSettings)
+    cached_api: CachedApiSettings = field(default_factory=CachedApiSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    uid2: UID2Settings = field(default_factory=UID2Settings)
+    euid: UID2Settings = field(default_factory=lambda: UID2Settings.from_mapping(BUILTIN["euid"], section="euid"))
+    mirror: MirrorSettings = field(default_factory=MirrorSettings)
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    #: The TOML files layered in, in order (for ``status`` pages and error messages).
+    source_files: tuple[str, ...] = ()
 
     @property
     def data_dir(self) -> Path:
-        return Path(self.sections["store"].data_dir)
+        """``[store] data_dir``: the root of every file the product writes."""
+        return Path(self.store.data_dir)
+
+    @property
+    def sections(self) -> Mapping[str, Section]:
+        """The sections by TOML name, for code that picks one by name."""
+        return {name: section for name, section in vars(self).items() if isinstance(section, Section)}
+
+
+def section_types() -> dict[str, type[Section]]:
+    """TOML section name → its class, read off :class:`Settings`' annotations."""
+    return {name: kind for name, kind in field_types(Settings).items()
+            if isinstance(kind, type) and issubclass(kind, Section)}
 
 
 def load_settings(
     config_file: str | Path | None = None,
     env: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    overrides: Mapping[str, Mapping[str, object]] | None = None,
 ) -> Settings:
-    """Merge the layers and validate; raises :class:`ConfigError` listing every problem."""
+    """Merge the layers and validate; raises :class:`SettingsError` listing every problem."""
     env = os.environ if env is None else env
-    layers: list[dict[str, Any]] = []
+    known = section_types()
     files = [DEFAULT_FILE] if DEFAULT_FILE.exists() else []
-    env_file = env.get(ENV_PREFIX + "CONFIG")
-    for extra in (env_file, config_file):
-        if extra:
-            files.append(Path(extra))
+    files += [Path(extra) for extra in (env.get(ENV_PREFIX + "CONFIG"), config_file) if extra]
     errors: list[str] = []
+    layers: list[Mapping[str, object]] = [BUILTIN]
     for path in files:
         try:
-            layers.append(tomllib.loads(Path(path).read_text()))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            layers.append(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             errors.append(f"{path}: {exc}")
-    layers.append(_from_env(env, errors))
-    if overrides:
-        layers.append({k: dict(v) for k, v in overrides.items()})
-    merged: dict[str, dict[str, Any]] = {}
+    layers.append(_from_env(env, known))
+    layers.extend([dict(overrides)] if overrides else [])
+    merged: dict[str, Table] = {}
     for layer in layers:
-        for section, values in layer.items():
-            if not isinstance(values, dict):
-                errors.append(f"{section}: expected a table of settings")
-                continue
-            merged.setdefault(section, {}).update(values)
-    known = _sections()
-    built: dict[str, Any] = {}
-    for section in merged.keys() - known.keys():
-        errors.append(f"{section}: unknown section (known: {', '.join(sorted(known))})")
-    for name, cls in known.items():
-        built[name] = _build(cls, name, merged.get(name, {}), errors)
+        for name, values in layer.items():
+            if isinstance(values, Mapping):
+                merged.setdefault(name, {}).update(values)
+            else:
+                errors.append(f"{name}: expected a table of settings")
+    for name in sorted(merged.keys() - known.keys()):
+        errors.append(f"{name}: unknown section (known: {', '.join(sorted(known))})")
+    for (section, key), (source, source_key) in DERIVED.items():
+        if key not in merged.get(section, {}) and source_key in merged.get(source, {}):
+            merged.setdefault(section, {})[key] = merged[source][source_key]
+    built = {name: build(kind, name, merged.get(name, {}), env, errors) for name, kind in known.items()}
     if errors:
-        raise ConfigError(errors)
-    return Settings(built, tuple(str(p) for p in files))
+        raise SettingsError(errors)
+    return Settings(**built, source_files=tuple(str(p) for p in files))  # type: ignore[arg-type]
 
 
-def _from_env(env: Mapping[str, str], errors: list[str]) -> dict[str, Any]:
-    out: dict[str, dict[str, Any]] = {}
+def _from_env(env: Mapping[str, str], known: Mapping[str, type[Section]]) -> dict[str, Table]:
+    out: dict[str, Table] = {}
     for name, raw in env.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
         section, _, key = name[len(ENV_PREFIX):].lower().partition("__")
-        try:
-            value: Any = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
-        out.setdefault(section, {})[key] = value
+        annotation = field_types(known[section]).get(key, str) if section in known else str
+        out.setdefault(section, {})[key] = env_value(raw, annotation)
     return out
-
-
-def _build(cls: type, section: str, values: Mapping[str, Any], errors: list[str]) -> Any:
-    from_mapping = getattr(cls, "from_mapping", None)
-    if callable(from_mapping):  # the section validates itself and names every bad key
-        try:
-            return from_mapping(dict(values))
-        except ValueError as exc:
-            errors.extend(getattr(exc, "errors", None) or [f"{section}: {exc}"])
-            return None
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        if key not in fields:
-            errors.append(f"{section}.{key}: unknown setting (known: {', '.join(sorted(fields))})")
-            continue
-        try:
-            kwargs[key] = coerce(value, hints[key])
-        except (TypeError, ValueError) as exc:
-            errors.append(f"{section}.{key}: {exc}")
-    try:
-        obj = cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        errors.append(f"{section}: {exc}")
-        return None
-    validate = getattr(obj, "validate", None)
-    if callable(validate):
-        for problem in validate() or ():
-            errors.append(f"{section}.{problem}")
-    return obj
-
-
-def coerce(value: Any, hint: Any) -> Any:
-    """Check/convert one TOML value against a dataclass field's type hint."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        last: Exception | None = None
-        for option in inner:
-            try:
-                return coerce(value, option)
-            except (TypeError, ValueError) as exc:
-                last = exc
-        raise last or TypeError(f"expected {hint}")
-    if origin is typing.Literal:
-        if value not in args:
-            raise ValueError(f"expected one of {list(args)}, got {value!r}")
-        return value
-    if origin in (tuple, list, frozenset, set):
-        if not isinstance(value, (list, tuple)):
-            raise TypeError(f"expected a list, got {type(value).__name__}")
-        item = args[0] if args else Any
-        items = [coerce(v, item) for v in value]
-        return origin(items) if origin is not tuple else tuple(items)
-    if origin is dict or hint is dict:
-        if not isinstance(value, dict):
-            raise TypeError("expected a table")
-        return dict(value)
-    if hint is Any:
-        return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise TypeError(f"expected true/false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"expected an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise TypeError(f"expected a string, got {value!r}")
-        return value
-    return value

@@ -32,10 +32,10 @@ def build_services(settings: Settings) -> Services:
     svc = Services(settings=settings, store=store, gate=PrivacyGate(settings.privacy))
     _wire_uid2(svc)
     mirror = settings.mirror
-    if mirror.enabled:  # the outbox lives next to the store, whatever [mirror].data_dir says
-        svc.mirror = Mirror(dataclasses.replace(mirror, data_dir=settings.data_dir))
+    if mirror.enabled:  # the outbox is in [mirror] data_dir, which defaults to [store] data_dir
+        svc.mirror = Mirror(mirror)
         if not mirror.embedded_sender:  # no sender here: give the status page its own outbox view
-            svc.extras["outbox"] = Outbox(settings.data_dir)
+            svc.extras["outbox"] = Outbox(mirror.data_dir)
     return svc
 
 

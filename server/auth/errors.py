@@ -10,13 +10,17 @@ unchanged ``sqlite3.Error``, a 500)::
     ├── InvalidScope                unknown scope name, or a scope the identity lacks → 400
     ├── InvalidLifetime             token lifetime outside 1–24 hours                 → 400
     ├── InvalidRequest              malformed admin/CLI input (JSON, field types)     → 400
-    └── SettingsError               bad [auth] settings (also a ValueError); ``errors`` names each key
+    └── SettingsError               = server.errors.SettingsError, the one class for bad settings
 """
 
 from __future__ import annotations
 
+from server.errors import SegmentServerError, SettingsError  # SettingsError: the one class, re-exported
 
-class AuthError(Exception):
+__all__ = ["AuthError", "IdentityNotFound", "InvalidLifetime", "InvalidRequest", "InvalidScope", "SettingsError"]
+
+
+class AuthError(SegmentServerError):
     """Base class for every exception this package raises on purpose."""
 
 
@@ -34,15 +38,3 @@ class InvalidLifetime(AuthError):
 
 class InvalidRequest(AuthError):
     """Raised for malformed admin/CLI input: not JSON, empty display name, wrong field types."""
-
-
-class SettingsError(AuthError, ValueError):
-    """Raised by :meth:`AuthSettings.from_mapping` with *every* bad key, not just the first.
-
-    Also a ``ValueError`` with an ``errors`` list, which is what ``server.config`` collects from a
-    section's ``from_mapping``.
-    """
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
-        self.errors = errors

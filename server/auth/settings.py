@@ -1,18 +1,16 @@
 """``AuthSettings``: the ``[auth]`` config section as one frozen, validated value.
 
-Validated once (before workers fork) by :meth:`AuthSettings.from_mapping`, which reports every
-bad key by name rather than stopping at the first.
+Validated once (before workers fork) by the one settings loader (:mod:`server.sections`), which
+reports every bad key by name rather than stopping at the first.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import ClassVar, Final
 
-from server.auth.errors import SettingsError
 from server.auth.scopes import ADMIN, RTD, SEGMENTS
+from server.sections import Section
 
 HOUR: Final = 3600
 #: The token-lifetime range, as in the Azure Communication Identity model: 1 hour to 24 hours.
@@ -22,12 +20,14 @@ LIFETIME_RANGE_TEXT: Final = f"between {MIN_LIFETIME_S} and {MAX_LIFETIME_S} sec
 
 
 @dataclass(frozen=True, slots=True)
-class AuthSettings:
+class AuthSettings(Section):
     """Auth behaviour; every field maps 1:1 to a key of the ``[auth]`` TOML section.
 
     >>> AuthSettings(rtd_enabled=False).enabled_scopes == frozenset({"segments", "admin"})
     True
     """
+
+    section: ClassVar[str] = "auth"
 
     #: Per-endpoint switches. ``False`` lets *anyone* call the endpoint: only for deployments where
     #: an IP allow-list in front of the server does the access control.
@@ -57,49 +57,19 @@ class AuthSettings:
         flags = {RTD: self.rtd_enabled, SEGMENTS: self.segments_enabled, ADMIN: self.admin_enabled}
         return frozenset(scope for scope, on in flags.items() if on)
 
-    @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> AuthSettings:
-        """Build from a parsed TOML table; raise :class:`SettingsError` listing every bad key."""
-        errors: list[str] = []
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in raw.items():
-            field = fields.get(key)
-            if field is None:
-                errors.append(f"auth.{key}: unknown setting")
-                continue
-            default = field.default
-            if isinstance(default, bool):
-                ok = isinstance(value, bool)
-            elif isinstance(default, float):
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            elif isinstance(default, int):
-                ok = isinstance(value, int) and not isinstance(value, bool)
-            else:
-                ok = isinstance(value, str)
-            if not ok:
-                errors.append(f"auth.{key}: expected {type(default).__name__}, got {value!r}")
-                continue
-            values[key] = value
-        settings = cls(**values)
-        errors.extend(settings._range_errors())
-        if errors:
-            raise SettingsError(errors)
-        return settings
-
-    def _range_errors(self) -> list[str]:
+    def validate(self, section: str) -> list[str]:
         errors = []
         if not MIN_LIFETIME_S <= self.default_lifetime_s <= MAX_LIFETIME_S:
-            errors.append(f"auth.default_lifetime_s: must be {LIFETIME_RANGE_TEXT}")
+            errors.append(f"default_lifetime_s: must be {LIFETIME_RANGE_TEXT}")
         if self.key_rotation_s < HOUR:
-            errors.append("auth.key_rotation_s: must be at least 3600")
+            errors.append("key_rotation_s: must be at least 3600")
         if not 0.05 <= self.revocation_refresh_s <= 1.0:
-            errors.append("auth.revocation_refresh_s: must be between 0.05 and 1.0 (revocation SLO is 1 s)")
+            errors.append("revocation_refresh_s: must be between 0.05 and 1.0 (revocation SLO is 1 s)")
         for key in ("failed_auth_window_s", "failed_auth_max_per_client", "failed_auth_max_per_address"):
             if getattr(self, key) < 1:
-                errors.append(f"auth.{key}: must be at least 1")
+                errors.append(f"{key}: must be at least 1")
         if self.scrypt_n < 2**10 or self.scrypt_n & (self.scrypt_n - 1):
-            errors.append("auth.scrypt_n: must be a power of two, at least 1024")
+            errors.append("scrypt_n: must be a power of two, at least 1024")
         if not self.realm or '"' in self.realm or "\\" in self.realm:
-            errors.append("auth.realm: must be non-empty, without quotes or backslashes")
+            errors.append("realm: must be non-empty, without quotes or backslashes")
         return errors

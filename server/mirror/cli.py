@@ -1,9 +1,11 @@
 """``segment-server mirror …``: run the sender, inspect the outbox, requeue, remove.
 
 Mounted by the main CLI with ``app.add_typer(mirror_app, name="mirror")``; also runnable alone
-as ``python -m server.mirror.cli run``. Settings come from ``[mirror]`` in config/default.toml and
-``--config``, then ``SEGMENT_SERVER_MIRROR__<KEY>`` env vars, then the options below. The password
-is never printed: ``status`` shows only the username and when the last auth happened.
+as ``python -m server.mirror.cli run``. Settings are read as every command reads them
+(:mod:`server.cli_settings`: config/default.toml ← ``SEGMENT_SERVER_CONFIG`` ← ``--config`` ←
+``SEGMENT_SERVER_*``), then the options below; the outbox is the one the server writes, in
+``[store] data_dir`` unless ``[mirror] data_dir`` says otherwise. The password is never printed:
+``status`` shows only the username and when the last auth happened.
 """
 
 from __future__ import annotations
@@ -19,28 +21,23 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from server.cli_settings import exit_unconfigured, load_or_exit
 from server.mirror.outbox import Outbox
 from server.mirror.queue import make_sender
-from server.mirror.settings import InvalidMirrorSettings, MirrorSettings, load_mirror_settings
+from server.mirror.settings import MirrorSettings
 from server.mirror.types import SegBlock
 
 app = typer.Typer(help="Mirror matched users to Xandr's Instant Audience Service.", no_args_is_help=True)
 console = Console()
 
-DEFAULT_CONFIG = Path("config/default.toml")
-
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Directory holding the outbox.")]
-Config = Annotated[Path | None, typer.Option("--config", help="Extra TOML file with a [mirror] table.")]
+Config = Annotated[Path | None, typer.Option("--config", help="TOML layered over config/default.toml.")]
 
 
-def _settings(config: Path | None, **overrides: object) -> MirrorSettings:
-    files = [DEFAULT_CONFIG] + ([config] if config else [])
-    try:
-        return load_mirror_settings(files, overrides=overrides)
-    except InvalidMirrorSettings as exc:
-        for err in exc.errors:
-            console.print(f"[red]{err}[/red]")
-        raise typer.Exit(2) from None
+def _settings(config: Path | None, **options: object) -> MirrorSettings:
+    """``[mirror]`` as the server reads it, with the options given on the command line."""
+    table = {k: str(v) if isinstance(v, Path) else v for k, v in options.items() if v is not None}
+    return load_or_exit(config, mirror=table).mirror
 
 
 @app.command()
@@ -53,9 +50,12 @@ def run(data_dir: DataDir = None, config: Config = None,
         users_per_second: Annotated[float | None, typer.Option(help="≤ 1000 users/s.")] = None,
         posts_per_second: Annotated[float | None, typer.Option(help="≤ 100 POST/s.")] = None) -> None:
     """Run the sender in the foreground until SIGTERM/SIGINT (one active sender: a lease)."""
-    settings = _settings(config, enabled=True, data_dir=data_dir, api_url=api_url, streaming_url=streaming_url,
+    settings = _settings(config, data_dir=data_dir, api_url=api_url, streaming_url=streaming_url,
                          username=username, password_file=password_file, member_id=member_id,
                          users_per_second=users_per_second, posts_per_second=posts_per_second)
+    missing = settings.missing_credentials("required by `segment-server mirror run`")
+    if missing:
+        exit_unconfigured([f"mirror.{problem}" for problem in missing])
     asyncio.run(_run(settings))
 
 

@@ -33,6 +33,11 @@ SECRET_KEYS = frozenset({
 #: Field names holding an IP address: kept as a truncated network.
 IP_KEYS = frozenset({"ip", "ipv6", "client", "client_ip", "remote_addr", "remote_ip", "peer", "x_forwarded_for"})
 
+#: Field names holding our own file paths, or an operator note naming them (a damaged snapshot, a
+#: removed temp file): the file must be named, and a long path is not an identifier, so only the
+#: pattern pass runs on them, not the base64-run or IP passes.
+PATH_KEYS = frozenset({"path", "file", "note"})
+
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(bearer|basic)\s+[^\s,;\"']+"), r"\1 [redacted]"),
     (re.compile(r"(?i)\b([\w-]*(?:secret|token|password|passwd|api[_-]?key|authorization|signature))"
@@ -96,11 +101,15 @@ def _ipv6(match: re.Match[str]) -> str:
     return text if net is None else net
 
 
-def redact_text(text: str) -> str:
-    """Every identifier-shaped substring of ``text`` replaced (see the module docstring)."""
+def _redact_patterns(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
-    text = _B64_RUN.sub(_b64, text)
+    return text
+
+
+def redact_text(text: str) -> str:
+    """Every identifier-shaped substring of ``text`` replaced (see the module docstring)."""
+    text = _B64_RUN.sub(_b64, _redact_patterns(text))
     text = _IPV4.sub(_ipv4, text)
     if text.count(":") >= 2:
         text = _IPV6.sub(_ipv6, text)
@@ -118,6 +127,8 @@ def redact_value(key: object, value: Any) -> Any:
         return None if value is None else REDACTED
     if name in IP_KEYS or name.endswith("_ip"):
         return truncate_ip(value) if isinstance(value, str) else (None if value is None else REDACTED)
+    if isinstance(value, str) and (name in PATH_KEYS or name.endswith(("_path", "_file"))):
+        return _redact_patterns(value)
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, Mapping):

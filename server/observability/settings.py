@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
+
+from server.sections import Section
 
 LogFormat = Literal["json", "console"]
 
 
 @dataclass(frozen=True)
-class ObservabilitySettings:
+class ObservabilitySettings(Section):
+    section: ClassVar[str] = "observability"
+
     #: "json": one JSON object per line on stdout (production); "console": readable, for a terminal.
     log_format: LogFormat = "json"
     #: Serve ``GET /status`` and ``GET /status.json``.
@@ -35,7 +40,7 @@ class ObservabilitySettings:
     #: The same token read from a file (a mounted secret); used when ``metrics_token`` is empty.
     metrics_token_file: str = ""
 
-    def validate(self) -> list[str]:
+    def validate(self, section: str) -> list[str]:
         problems = []
         if self.log_format not in ("json", "console"):
             problems.append(f"log_format: expected 'json' or 'console', got {self.log_format!r}")
@@ -56,9 +61,10 @@ class ObservabilitySettings:
 
 
 def from_settings(settings: object) -> ObservabilitySettings:
-    """The ``[observability]`` section of ``settings``, or the defaults when it has none."""
-    try:
-        found = getattr(settings, "observability", None)
-    except (AttributeError, KeyError):  # a settings object without the section
-        found = None
+    """The ``[observability]`` section of a :class:`server.config.Settings` (or of anything with a
+    ``sections`` mapping, as tests build), else the defaults."""
+    found = getattr(settings, "observability", None)
+    sections = getattr(settings, "sections", None)
+    if found is None and isinstance(sections, Mapping):
+        found = sections.get("observability")
     return found if isinstance(found, ObservabilitySettings) else ObservabilitySettings()

@@ -1,8 +1,7 @@
 """Privacy gate settings: one frozen value, validated once at start-up.
 
-Build it from the ``[privacy]`` table of the config file with :meth:`PrivacySettings.from_mapping`,
-which reports *every* bad key by name in one :class:`PrivacyConfigError` (the config loader can
-fold those messages into its own report)::
+The one settings loader (:mod:`server.sections`) builds it from the ``[privacy]`` table and
+reports *every* bad key by name in one :class:`~server.errors.SettingsError`::
 
     >>> PrivacySettings.from_mapping({"gvl_vendor_id": 123, "required_purposes": [1, 3, 4]})
     PrivacySettings(gvl_vendor_id=123, ...)
@@ -14,24 +13,28 @@ Index always sends the field for EU traffic in its samples).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import ClassVar, Final
+
+from server.errors import SettingsError
+from server.sections import Section
 
 MAX_VENDOR_ID: Final = 65535  # TCF vendor ids are 16-bit
 MAX_PURPOSE_ID: Final = 24  # TCF v2 purpose bitfield width
 
 
-class PrivacyConfigError(ValueError):
-    """Raised by :meth:`PrivacySettings.from_mapping`; ``errors`` names each bad key."""
+#: The name :mod:`server.privacy` exports; the same class as every other settings error.
+PrivacyConfigError = SettingsError
 
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("invalid [privacy] settings: " + "; ".join(errors))
-        self.errors = errors
+#: Integer settings and their allowed ranges.
+_RANGES: Final = (("gvl_vendor_id", 0, MAX_VENDOR_ID), ("cache_size", 1, 10_000_000),
+                  ("max_consent_length", 64, 1_000_000))
 
 
 @dataclass(frozen=True, slots=True)
-class PrivacySettings:
+class PrivacySettings(Section):
+    section: ClassVar[str] = "privacy"
+
     # Our IAB Global Vendor List id. 0 = "not registered": under GDPR nobody can have consented
     # to us, so every gdpr=1 request is contextual-only (reason gdpr_no_vendor_id).
     gvl_vendor_id: int = 0
@@ -53,40 +56,15 @@ class PrivacySettings:
     # Longer consent strings are rejected undecoded (bounds decode time and cache memory).
     max_consent_length: int = 8192
 
-    @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> PrivacySettings:
-        """Validate a config mapping; unknown keys are errors (a typo must not silently weaken privacy)."""
-        errors: list[str] = []
-        known = {f.name for f in fields(cls)}
-        errors.extend(f"privacy.{key}: unknown setting" for key in sorted(set(raw) - known))
-        values: dict[str, Any] = {}
-        for name in ("gdpr_default", "usp_malformed_opt_out", "gpp_malformed_opt_out",
-                     "gpp_unknown_section_opt_out", "gpc_opt_out"):
-            if name in raw:
-                if isinstance(raw[name], bool):
-                    values[name] = raw[name]
-                else:
-                    errors.append(f"privacy.{name}: expected true or false, got {raw[name]!r}")
-        for name, low, high in (("gvl_vendor_id", 0, MAX_VENDOR_ID), ("cache_size", 1, 10_000_000),
-                                ("max_consent_length", 64, 1_000_000)):
-            if name in raw:
-                value = raw[name]
-                if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
-                    values[name] = value
-                else:
-                    errors.append(f"privacy.{name}: expected an integer in {low}..{high}, got {value!r}")
-        if "required_purposes" in raw:
-            purposes = raw["required_purposes"]
-            ok = isinstance(purposes, (list, tuple)) and all(
-                isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= MAX_PURPOSE_ID for p in purposes
-            )
-            if ok:
-                values["required_purposes"] = tuple(sorted(set(purposes)))
-            else:
-                errors.append(
-                    f"privacy.required_purposes: expected a list of purpose ids 1..{MAX_PURPOSE_ID}, "
-                    f"got {purposes!r}"
-                )
-        if errors:
-            raise PrivacyConfigError(errors)
-        return cls(**values)
+    def __post_init__(self) -> None:
+        # A set in spirit: order and repeats in the config do not matter.
+        object.__setattr__(self, "required_purposes", tuple(sorted(set(self.required_purposes))))
+
+    def validate(self, section: str) -> list[str]:
+        """Unknown keys are reported by the loader (a typo must not silently weaken privacy)."""
+        errors = [f"{name}: expected an integer in {low}..{high}, got {getattr(self, name)!r}"
+                  for name, low, high in _RANGES if not low <= getattr(self, name) <= high]
+        if not all(1 <= p <= MAX_PURPOSE_ID for p in self.required_purposes):
+            errors.append(f"required_purposes: expected purpose ids 1..{MAX_PURPOSE_ID}, "
+                          f"got {list(self.required_purposes)!r}")
+        return errors

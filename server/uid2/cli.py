@@ -8,6 +8,7 @@ file, never from the command line (it would land in shell history), and is never
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import os
 import sys
@@ -18,11 +19,15 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from server.cli_settings import exit_unconfigured, load_or_exit
+from server.errors import SettingsError
+from server.sections import hint
+
 from .decrypt import DecryptionResult, decrypt_token
 from .encrypt import encrypt_raw_uid
 from .keys import KeyParseError, KeySet, parse_key_response
 from .operator import OperatorClient, OperatorError
-from .settings import DEFAULT_BASE_URL, SettingsError, UID2Settings
+from .settings import UID2Settings, secret_hint
 from .status import DecryptionStatus, EncryptionStatus
 from .types import ClientType
 
@@ -113,21 +118,29 @@ def encrypt(
 
 @app.command()
 def keys(
-    base_url: Annotated[str, typer.Option(envvar="UID2_BASE_URL")] = DEFAULT_BASE_URL,
-    client_type: Annotated[ClientType, typer.Option("--client-type")] = ClientType.BIDSTREAM,
+    base_url: Annotated[str | None, typer.Option(help="Operator URL (default: [uid2] base_url).")] = None,
+    client_type: Annotated[ClientType | None, typer.Option("--client-type")] = None,
     save: Annotated[Path | None, typer.Option(help="Also write the decrypted response (mode 0600).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML over config/default.toml")] = None,
 ) -> None:
     """Fetch keys from the operator now and print the key-set summary (never a secret).
 
-    Credentials: UID2_API_KEY, and UID2_SECRET or UID2_SECRET_FILE, from the environment.
+    Credentials: ``[uid2]`` api_key and secret (or secret_file), usually given as UID2_API_KEY and
+    UID2_SECRET / UID2_SECRET_FILE in the environment; ``[uid2] enabled`` need not be set.
     """
+    uid2 = load_or_exit(config).uid2
+    settings = dataclasses.replace(uid2, base_url=base_url or uid2.base_url,
+                                   client_type=client_type or uid2.client_type)
+    why = "required by `segment-server uid2 keys`"
+    missing = [] if settings.api_key else [f"uid2.api_key: {why}: {hint('uid2', 'api_key')}"]
+    if not (settings.secret or settings.secret_file):
+        missing.append(f"uid2.secret: {why}: {secret_hint('uid2')}")
+    if missing:
+        exit_unconfigured(missing)
     try:
-        settings = UID2Settings.from_mapping(
-            {"enabled": True, "base_url": base_url, "client_type": client_type.value}, env=os.environ
-        )
         secret = settings.load_secret()
     except SettingsError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        exit_unconfigured(exc.errors)
     try:
         document = asyncio.run(_fetch(settings, secret))
         key_set = parse_key_response(document)

@@ -8,7 +8,6 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-import server.config
 from server.auth import AuthSettings, Guard, RevocationView
 from server.auth.cli import app
 
@@ -64,8 +63,6 @@ def test_data_dir_from_environment(tmp_path: Path) -> None:
 
 
 def test_cli_uses_the_deployment_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # What the app does once `[auth]` is registered in server.config.OPTIONAL_SECTIONS.
-    monkeypatch.setitem(server.config.OPTIONAL_SECTIONS, "auth", ("server.auth", "AuthSettings"))
     config = tmp_path / "site.toml"
     config.write_text(f'[store]\ndata_dir = "{tmp_path / "d"}"\n[auth]\ndefault_lifetime_s = 3600\nscrypt_n = 1024\n')
     _, created = run("create", "--name", "x", "-s", "rtd", "--config", str(config))

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from server.mirror.settings import InvalidMirrorSettings, MirrorSettings, load_mirror_settings
+from server.config import load_settings
+from server.mirror.settings import InvalidMirrorSettings, MirrorSettings
 
 
 def test_password_never_in_repr(tmp_path: Path) -> None:
@@ -42,5 +43,32 @@ def test_every_bad_key_is_named(raw: dict[str, object], bad_keys: list[str]) -> 
 def test_layers_file_env_overrides(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text('[mirror]\nusername = "file"\nmember_id = 7\nxandr_eid_sources = ["a.com", "b.com"]\n')
-    s = load_mirror_settings([cfg], env={"SEGMENT_SERVER_MIRROR__MEMBER_ID": "9"}, overrides={"data_dir": tmp_path})
+    s = load_settings(cfg, env={"SEGMENT_SERVER_MIRROR__MEMBER_ID": "9"},
+                      overrides={"mirror": {"data_dir": str(tmp_path)}}).mirror
     assert (s.username, s.member_id, s.data_dir, s.xandr_eid_sources) == ("file", 9, tmp_path, ("a.com", "b.com"))
+
+
+@pytest.mark.parametrize(("table", "env", "expected"), [
+    pytest.param("", {}, "data", id="default: the store's default"),
+    pytest.param('[store]\ndata_dir = "/srv/seg"\n', {}, "/srv/seg", id="follows [store] data_dir"),
+    pytest.param("", {"SEGMENT_SERVER_STORE__DATA_DIR": "/env/seg"}, "/env/seg", id="follows the store env var"),
+    pytest.param('[store]\ndata_dir = "/srv/seg"\n[mirror]\ndata_dir = "/srv/outbox"\n', {}, "/srv/outbox",
+                 id="explicit [mirror] data_dir wins"),
+])
+def test_outbox_dir_is_the_store_data_dir_unless_set(tmp_path: Path, table: str, env: dict[str, str],
+                                                     expected: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(table)
+    assert load_settings(cfg, env=env).mirror.data_dir == Path(expected)
+
+
+def test_strings_from_the_environment_are_taken_as_written() -> None:
+    s = load_settings(env={"SEGMENT_SERVER_MIRROR__USERNAME": "12345", "SEGMENT_SERVER_MIRROR__PASSWORD": "true",
+                           "SEGMENT_SERVER_MIRROR__ENABLED": "false"})
+    assert (s.mirror.username, s.mirror.password, s.mirror.enabled) == ("12345", "true", False)
+
+
+def test_yes_is_not_a_boolean() -> None:
+    with pytest.raises(InvalidMirrorSettings) as info:
+        load_settings(env={"SEGMENT_SERVER_MIRROR__ENABLED": "yes"})
+    assert [e.split(":")[0] for e in info.value.errors] == ["mirror.enabled"]

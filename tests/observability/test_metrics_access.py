@@ -68,4 +68,4 @@ def test_scrape_token_from_a_file(tmp_path: Path) -> None:
     pytest.param({"metrics_token_file": "/nonexistent/token"}, "metrics_token_file", id="unreadable file"),
 ])
 def test_settings_name_the_bad_key(settings: dict[str, Any], problem: str) -> None:
-    assert any(p.startswith(problem) for p in ObservabilitySettings(**settings).validate())
+    assert any(p.startswith(problem) for p in ObservabilitySettings(**settings).validate("observability"))

@@ -95,3 +95,11 @@ def test_truncate_ip(ip: str, expected: str) -> None:
 ])
 def test_own_bind_addresses_are_not_truncated(text: str) -> None:
     assert redact_text(text) == text
+
+
+@pytest.mark.parametrize("key", ["path", "file", "note", "snapshot_path", "auth_file"])
+def test_our_file_paths_are_named_but_secrets_in_them_are_not(key: str) -> None:
+    path = "/var/lib/segment-server/data/store/snap-00000002.sqlite"
+    assert redact_value(key, f"WARNING snapshot {path} is damaged") == f"WARNING snapshot {path} is damaged"
+    assert redact_value(key, "token=abc123SECRET in /x") == "token=[redacted] in /x"
+    assert redact_value("detail", path) != path  # elsewhere a long mixed run is still scrubbed

@@ -1,6 +1,15 @@
+import base64
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -54,3 +63,115 @@ def test_demo_is_deterministic_and_contains_seed_sample_keys(tmp_path: Path, env
     assert (a / "memberships.jsonl.gz").read_bytes() == (b / "memberships.jsonl.gz").read_bytes()
     stats = json.loads(runner.invoke(app, ["stats"], env=env).stdout)
     assert stats["keys_by_kind"]["bundle"] == 1 and stats["keys_by_kind"]["uid2"] > 0
+
+
+# --- every command as a subprocess, configured only by SEGMENT_SERVER_CONFIG (issue 26 items 8-9, 27) ---
+
+SECRET_B64 = base64.b64encode(bytes(range(32))).decode()
+
+
+def _cli() -> list[str]:
+    script = Path(sys.executable).with_name("segment-server")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "server.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _only_config(config: Path, home: Path) -> dict[str, str]:
+    env = {"SEGMENT_SERVER_CONFIG": str(config), "PATH": os.environ["PATH"], "HOME": str(home)}
+    if "SEGMENT_SERVER_NATIVE" in os.environ:  # the suite's plain-Python pass
+        env["SEGMENT_SERVER_NATIVE"] = os.environ["SEGMENT_SERVER_NATIVE"]
+    return env
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def _until(argv: list[str], env: dict[str, str], cwd: Path, ready: Callable[[], bool]) -> None:
+    """Start a long-running command, wait until ``ready()``, then stop it with SIGTERM."""
+    proc = subprocess.Popen([*_cli(), *argv], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready():
+            assert proc.poll() is None, proc.communicate()[0].decode()[-2000:]
+            assert time.monotonic() < deadline, f"{argv}: not ready in time"
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def _live(port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+    return check
+
+
+@pytest.mark.slow
+def test_every_command_reads_one_config_and_writes_only_under_its_data_dir(tmp_path: Path) -> None:
+    data, cwd, home = tmp_path / "data", tmp_path / "cwd", tmp_path / "home"
+    cwd.mkdir(), home.mkdir()
+    port, dead = _free_port(), f"http://127.0.0.1:{_free_port()}"
+    config = tmp_path / "site.toml"
+    config.write_text(f'[store]\ndata_dir = "{data}"\n[server]\nport = {port}\n'
+                      f'[uid2]\nbase_url = "{dead}"\napi_key = "k"\nsecret = "{SECRET_B64}"\n'
+                      f'[identity]\nenabled = true\n[mirror]\napi_url = "{dead}"\nstreaming_url = "{dead}"\n'
+                      f'username = "u"\npassword = "p"\n')
+    env = _only_config(config, home)
+    before = _files(tmp_path)
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*_cli(), *argv], check=False, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+    assert run("demo", "--users", "50").returncode == 0
+    assert (data / "store").is_dir()
+    assert run("stats").returncode == 0
+    assert run("identities", "list").returncode == 0 and (data / "auth.sqlite3").exists()
+    assert run("demo-token").returncode == 0
+    _until(["mirror", "run"], env, cwd, lambda: (data / "mirror-outbox.sqlite3").exists())
+    assert json.loads(run("mirror", "status", "--json").stdout)["outbox"] == str(data)
+    _until(["worker"], env, cwd, lambda: (data / "identity.sqlite").exists())
+    assert run("uid2", "status").returncode == 0
+    keys = run("uid2", "keys")
+    assert keys.returncode == 2 and "key refresh failed" in keys.stderr  # the operator URL is dead
+    _until(["serve"], env, cwd, _live(port))  # one worker counts in memory: no metrics dir to write
+
+    written = _files(tmp_path) - before
+    assert written and all(name.startswith("data/") for name in written), sorted(written)
+    assert not any(cwd.iterdir()) and not any(home.iterdir())
+
+
+@pytest.mark.parametrize(("argv", "lines"), [
+    pytest.param(["worker"], [("identity.enabled: `segment-server worker` runs the UID2 identity jobs, which are off: "
+                              "set [identity] enabled = true or SEGMENT_SERVER_IDENTITY__ENABLED=true")], id="worker"),
+    pytest.param(["mirror", "run"], [
+        ("mirror.username: required by `segment-server mirror run`: set [mirror] username or "
+        "SEGMENT_SERVER_MIRROR__USERNAME"),
+        ("mirror.password_file: required by `segment-server mirror run`: set [mirror] password_file or "
+        "SEGMENT_SERVER_MIRROR__PASSWORD_FILE (or password / SEGMENT_SERVER_MIRROR__PASSWORD)")], id="mirror-run"),
+    pytest.param(["uid2", "keys"], [
+        ("uid2.api_key: required by `segment-server uid2 keys`: set [uid2] api_key or SEGMENT_SERVER_UID2__API_KEY "
+        "/ UID2_API_KEY"),
+        ("uid2.secret: required by `segment-server uid2 keys`: set [uid2] secret or SEGMENT_SERVER_UID2__SECRET / "
+        "UID2_SECRET (base64, 32 bytes), or set [uid2] secret_file or SEGMENT_SERVER_UID2__SECRET_FILE / "
+        "UID2_SECRET_FILE")], id="uid2-keys"),
+    pytest.param(["uid2", "map"], [
+        ("uid2.api_key: required by `segment-server uid2 map`: set [uid2] api_key or SEGMENT_SERVER_UID2__API_KEY "
+        "/ UID2_API_KEY")], id="uid2-map"),
+])
+def test_unconfigured_commands_say_what_to_set_and_how(tmp_path: Path, argv: list[str], lines: list[str]) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text(f'[store]\ndata_dir = "{tmp_path / "data"}"\n')
+    result = subprocess.run([*_cli(), *argv], check=False, env=_only_config(config, tmp_path), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    for line in lines:
+        assert f"\n  {line}\n" in result.stderr + "\n", result.stderr

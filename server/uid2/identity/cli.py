@@ -2,14 +2,15 @@
 
 Mount with ``uid2_app.add_typer(server.uid2.identity.cli.app)`` (commands join the ``uid2`` group)
 and, for the top-level ``segment-server worker``, ``app.command("worker")(identity_cli.worker)``.
-Output is one JSON object per line. Credentials come from ``[uid2]`` / ``[identity]`` or the
-``UID2_*`` / ``UID2_IDENTITY_*`` environment variables, never from the command line.
+Output is one JSON object per line. Settings are read as every command reads them
+(:mod:`server.cli_settings`); credentials come from ``[uid2]`` / ``[identity]`` or the
+``UID2_*`` / ``UID2_IDENTITY_*`` environment variables, never from the command line. A job that
+lacks them exits 2 saying which setting to give and how.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,11 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from ..settings import SettingsError, UID2Settings
+from server.cli_settings import exit_unconfigured, load_or_exit
+from server.errors import SettingsError
+from server.sections import hint
+
+from ..settings import UID2Settings, secret_hint
 from .mapping import IdentityDB
 from .settings import IdentitySettings
 from .types import JobName
@@ -46,23 +51,27 @@ def _load(config: Path | None, data_dir: Path | None) -> tuple[Path, IdentitySet
 
 def _load_all(config: Path | None, data_dir: Path | None
               ) -> tuple[Path, IdentitySettings, UID2Settings, OptOutHook | None]:
-    from server.config import ConfigError, load_settings
     from server.optout_removals import xandr_removal_hook
 
-    try:
-        settings = load_settings(config)
-        identity = settings.sections.get("identity") or IdentitySettings.from_mapping({}, env=os.environ)
-        uid2 = settings.sections.get("uid2") or UID2Settings.from_mapping({}, env=os.environ)
-    except (ConfigError, SettingsError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-    root = data_dir or settings.data_dir
+    settings = load_or_exit(config, store={"data_dir": str(data_dir)} if data_dir else {})
     # Opted-out users' linked Xandr ids are queued for removal (expiration -1) when the mirror is on.
-    return root, identity, uid2, xandr_removal_hook(root, settings.sections.get("mirror"))
+    hook = xandr_removal_hook(settings.data_dir, settings.mirror)
+    return settings.data_dir, settings.identity, settings.uid2, hook
+
+
+def _require_operator(identity: IdentitySettings, uid2: UID2Settings, why: str) -> None:
+    """Exit 2 naming each missing operator credential, and how to set it."""
+    operator = identity.operator_settings(uid2)
+    problems = [] if operator.api_key else [f"uid2.api_key: {why}: {hint('uid2', 'api_key')}"]
+    if not (operator.secret or operator.secret_file):
+        problems.append(f"uid2.secret: {why}: {secret_hint('uid2')}")
+    if problems:
+        exit_unconfigured(problems)
 
 
 def _run(name: JobName, now: bool, config: Path | None, data_dir: Path | None) -> None:
     root, identity, uid2, on_optout = _load_all(config, data_dir)
+    _require_operator(identity, uid2, f"required by `segment-server uid2 {name}`")
 
     async def go() -> int:
         try:
@@ -120,6 +129,10 @@ def status(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
 def worker(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """Run the identity jobs on their schedules until SIGTERM/SIGINT."""
     root, identity, uid2, on_optout = _load_all(config, data_dir)
+    if not identity.enabled:
+        off = "identity.enabled: `segment-server worker` runs the UID2 identity jobs, which are off"
+        exit_unconfigured([f"{off}: {hint('identity', 'enabled', 'true')}"])
+    _require_operator(identity, uid2, "required by `segment-server worker`")
 
     async def go() -> None:
         stop = asyncio.Event()

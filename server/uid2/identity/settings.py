@@ -13,17 +13,17 @@ variables ``UID2_IDENTITY_API_KEY``, ``UID2_IDENTITY_SECRET``, ``UID2_IDENTITY_S
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import ClassVar, Final, Literal
 
-from ..settings import SettingsError, UID2Settings
+from server.sections import Section
+
+from ..settings import UID2Settings
 
 __all__ = ["MAX_BATCH", "MAX_REQUEST_BYTES", "IdentitySettings"]
 
 MAX_BATCH: Final = 5000  # identity map and opt-out status: at most 5,000 items per request
 MAX_REQUEST_BYTES: Final = 1_000_000  # identity map: at most 1 MB per request
-_ENV_KEYS: Final = ("api_key", "secret", "secret_file", "base_url")
 _POSITIVE: Final = (
     "map_interval_seconds", "rotate_interval_seconds", "optout_interval_seconds", "poll_seconds",
     "map_batch_size", "optout_batch_size", "max_request_bytes", "alias_days", "retry_attempts",
@@ -32,7 +32,9 @@ _POSITIVE: Final = (
 
 
 @dataclass(frozen=True, slots=True)
-class IdentitySettings:
+class IdentitySettings(Section):
+    section: ClassVar[str] = "identity"
+
     enabled: bool = False
     api: Literal["v3", "v2"] = "v3"
     map_interval_seconds: float = 300.0
@@ -53,44 +55,17 @@ class IdentitySettings:
     secret: str = field(default="", repr=False)
     secret_file: str | None = None
 
-    @classmethod
-    def from_mapping(
-        cls, data: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
-        env_prefix: str = "UID2_IDENTITY_",
-    ) -> IdentitySettings:
-        values: dict[str, Any] = dict(data)
-        for name in _ENV_KEYS:
-            if env and env.get(env_prefix + name.upper()):
-                values[name] = env[env_prefix + name.upper()]
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        errors: list[str] = []
-        kwargs: dict[str, Any] = {}
-        for name, value in values.items():
-            if name not in fields:
-                errors.append(f"identity.{name}: unknown setting (known: {', '.join(sorted(fields))})")
-                continue
-            try:
-                kwargs[name] = _coerce(name, value, fields[name].default)
-            except (TypeError, ValueError) as exc:
-                errors.append(f"identity.{name}: {exc}")
-        settings = cls() if errors else cls(**kwargs)
-        if not errors:
-            errors = settings._problems()
-        if errors:
-            raise SettingsError(errors)
-        return settings
-
-    def _problems(self) -> list[str]:
-        problems = [f"identity.{n}: must be > 0" for n in _POSITIVE if getattr(self, n) <= 0]
+    def validate(self, section: str) -> list[str]:
+        problems = [f"{n}: must be > 0" for n in _POSITIVE if getattr(self, n) <= 0]
         if self.bucket_overlap_seconds < 0:
-            problems.append("identity.bucket_overlap_seconds: must be >= 0")
+            problems.append("bucket_overlap_seconds: must be >= 0")
         for name in ("map_batch_size", "optout_batch_size"):
             if getattr(self, name) > MAX_BATCH:
-                problems.append(f"identity.{name}: the operator accepts at most {MAX_BATCH} per request")
+                problems.append(f"{name}: the operator accepts at most {MAX_BATCH} per request")
         if self.max_request_bytes > MAX_REQUEST_BYTES:
-            problems.append(f"identity.max_request_bytes: the operator accepts at most {MAX_REQUEST_BYTES}")
+            problems.append(f"max_request_bytes: the operator accepts at most {MAX_REQUEST_BYTES}")
         if self.base_url and not self.base_url.startswith(("https://", "http://")):
-            problems.append("identity.base_url: must be an http(s) URL")
+            problems.append("base_url: must be an http(s) URL")
         return problems
 
     @property
@@ -99,31 +74,10 @@ class IdentitySettings:
 
     def operator_settings(self, uid2: UID2Settings) -> UID2Settings:
         """The ``[uid2]`` operator settings with this section's credential overrides applied."""
-        overrides: dict[str, Any] = {k: getattr(self, k) for k in _ENV_KEYS if getattr(self, k)}
-        if "secret" in overrides:
-            overrides.setdefault("secret_file", None)
-        elif "secret_file" in overrides:
-            overrides["secret"] = ""
-        return dataclasses.replace(uid2, **overrides)
-
-
-def _coerce(name: str, value: Any, default: Any) -> Any:
-    if name == "api":
-        if value not in ("v3", "v2"):
-            raise ValueError("must be \"v3\" (current) or \"v2\" (deprecated 2026-09-30)")
-        return value
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise TypeError("expected true or false")
-        return value
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError("expected an integer")
-        return value
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError("expected a number")
-        return float(value)
-    if value is not None and not isinstance(value, str):
-        raise TypeError("expected a string")
-    return value
+        secret, secret_file = uid2.secret, uid2.secret_file
+        if self.secret:
+            secret, secret_file = self.secret, None
+        elif self.secret_file:
+            secret, secret_file = "", self.secret_file
+        return dataclasses.replace(uid2, base_url=self.base_url or uid2.base_url, api_key=self.api_key or uid2.api_key,
+                                   secret=secret, secret_file=secret_file)
