@@ -158,6 +158,7 @@ SIGNAL_INTEGRITY: Final = 4  # never listed in gpp_sid
 TCF_CA_V1: Final = 5
 USP_V1: Final = 6
 NOT_A_SIGNAL: Final = frozenset({HEADER, SIGNAL_INTEGRITY})
+PASSTHROUGH_IDS: Final = frozenset({TCF_EU_V2, TCF_CA_V1, USP_V1})  # bodies handed raw to their own parser
 # Section 1 (EU TCF v1) is listed as deprecated in the registry; IAB Europe retired TCF v1 strings
 # on 2020-08-15, so none is valid consent. Its documented meaning — "the EU TCF applies" — is kept
 # (GDPR applies), and the section itself gets the named reason ``gpp_deprecated_section``.

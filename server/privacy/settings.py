@@ -52,6 +52,15 @@ class PrivacySettings:
     cache_size: int = 8192
     # Longer consent strings are rejected undecoded (bounds decode time and cache memory).
     max_consent_length: int = 8192
+    # Our IAB Canada vendor id, for GPP section 5 (tcfcav1). 0 = not registered: where Canada's TCF
+    # applies nobody can have consented to us, so such requests are contextual-only (tcfca_no_vendor_id).
+    tcfca_vendor_id: int = 0
+    # TCF Canada purposes needing consent (3 create a personalised-ads profile, 4 use it; the spec
+    # notes purpose 1's bit is not used in TCF Canada).
+    tcfca_required_purposes: tuple[int, ...] = (3, 4)
+    # Whether implied consent (TCF Canada's counterpart of legitimate interest) suffices;
+    # false = express consent only.
+    tcfca_implied_consent: bool = True
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> PrivacySettings:
@@ -61,31 +70,32 @@ class PrivacySettings:
         errors.extend(f"privacy.{key}: unknown setting" for key in sorted(set(raw) - known))
         values: dict[str, Any] = {}
         for name in ("gdpr_default", "usp_malformed_opt_out", "gpp_malformed_opt_out",
-                     "gpp_unknown_section_opt_out", "gpc_opt_out"):
+                     "gpp_unknown_section_opt_out", "gpc_opt_out", "tcfca_implied_consent"):
             if name in raw:
                 if isinstance(raw[name], bool):
                     values[name] = raw[name]
                 else:
                     errors.append(f"privacy.{name}: expected true or false, got {raw[name]!r}")
         for name, low, high in (("gvl_vendor_id", 0, MAX_VENDOR_ID), ("cache_size", 1, 10_000_000),
-                                ("max_consent_length", 64, 1_000_000)):
+                                ("max_consent_length", 64, 1_000_000), ("tcfca_vendor_id", 0, MAX_VENDOR_ID)):
             if name in raw:
                 value = raw[name]
                 if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
                     values[name] = value
                 else:
                     errors.append(f"privacy.{name}: expected an integer in {low}..{high}, got {value!r}")
-        if "required_purposes" in raw:
-            purposes = raw["required_purposes"]
+        for name in ("required_purposes", "tcfca_required_purposes"):
+            if name not in raw:
+                continue
+            purposes = raw[name]
             ok = isinstance(purposes, (list, tuple)) and all(
                 isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= MAX_PURPOSE_ID for p in purposes
             )
             if ok:
-                values["required_purposes"] = tuple(sorted(set(purposes)))
+                values[name] = tuple(sorted(set(purposes)))
             else:
                 errors.append(
-                    f"privacy.required_purposes: expected a list of purpose ids 1..{MAX_PURPOSE_ID}, "
-                    f"got {purposes!r}"
+                    f"privacy.{name}: expected a list of purpose ids 1..{MAX_PURPOSE_ID}, got {purposes!r}"
                 )
         if errors:
             raise PrivacyConfigError(errors)
