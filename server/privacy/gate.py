@@ -63,7 +63,8 @@ class Gdpr(enum.Enum):
 
 
 class TcfCa(enum.Enum):
-    NOT_APPLICABLE = "not_applicable"  # section 5 not applicable, or missing/undecodable (gpp_invalid)
+    NOT_APPLICABLE = "not_applicable"
+    INVALID = "invalid"  # section 5 applies but its body is missing or undecodable: read as gpp_invalid
     NO_VENDOR_ID = "no_vendor_id"
     DENIED = "denied"
     GRANTED = "granted"
@@ -184,6 +185,7 @@ class PrivacyGate:
         tcfca = TcfCa.NOT_APPLICABLE
         if gpp_sections.TCF_CA_V1 in applicable:
             tcfca = self._tcfca(gpp_string.tcfca if gpp_string else None)
+            gpp_invalid |= tcfca is TcfCa.INVALID
 
         return Facts(
             coppa=coppa.applies(signals.coppa),
@@ -202,12 +204,12 @@ class PrivacyGate:
         )
 
     def _tcfca(self, raw: str | None) -> TcfCa:
-        """Section 5 applies. A missing or undecodable body is already ``gpp_invalid``."""
+        """Section 5 applies: judge it for our Canadian vendor id (none configured: no consent possible)."""
         if self.settings.tcfca_vendor_id == 0:
             return TcfCa.NO_VENDOR_ID
         consent = self.tcfca.decode(raw) if raw else None
         if consent is None:
-            return TcfCa.NOT_APPLICABLE
+            return TcfCa.INVALID
         allowed = consent.allows(self.settings.tcfca_required_purposes,
                                  implied_ok=self.settings.tcfca_implied_consent)
         return TcfCa.GRANTED if allowed else TcfCa.DENIED

@@ -250,7 +250,13 @@ SETTINGS_CASES = [
     pytest.param({"tcfca_vendor_id": 13}, {"gpp": v.GPP_TCF_CA_FIBONACCI_USP, "gpp_sid": (5,)}, CONTEXTUAL,
                  r.TCFCA_NO_CONSENT, id="canada vendor not listed"),
     pytest.param({"tcfca_vendor_id": 12}, {"gpp": v.GPP_BLANK_SECTION, "gpp_sid": (5,)}, CONTEXTUAL,
-                 r.GPP_INVALID, id="canada body undecodable"),
+                 r.GPP_INVALID, id="canada body undecodable, header/body mismatch"),
+    pytest.param({"tcfca_vendor_id": 12}, {"gpp": with_header((5, "z"))}, CONTEXTUAL, r.GPP_INVALID,
+                 id="canada body undecodable (iabgpp-java TcfCaV1Test garbage)"),
+    pytest.param({"tcfca_vendor_id": 12}, {"gpp": with_header((5, v.TCFCA_VENDORS_FIBONACCI[:40]))}, CONTEXTUAL,
+                 r.GPP_INVALID, id="canada body truncated"),
+    pytest.param({"tcfca_vendor_id": 12, "gpp_malformed_opt_out": False}, {"gpp": with_header((5, "z"))}, ALLOW,
+                 r.ALLOWED, id="canada body undecodable, malformed ignored"),
     pytest.param({"gpc_opt_out": False}, {"gpc": True}, ALLOW, r.ALLOWED, id="gpc not honoured"),
 ]
 
