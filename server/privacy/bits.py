@@ -53,7 +53,8 @@ class Bits:
 
     def flags(self, n: int) -> tuple[bool, ...]:
         """A ``Bitfield(n)``: bit *i* is item *i + 1*."""
-        self.peek(n)
+        if self.pos + n > len(self.bits):
+            raise GppError("truncated")
         field = tuple(bit == "1" for bit in self.bits[self.pos : self.pos + n])
         self.pos += n
         return field
