@@ -12,9 +12,12 @@ yields the safest decision with reason ``internal_error`` (contextual keys only,
 no mirroring).
 
 Which GPP sections apply: those in ``gpp_sid`` (OpenRTB 2.6), or — if the list is empty — every
-section present in the string (more sections can only restrict more). Section 2 means GDPR
-applies even without ``regs.gdpr``; its TC string is used when ``user.consent`` is absent.
-Section 6 is read like ``us_privacy``.
+section present in the string (more sections can only restrict more). Section 2 (and the
+deprecated section 1) means GDPR applies even without ``regs.gdpr``; section 2's TC string is used
+when ``user.consent`` is absent. Section 6 is read like ``us_privacy``; section 5 by the TCF Canada
+rule (:mod:`server.privacy.tcfca`). Where the header and the bodies disagree — a listed section
+with a missing or empty body, a ``gpp_sid`` id the string does not hold, a body count that differs
+from the header's — the GPP signal is malformed (``gpp_invalid``), for every section id.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from server.privacy import reasons as r
 from server.privacy.gpp import GppDecoder
 from server.privacy.settings import PrivacySettings
 from server.privacy.tcf import TcfDecoder
+from server.privacy.tcfca import TcfCaDecoder
 from server.signals import PrivacyDecision, PrivacySignals
 
 ALL_KINDS: Final = USER_LEVEL_KINDS | CONTEXTUAL_KINDS
@@ -58,6 +62,14 @@ class Gdpr(enum.Enum):
     GRANTED = "granted"
 
 
+class TcfCa(enum.Enum):
+    NOT_APPLICABLE = "not_applicable"
+    INVALID = "invalid"  # section 5 applies but its body is missing or undecodable: read as gpp_invalid
+    NO_VENDOR_ID = "no_vendor_id"
+    DENIED = "denied"
+    GRANTED = "granted"
+
+
 @dataclass(frozen=True, slots=True)
 class Facts:
     """Everything the rules look at, already decoded, plus the settings that pick a behaviour."""
@@ -68,6 +80,8 @@ class Facts:
     usp: usp.UspStatus = usp.UspStatus.ABSENT
     gpp_invalid: bool = False  # undecodable string, or an applicable section missing/undecodable
     gpp_unknown: bool = False  # an applicable section id we do not decode
+    gpp_deprecated: bool = False  # an applicable deprecated section (1, EU TCF v1)
+    tcfca: TcfCa = TcfCa.NOT_APPLICABLE
     us_opt_out: bool = False
     us_child: bool = False
     gpc: bool = False
@@ -89,6 +103,8 @@ RULES: Final[tuple[Rule, ...]] = (
     Rule(r.GDPR_INVALID_CONSENT, lambda f: f.gdpr is Gdpr.INVALID, CONTEXTUAL_ONLY),
     Rule(r.GDPR_NO_VENDOR_ID, lambda f: f.gdpr is Gdpr.NO_VENDOR_ID, CONTEXTUAL_ONLY),
     Rule(r.GDPR_NO_CONSENT, lambda f: f.gdpr is Gdpr.DENIED, CONTEXTUAL_ONLY),
+    Rule(r.TCFCA_NO_VENDOR_ID, lambda f: f.tcfca is TcfCa.NO_VENDOR_ID, CONTEXTUAL_ONLY),
+    Rule(r.TCFCA_NO_CONSENT, lambda f: f.tcfca is TcfCa.DENIED, CONTEXTUAL_ONLY),
     Rule(r.USP_OPT_OUT, lambda f: f.usp is usp.UspStatus.OPT_OUT, CONTEXTUAL_ONLY),
     Rule(r.USP_INVALID, lambda f: f.usp is usp.UspStatus.INVALID and f.s.usp_malformed_opt_out, CONTEXTUAL_ONLY),
     Rule(r.USP_INVALID, lambda f: f.usp is usp.UspStatus.INVALID and not f.s.usp_malformed_opt_out, NOTE),
@@ -98,6 +114,8 @@ RULES: Final[tuple[Rule, ...]] = (
     Rule(r.GPP_INVALID, lambda f: f.gpp_invalid and not f.s.gpp_malformed_opt_out, NOTE),
     Rule(r.GPP_UNKNOWN_SECTION, lambda f: f.gpp_unknown and f.s.gpp_unknown_section_opt_out, CONTEXTUAL_ONLY),
     Rule(r.GPP_UNKNOWN_SECTION, lambda f: f.gpp_unknown and not f.s.gpp_unknown_section_opt_out, NOTE),
+    Rule(r.GPP_DEPRECATED_SECTION, lambda f: f.gpp_deprecated and f.s.gpp_unknown_section_opt_out, CONTEXTUAL_ONLY),
+    Rule(r.GPP_DEPRECATED_SECTION, lambda f: f.gpp_deprecated and not f.s.gpp_unknown_section_opt_out, NOTE),
     Rule(r.GPC, lambda f: f.gpc and f.s.gpc_opt_out, CONTEXTUAL_ONLY),
     # LMT drops the ad id whether or not one was sent, but is only *counted* when there was one.
     Rule(r.LMT, lambda f: f.lmt and f.has_ifa, NO_IFA),
@@ -122,6 +140,8 @@ class PrivacyGate:
         self.tcf = TcfDecoder(self.settings.gvl_vendor_id, self.settings.cache_size,
                               self.settings.max_consent_length)
         self.gpp = GppDecoder(self.settings.cache_size, self.settings.max_consent_length)
+        self.tcfca = TcfCaDecoder(self.settings.tcfca_vendor_id, self.settings.cache_size,
+                                  self.settings.max_consent_length)
 
     def decide(self, signals: PrivacySignals) -> PrivacyDecision:
         try:
@@ -133,38 +153,48 @@ class PrivacyGate:
         settings = self.settings
         gpp_string = None
         gpp_raw = _text(signals.gpp)
-        gpp_invalid = gpp_unknown = us_opt_out = us_child = us_gpc = False
+        gpp_invalid = gpp_unknown = gpp_deprecated = us_opt_out = us_child = us_gpc = False
         listed = tuple(sid for sid in _sids(signals.gpp_sid) if sid not in gpp_sections.NOT_A_SIGNAL)
         if gpp_raw:
             gpp_string = self.gpp.decode(gpp_raw)
-            gpp_invalid = gpp_string is None
-        applicable = listed or (gpp_string.section_ids if gpp_string else ())
+            gpp_invalid = gpp_string is None or gpp_string.mismatch
+        present = gpp_string.section_ids if gpp_string else ()
+        applicable = listed or present
         for sid in applicable:
-            if sid in (gpp_sections.TCF_EU_V2, gpp_sections.USP_V1):
+            if gpp_string is None or sid not in present or sid in gpp_string.invalid:
+                gpp_invalid = True  # listed but absent, empty or undecodable: header and body disagree
+            if sid in gpp_sections.PASSTHROUGH_IDS:
                 continue  # read below, alongside their OpenRTB counterparts
+            if sid in gpp_sections.DEPRECATED:
+                gpp_deprecated = True
+                continue
             if sid not in gpp_sections.US_LAYOUTS:
                 gpp_unknown = True
                 continue
             section = gpp_string.us_section(sid) if gpp_string else None
-            if section is None:
-                gpp_invalid = True  # listed as applicable but absent or undecodable
-                continue
-            us_opt_out |= section.opted_out
-            us_child |= section.known_child
-            us_gpc |= section.gpc
+            if section is not None:
+                us_opt_out |= section.opted_out
+                us_child |= section.known_child
+                us_gpc |= section.gpc
 
         usp_status = usp.parse(signals.us_privacy)
         if gpp_sections.USP_V1 in applicable:
-            gpp_usp = usp.parse(gpp_string.usp if gpp_string else "-")
+            gpp_usp = usp.parse(gpp_string.usp if gpp_string and gpp_string.usp else "-")
             usp_status = _stricter_usp(usp_status, gpp_usp)
+        gdpr_by_gpp = gpp_sections.TCF_EU_V2 in applicable or gpp_sections.TCF_EU_V1 in applicable
+        tcfca = TcfCa.NOT_APPLICABLE
+        if gpp_sections.TCF_CA_V1 in applicable:
+            tcfca = self._tcfca(gpp_string.tcfca if gpp_string else None)
+            gpp_invalid |= tcfca is TcfCa.INVALID
 
         return Facts(
             coppa=coppa.applies(signals.coppa),
-            gdpr=self._gdpr(signals, gpp_sections.TCF_EU_V2 in applicable,
-                            gpp_string.tcf if gpp_string else None),
+            gdpr=self._gdpr(signals, gdpr_by_gpp, gpp_string.tcf if gpp_string else None),
             usp=usp_status,
-            gpp_invalid=gpp_invalid,
+            gpp_invalid=gpp_invalid or (bool(listed) and not gpp_raw),
             gpp_unknown=gpp_unknown,
+            gpp_deprecated=gpp_deprecated,
+            tcfca=tcfca,
             us_opt_out=us_opt_out,
             us_child=us_child,
             gpc=signals.gpc is True or us_gpc,
@@ -172,6 +202,17 @@ class PrivacyGate:
             has_ifa=signals.has_ifa is True,
             s=settings,
         )
+
+    def _tcfca(self, raw: str | None) -> TcfCa:
+        """Section 5 applies: judge it for our Canadian vendor id (none configured: no consent possible)."""
+        if self.settings.tcfca_vendor_id == 0:
+            return TcfCa.NO_VENDOR_ID
+        consent = self.tcfca.decode(raw) if raw else None
+        if consent is None:
+            return TcfCa.INVALID
+        allowed = consent.allows(self.settings.tcfca_required_purposes,
+                                 implied_ok=self.settings.tcfca_implied_consent)
+        return TcfCa.GRANTED if allowed else TcfCa.DENIED
 
     def _gdpr(self, signals: PrivacySignals, gpp_says_tcf: bool, gpp_tcf: str | None) -> Gdpr:
         flag = signals.gdpr

@@ -5,12 +5,17 @@ Every US section (national and state) is ``Version`` (int 6) followed only by 2-
 repeated (``N-Bitfield(2, n)``). So a layout is just the ordered list of (field, count) pairs and a
 single generic reader serves all of them.
 
-Sources (read 2026-11): InteractiveAdvertisingBureau/Global-Privacy-Platform @b27beb41
-``Sections/Section Information.md`` (ids) and the per-state technical specifications for 7–12
-and 23; IABTechLab/iabgpp-java @a51d55f0 ``segment/Us*CoreSegment.java`` for 13–22 (same
-tables, and the only machine-readable source). Sections 24–27 (MD, IN, KY, RI) use a new draft
-layout (a SectionID/MspaVersion prefix) not yet in any maintained decoder: they are *known* ids
-that we do not decode, i.e. "unknown" to the gate.
+Sources (read 2026-12): InteractiveAdvertisingBureau/Global-Privacy-Platform @b27beb41
+``Sections/Section Information.md`` (ids 1–23), the per-state technical specifications (7–12, 23,
+and 24–27, whose ids each spec registers); IABTechLab/iabgpp-java (master @a51d55f0, branch 4.X
+@1fc490e9 for usnat Version 2, @86578d01 for 24–27) and IABTechLab/iabgpp-es @fd0546e7
+(``encoder/field/Us*Field.ts``), the machine-readable forms of the same tables.
+
+usnat (7) has two layouts, chosen by its ``Version`` field (see :func:`usnat_layout`). Sections
+24–27 (MD, IN, KY, RI) start with ``MspaVersion`` and fold the two MSPA mode flags into one
+``MspaMode`` (1 = opt-out option mode, 2 = service-provider mode); the spec prefixes them with a
+section header (SectionID, Version, SubSections), which iabgpp-java writes and iabgpp-es does not —
+:mod:`server.privacy.gpp` reads both.
 
 ``Gpc`` is not a core field: it lives in an optional ``.``-separated subsection
 (``SubsectionType`` int 2 == 1, then a 1-bit ``Gpc``), read by :mod:`server.privacy.gpp`.
@@ -40,6 +45,9 @@ ADDITIONAL: Final = "AdditionalDataProcessingConsent"
 MSPA_COVERED: Final = "MspaCoveredTransaction"
 MSPA_OPT_OUT_MODE: Final = "MspaOptOutOptionMode"
 MSPA_SERVICE_PROVIDER: Final = "MspaServiceProviderMode"
+MSPA_VERSION: Final = "MspaVersion"
+MSPA_MODE: Final = "MspaMode"  # 24–27: 0 n/a, 1 opt-out option mode, 2 service-provider mode
+MSPA_MODE_SERVICE_PROVIDER: Final = 2
 
 # 2-bit values
 NOT_APPLICABLE: Final = 0
@@ -54,6 +62,8 @@ class UsLayout:
     section_id: int
     name: str  # the client-side API prefix
     fields: tuple[tuple[str, int], ...]  # (field, number of 2-bit values) after Version(6)
+    version: int = 1  # the value of the leading 6-bit field (usnat: Version; 24–27: MspaVersion, any)
+    sensitive_subsection: int = 0  # 24–27: the optional SensitiveDataProcessing subsection's 2-bit values
 
     @property
     def bits(self) -> int:
@@ -74,16 +84,44 @@ def _state(sid: int, name: str, notice: str, sensitive: int, child: int, *, addi
     return UsLayout(sid, name, head + body + _MSPA)
 
 
-USNAT: Final = UsLayout(7, "usnat", (
+# usnat Version 2 (US National v2.0, Oct 2024): 16 sensitive-data categories, 3 known-child flags.
+USNAT_V2: Final = UsLayout(7, "usnat", (
     (SHARING_NOTICE, 1), (SALE_NOTICE, 1), (SHARING_OPT_OUT_NOTICE, 1), (TARGETED_NOTICE, 1),
     (SENSITIVE_NOTICE, 1), (SENSITIVE_LIMIT_NOTICE, 1), (SALE_OPT_OUT, 1), (SHARING_OPT_OUT, 1),
     (TARGETED_OPT_OUT, 1), (SENSITIVE, 16), (KNOWN_CHILD, 3), (PERSONAL_DATA, 1), *_MSPA,
-))
-# usnat before the 2024 DE/IA/NE/NH/NJ/TN release: 12 sensitive categories, 2 child flags, still
-# Version 1 — only the length tells them apart (iabgpp-java does the same: 60/66-bit cores).
-USNAT_LEGACY: Final = UsLayout(7, "usnat", tuple(
-    (name, {SENSITIVE: 12, KNOWN_CHILD: 2}.get(name, count)) for name, count in USNAT.fields
-))
+), version=2)
+# usnat Version 1: 12 sensitive-data categories, 2 known-child flags (60 bits).
+USNAT_V1: Final = UsLayout(7, "usnat", tuple(
+    (name, {SENSITIVE: 12, KNOWN_CHILD: 2}.get(name, count)) for name, count in USNAT_V2.fields
+), version=1)
+USNAT: Final = USNAT_V2  # the table entry; decoding picks the layout by version
+# Encoders released with the 2024 DE/IA/NE/NH/NJ/TN sections wrote the Version 2 layout while still
+# writing Version = 1. iabgpp-java 4.X (UsNatCoreSegment.decodeBitString) reads a Version 1 core of
+# 72 bits or more as Version 2; anything shorter is the 60-bit Version 1 layout (+ 6 bits of zero
+# fill from older encoders = 66). iabgpp-es reads the same lengths the same way. So a Version 1 core
+# cut to exactly 60 or 66 bits reads as Version 1 — indistinguishable from a genuine one.
+USNAT_V2_AS_V1_MIN_BITS: Final = 72
+
+
+def usnat_layout(version: int, bit_length: int) -> UsLayout | None:
+    """The usnat layout a core of ``bit_length`` bits with this ``Version`` is read with (None: unsupported)."""
+    if version == 2:
+        return USNAT_V2  # a shorter core is truncated, i.e. malformed
+    if version == 1:
+        return USNAT_V2 if bit_length >= USNAT_V2_AS_V1_MIN_BITS else USNAT_V1
+    return None
+
+
+def _mspa_state(sid: int, name: str, *, child: bool, sensitive: int) -> UsLayout:
+    """24–27: MspaVersion(6) first, MspaMode instead of two mode flags, one known-child value."""
+    fields: tuple[tuple[str, int], ...] = (
+        (MSPA_COVERED, 1), (MSPA_MODE, 1), (PROCESSING_NOTICE, 1), (SALE_NOTICE, 1), (TARGETED_NOTICE, 1),
+        (SALE_OPT_OUT, 1), (TARGETED_OPT_OUT, 1),
+    )
+    if child:
+        fields += ((KNOWN_CHILD, 1),)
+    return UsLayout(sid, name, (*fields, (ADDITIONAL, 1)), version=0, sensitive_subsection=sensitive)
+
 
 US_LAYOUTS: Final[dict[int, UsLayout]] = {layout.section_id: layout for layout in (
     USNAT,
@@ -106,10 +144,35 @@ US_LAYOUTS: Final[dict[int, UsLayout]] = {layout.section_id: layout for layout i
     _state(21, "usnj", PROCESSING_NOTICE, 10, 5, additional=True),
     _state(22, "ustn", PROCESSING_NOTICE, 8, 1, additional=True),
     _state(23, "usmn", PROCESSING_NOTICE, 8, 1, additional=True),
+    _mspa_state(24, "usmd", child=False, sensitive=0),  # Maryland: a Gpc subsection instead
+    _mspa_state(25, "usin", child=True, sensitive=8),
+    _mspa_state(26, "usky", child=True, sensitive=8),
+    _mspa_state(27, "usri", child=True, sensitive=8),
 )}
+MSPA_STATES: Final = frozenset({24, 25, 26, 27})  # layouts with MspaVersion first and MspaMode
 
+TCF_EU_V1: Final = 1  # deprecated: see DEPRECATED
 TCF_EU_V2: Final = 2
 HEADER: Final = 3  # never listed in gpp_sid (OpenRTB 2.6)
 SIGNAL_INTEGRITY: Final = 4  # never listed in gpp_sid
+TCF_CA_V1: Final = 5
 USP_V1: Final = 6
 NOT_A_SIGNAL: Final = frozenset({HEADER, SIGNAL_INTEGRITY})
+PASSTHROUGH_IDS: Final = frozenset({TCF_EU_V2, TCF_CA_V1, USP_V1})  # bodies handed raw to their own parser
+# Section 1 (EU TCF v1) is listed as deprecated in the registry; IAB Europe retired TCF v1 strings
+# on 2020-08-15, so none is valid consent. Its documented meaning — "the EU TCF applies" — is kept
+# (GDPR applies), and the section itself gets the named reason ``gpp_deprecated_section``.
+DEPRECATED: Final = frozenset({TCF_EU_V1})
+
+# Every id in the GPP section registry and what this package does with it (one row per id).
+DECODED: Final = "decoded"
+PASSTHROUGH: Final = "decoded by its own regime's parser"
+REGISTRY: Final[dict[int, tuple[str, str]]] = {
+    TCF_EU_V1: ("tcfeuv1", "deprecated: GDPR applies, the section itself is never consent"),
+    TCF_EU_V2: ("tcfeuv2", PASSTHROUGH),  # server.privacy.tcf
+    HEADER: ("header", "not a signal: the GPP header itself"),
+    SIGNAL_INTEGRITY: ("signalintegrity", "not a signal: reserved for GPP signal integrity"),
+    TCF_CA_V1: ("tcfcav1", DECODED),  # server.privacy.tcfca
+    USP_V1: ("uspv1", PASSTHROUGH),  # server.privacy.usp
+    **{sid: (layout.name, DECODED) for sid, layout in US_LAYOUTS.items()},
+}

@@ -28,7 +28,7 @@ PrivacyConfigError = SettingsError
 
 #: Integer settings and their allowed ranges.
 _RANGES: Final = (("gvl_vendor_id", 0, MAX_VENDOR_ID), ("cache_size", 1, 10_000_000),
-                  ("max_consent_length", 64, 1_000_000))
+                  ("max_consent_length", 64, 1_000_000), ("tcfca_vendor_id", 0, MAX_VENDOR_ID))
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +55,27 @@ class PrivacySettings(Section):
     cache_size: int = 8192
     # Longer consent strings are rejected undecoded (bounds decode time and cache memory).
     max_consent_length: int = 8192
+    # Our IAB Canada vendor id, for GPP section 5 (tcfcav1). 0 = not registered: where Canada's TCF
+    # applies nobody can have consented to us, so such requests are contextual-only (tcfca_no_vendor_id).
+    tcfca_vendor_id: int = 0
+    # TCF Canada purposes needing consent (3 create a personalised-ads profile, 4 use it; the spec
+    # notes purpose 1's bit is not used in TCF Canada).
+    tcfca_required_purposes: tuple[int, ...] = (3, 4)
+    # Whether implied consent (TCF Canada's counterpart of legitimate interest) suffices;
+    # false = express consent only.
+    tcfca_implied_consent: bool = True
 
     def __post_init__(self) -> None:
         # A set in spirit: order and repeats in the config do not matter.
         object.__setattr__(self, "required_purposes", tuple(sorted(set(self.required_purposes))))
+        object.__setattr__(self, "tcfca_required_purposes", tuple(sorted(set(self.tcfca_required_purposes))))
 
     def validate(self, section: str) -> list[str]:
         """Unknown keys are reported by the loader (a typo must not silently weaken privacy)."""
         errors = [f"{name}: expected an integer in {low}..{high}, got {getattr(self, name)!r}"
                   for name, low, high in _RANGES if not low <= getattr(self, name) <= high]
-        if not all(1 <= p <= MAX_PURPOSE_ID for p in self.required_purposes):
-            errors.append(f"required_purposes: expected purpose ids 1..{MAX_PURPOSE_ID}, "
-                          f"got {list(self.required_purposes)!r}")
+        for name in ("required_purposes", "tcfca_required_purposes"):
+            purposes = getattr(self, name)
+            if not all(1 <= p <= MAX_PURPOSE_ID for p in purposes):
+                errors.append(f"{name}: expected purpose ids 1..{MAX_PURPOSE_ID}, got {list(purposes)!r}")
         return errors

@@ -3,6 +3,10 @@
 Spec: InteractiveAdvertisingBureau/USPrivacy ``CCPA/US Privacy String.md``. ``1YYN`` = version 1,
 notice given, **opted out of sale**, not LSPA-covered; ``1---`` = CCPA does not apply. The
 string is tiny and stable, so (like Prebid Server's ``ccpa`` package) we parse it ourselves.
+
+The spec allows exactly ``Y``, ``N`` and ``-`` in the three flag positions, so ``1y--``, ``1-y-``
+or a padded ``" 1YNN "`` are *malformed* (Prebid Server rejects lower case too), and the configured
+malformed rule (``usp_malformed_opt_out``) decides — never a guess at what the sender meant.
 """
 
 from __future__ import annotations
@@ -24,17 +28,17 @@ class UspStatus(enum.Enum):
     NOT_APPLICABLE = "not_applicable"  # ``-`` in the opt-out position: CCPA does not apply
     NO_OPT_OUT = "no_opt_out"
     OPT_OUT = "opt_out"
-    INVALID = "invalid"  # wrong length, version or characters
+    INVALID = "invalid"  # wrong length, version or characters (lower case and spaces included)
 
 
 def parse(raw: object) -> UspStatus:
-    """Classify a raw ``us_privacy`` value. Never raises; tolerates lower case and spaces."""
+    """Classify a raw ``us_privacy`` value. Never raises. Empty or blank means absent."""
     if raw is None:
         return UspStatus.ABSENT
     if not isinstance(raw, str):
         return UspStatus.INVALID
-    text = raw.strip().upper()
-    if not text:
+    text = raw
+    if not text.strip():
         return UspStatus.ABSENT
     if len(text) != LENGTH or text[INDEX_VERSION] != VERSION:
         return UspStatus.INVALID

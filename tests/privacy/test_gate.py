@@ -22,6 +22,44 @@ CHILD = (CONTEXTUAL_KINDS, False, True)
 NO_IFA = (ALL_KINDS - {IFA}, True, False)
 
 
+def fibonacci(value: int) -> str:
+    """The spec's Fibonacci code word (Zeckendorf bits, weight 1 first, then a closing 1)."""
+    weights = [1, 2]
+    while weights[-1] <= value:
+        weights.append(weights[-1] + weights[-2])
+    bits = ["0"] * len(weights)
+    for i in reversed(range(len(weights))):
+        if weights[i] <= value:
+            bits[i], value = "1", value - weights[i]
+    return "".join(bits).rstrip("0") + "1"
+
+
+def with_header(*sections: tuple[int, str]) -> str:
+    """A GPP string: a header listing the ids (single items), then the given section bodies.
+
+    Only the header is built here; every body is a published string from ``privacy_vectors``.
+    """
+    bits = "000011" + "000001" + format(len(sections), "012b")
+    last = 0
+    for sid, _ in sections:
+        bits += "0" + fibonacci(sid - last)
+        last = sid
+    bits += "0" * (-len(bits) % 6)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    header = "".join(alphabet[int(bits[i : i + 6], 2)] for i in range(0, len(bits), 6))
+    return "~".join([header, *(body for _, body in sections)])
+
+
+def test_with_header_matches_the_spec_examples() -> None:
+    assert with_header((2, "x")).split("~")[0] == "DBABM"  # spec example 1
+    assert with_header((2, "x"), (6, "y")).split("~")[0] == "DBACNY"  # spec example 2
+
+
+# A TCF v1.1 string: the example in InteractiveAdvertisingBureau/GDPR-Transparency-and-Consent-Framework
+# "Consent string and vendor list formats v1.1 Final.md" (also in prebid-server-java's GDPR tests).
+TCF_V1 = "BOEFEAyOEFEAyAHABDENAI4AAAB9vABAASA"
+
+
 def decide(settings: PrivacySettings = SETTINGS, **signals: Any) -> PrivacyDecision:
     return PrivacyGate(settings).decide(PrivacySignals(**signals))
 
@@ -79,14 +117,51 @@ SINGLE_SIGNALS = [
     pytest.param({"gpp": "DBABLA~z", "gpp_sid": (7,)}, CONTEXTUAL, r.GPP_INVALID, id="undecodable usnat"),
     pytest.param({"gpp": "garbage"}, CONTEXTUAL, r.GPP_INVALID, id="undecodable gpp string"),
     pytest.param({"gpp": "", "gpp_sid": ()}, ALLOW, r.ALLOWED, id="empty gpp (Index sample)"),
-    pytest.param({"gpp": v.GPP_TCF_CA_USP, "gpp_sid": (5,)}, CONTEXTUAL, r.GPP_UNKNOWN_SECTION,
-                 id="canada section is not decoded"),
+    pytest.param({"gpp": v.GPP_TCF_CA_USP, "gpp_sid": (5,)}, CONTEXTUAL, r.TCFCA_NO_VENDOR_ID,
+                 id="canada section applies, no Canadian vendor id configured"),
     pytest.param({"gpp": v.GPP_USP_NO_OPT_OUT, "gpp_sid": (6, 3, 4)}, ALLOW, r.ALLOWED,
                  id="header and signal-integrity ids ignored"),
     pytest.param({"gpp_sid": (7,)}, CONTEXTUAL, r.GPP_INVALID, id="sid without a gpp string"),
     pytest.param({"gpp_sid": (6,), "us_privacy": "1YNN"}, CONTEXTUAL, r.USP_INVALID,
                  id="sid 6 without gpp string: stricter of the two"),
-    pytest.param({"gpp_sid": (25,)}, CONTEXTUAL, r.GPP_UNKNOWN_SECTION, id="sid for an undecoded state"),
+    pytest.param({"gpp_sid": (25,)}, CONTEXTUAL, r.GPP_INVALID, id="sid 25 without a gpp string"),
+    # usnat Version 2 and the states 24–27
+    pytest.param({"gpp": "DBABLA~" + v.USNAT_V2_OPTED_OUT, "gpp_sid": (7,)}, CONTEXTUAL, r.GPP_US_CHILD,
+                 id="usnat v2 opt-out + child"),
+    pytest.param({"gpp": "DBABLA~" + v.USNAT_V2_DEFAULTS, "gpp_sid": (7,)}, ALLOW, r.ALLOWED, id="usnat v2 defaults"),
+    pytest.param({"gpp": "DBABLA~" + v.USNAT_V2_THIRD_CHILD, "gpp_sid": (7,)}, CONTEXTUAL, r.GPP_US_CHILD,
+                 id="usnat v2 third child flag"),
+    pytest.param({"gpp": "DBABLA~" + v.USNAT_V2_SHORT_66, "gpp_sid": (7,)}, CONTEXTUAL, r.GPP_INVALID,
+                 id="usnat v2 core of legacy length is malformed"),
+    pytest.param({"gpp": v.GPP_ALL_SECTIONS_ES, "gpp_sid": (24, 25, 26, 27)}, ALLOW, r.ALLOWED,
+                 id="states 24-27 at defaults"),
+    pytest.param({"gpp": with_header((24, v.USMD_OPTED_OUT)), "gpp_sid": (24,)}, CONTEXTUAL, r.GPP_US_OPT_OUT,
+                 id="usmd opt-out"),
+    pytest.param({"gpp": with_header((25, v.USIN_OPTED_OUT))}, CONTEXTUAL, r.GPP_US_CHILD, id="usin child"),
+    pytest.param({"gpp": with_header((26, v.USKY_OPTED_OUT))}, CONTEXTUAL, r.GPP_US_CHILD, id="usky child"),
+    pytest.param({"gpp": with_header((27, v.USRI_HEADER_OPTED_OUT))}, CONTEXTUAL, r.GPP_US_CHILD,
+                 id="usri child (with section header)"),
+    pytest.param({"gpp": with_header((25, v.USIN_HEADER_DEFAULTS))}, ALLOW, r.ALLOWED, id="usin header defaults"),
+    # Header and body disagree: the safer reading for every section id
+    pytest.param({"gpp": "DBABTA~", "gpp_sid": (6,)}, CONTEXTUAL, r.USP_INVALID, id="header says 6, body empty"),
+    pytest.param({"gpp": "DBABTA~"}, CONTEXTUAL, r.USP_INVALID, id="header says 6, body empty, no sid"),
+    pytest.param({"gpp": "DBABMA~", "gpp_sid": (2,)}, CONTEXTUAL, r.GDPR_MISSING_CONSENT,
+                 id="header says 2, body empty"),
+    pytest.param({"gpp": "DBABMA~", "gpp_sid": (2,), "gdpr": 1, "consent": v.TCF_ALL_PURPOSES}, CONTEXTUAL,
+                 r.GPP_INVALID, id="header says 2, body empty, consent elsewhere"),
+    pytest.param({"gpp": v.GPP_USP_NO_OPT_OUT, "gpp_sid": (2,), "gdpr": 1, "consent": v.TCF_ALL_PURPOSES},
+                 CONTEXTUAL, r.GPP_INVALID, id="sid 2 absent from the string"),
+    pytest.param({"gpp": v.GPP_MISSING_SECTION, "gpp_sid": (2,), "gdpr": 1, "consent": v.TCF_ALL_PURPOSES},
+                 CONTEXTUAL, r.GPP_INVALID, id="fewer bodies than the header lists (iabgpp-es)"),
+    pytest.param({"gpp": v.GPP_BLANK_SECTION, "gpp_sid": (6,)}, CONTEXTUAL, r.USP_INVALID,
+                 id="blank section (iabgpp-es)"),
+    pytest.param({"gpp": v.GPP_USP_NO_OPT_OUT + "~1YNN"}, CONTEXTUAL, r.GPP_INVALID, id="more bodies than ids"),
+    # Section 1, deprecated
+    pytest.param({"gpp": with_header((1, TCF_V1)), "gpp_sid": (1,)}, CONTEXTUAL, r.GDPR_MISSING_CONSENT,
+                 id="tcfeuv1: gdpr applies, v1 string is no consent"),
+    pytest.param({"gpp": with_header((1, TCF_V1)), "consent": v.TCF_ALL_PURPOSES}, CONTEXTUAL,
+                 r.GPP_DEPRECATED_SECTION, id="tcfeuv1 with v2 consent elsewhere"),
+    pytest.param({"gpp": with_header((28, "BAAA"))}, CONTEXTUAL, r.GPP_UNKNOWN_SECTION, id="unassigned id 28"),
     # LMT / GPC
     pytest.param({"lmt": 1, "has_ifa": True}, NO_IFA, r.LMT, id="lmt with ifa"),
     pytest.param({"lmt": 1, "has_ifa": False}, NO_IFA, r.ALLOWED, id="lmt without ifa: dropped, not counted"),
@@ -114,8 +189,10 @@ COMBINATIONS = [
     pytest.param({"gpp": v.GPP_ALL_DEFAULTS, "gpp_sid": tuple(range(6, 24))}, ALLOW, r.ALLOWED, (),
                  id="gpp with 18 applicable sections at defaults"),
     pytest.param({"gpp": v.GPP_ALL_DEFAULTS}, CONTEXTUAL, r.GDPR_NO_CONSENT,
-                 (r.GDPR_NO_CONSENT, r.GPP_UNKNOWN_SECTION),
+                 (r.GDPR_NO_CONSENT, r.TCFCA_NO_VENDOR_ID),
                  id="no sid: every section in the string applies"),
+    pytest.param({"gpp": v.GPP_ALL_SECTIONS_ES, "gpp_sid": (5, 6, *range(7, 28))}, CONTEXTUAL,
+                 r.TCFCA_NO_VENDOR_ID, (r.TCFCA_NO_VENDOR_ID,), id="every section 5-27 at defaults"),
     pytest.param({"gpp": "DBABLA~" + v.USNAT_OPTED_OUT_NO_GPC, "gpp_sid": (7,), "us_privacy": "1YNN"}, CONTEXTUAL,
                  r.GPP_US_CHILD, (r.GPP_US_CHILD, r.GPP_US_OPT_OUT), id="usp allows, usnat opts out"),
     pytest.param({"gpp": "DBABLA~" + v.USNAT_OPTED_OUT, "gpp_sid": (7,)}, CONTEXTUAL, r.GPP_US_CHILD,
@@ -150,8 +227,36 @@ SETTINGS_CASES = [
                  id="malformed usp ignored (still noted)"),
     pytest.param({"gpp_malformed_opt_out": False}, {"gpp": "garbage"}, ALLOW, r.ALLOWED,
                  id="malformed gpp ignored"),
-    pytest.param({"gpp_unknown_section_opt_out": False}, {"gpp": v.GPP_TCF_CA_USP, "gpp_sid": (5,)}, ALLOW,
+    pytest.param({"gpp_unknown_section_opt_out": False}, {"gpp": with_header((28, "BAAA"))}, ALLOW,
                  r.ALLOWED, id="unknown section ignored"),
+    pytest.param({"gpp_unknown_section_opt_out": False}, {"gpp": with_header((1, TCF_V1)),
+                                                          "consent": v.TCF_ALL_PURPOSES}, ALLOW,
+                 r.ALLOWED, id="deprecated section ignored (gdpr still applies)"),
+    pytest.param({"gpp_malformed_opt_out": False}, {"gpp": "DBABLA~" + v.USNAT_V2_SHORT_66}, ALLOW, r.ALLOWED,
+                 id="malformed usnat ignored"),
+    # Canada TCF: vendors 12/48 express, 18/30 implied; purposes 3 and 4 express, none implied
+    pytest.param({"tcfca_vendor_id": 12}, {"gpp": v.GPP_TCF_CA_FIBONACCI_USP, "gpp_sid": (5,)}, ALLOW, r.ALLOWED,
+                 id="canada express consent"),
+    pytest.param({"tcfca_vendor_id": 12}, {"gpp": v.GPP_TCF_CA_USP, "gpp_sid": (5,)}, ALLOW, r.ALLOWED,
+                 id="canada express consent, int-range encoding"),
+    pytest.param({"tcfca_vendor_id": 18}, {"gpp": v.GPP_TCF_CA_FIBONACCI_USP, "gpp_sid": (5,)}, CONTEXTUAL,
+                 r.TCFCA_NO_CONSENT, id="canada vendor implied, purposes 3/4 only express"),
+    pytest.param({"tcfca_vendor_id": 18, "tcfca_required_purposes": (7, 8)},
+                 {"gpp": v.GPP_TCF_CA_FIBONACCI_USP, "gpp_sid": (5,)}, ALLOW, r.ALLOWED,
+                 id="canada implied consent for implied purposes"),
+    pytest.param({"tcfca_vendor_id": 18, "tcfca_required_purposes": (7, 8), "tcfca_implied_consent": False},
+                 {"gpp": v.GPP_TCF_CA_FIBONACCI_USP, "gpp_sid": (5,)}, CONTEXTUAL, r.TCFCA_NO_CONSENT,
+                 id="canada express only"),
+    pytest.param({"tcfca_vendor_id": 13}, {"gpp": v.GPP_TCF_CA_FIBONACCI_USP, "gpp_sid": (5,)}, CONTEXTUAL,
+                 r.TCFCA_NO_CONSENT, id="canada vendor not listed"),
+    pytest.param({"tcfca_vendor_id": 12}, {"gpp": v.GPP_BLANK_SECTION, "gpp_sid": (5,)}, CONTEXTUAL,
+                 r.GPP_INVALID, id="canada body undecodable, header/body mismatch"),
+    pytest.param({"tcfca_vendor_id": 12}, {"gpp": with_header((5, "z"))}, CONTEXTUAL, r.GPP_INVALID,
+                 id="canada body undecodable (iabgpp-java TcfCaV1Test garbage)"),
+    pytest.param({"tcfca_vendor_id": 12}, {"gpp": with_header((5, v.TCFCA_VENDORS_FIBONACCI[:40]))}, CONTEXTUAL,
+                 r.GPP_INVALID, id="canada body truncated"),
+    pytest.param({"tcfca_vendor_id": 12, "gpp_malformed_opt_out": False}, {"gpp": with_header((5, "z"))}, ALLOW,
+                 r.ALLOWED, id="canada body undecodable, malformed ignored"),
     pytest.param({"gpc_opt_out": False}, {"gpc": True}, ALLOW, r.ALLOWED, id="gpc not honoured"),
 ]
 

@@ -11,10 +11,12 @@ from server.privacy import REASONS, PrivacyGate, PrivacySettings
 from server.privacy import reasons as r
 from server.signals import PrivacySignals
 
-GATE = PrivacyGate(PrivacySettings(gvl_vendor_id=8, cache_size=256))
+GATE = PrivacyGate(PrivacySettings(gvl_vendor_id=8, tcfca_vendor_id=12, cache_size=256))
 
 REAL_STRINGS = [v.TCF_ALL_PURPOSES, v.TCF_PURPOSE_1_ONLY, v.TCF_EMPTY, v.GPP_TCF_AND_USP, v.GPP_USP_OPT_OUT,
-                v.GPP_ALL_DEFAULTS, v.GPP_USNAT_CHILD, "DBABLA~" + v.USNAT_OPTED_OUT, "1YYN", "1---", ""]
+                v.GPP_ALL_DEFAULTS, v.GPP_USNAT_CHILD, "DBABLA~" + v.USNAT_OPTED_OUT, "1YYN", "1---", "",
+                "DBABLA~" + v.USNAT_V2_OPTED_OUT, v.GPP_ALL_SECTIONS_ES, v.GPP_TCF_CA_FIBONACCI_USP,
+                v.GPP_MISSING_SECTION, v.GPP_BLANK_SECTION]
 junk = st.one_of(st.none(), st.booleans(), st.integers(-3, 300), st.floats(allow_nan=True), st.binary(max_size=8),
                  st.lists(st.integers(), max_size=3))
 strings = st.one_of(st.sampled_from(REAL_STRINGS), st.text(max_size=80),

@@ -1,8 +1,8 @@
 import privacy_vectors as v
 import pytest
 
-from server.privacy import gpp
 from server.privacy import gpp_sections as s
+from server.privacy.bits import Bits
 from server.privacy.gpp import GppDecoder, GppError, UsSection, decode, decode_header, decode_us_section
 
 
@@ -45,7 +45,7 @@ def test_bad_header(header: str) -> None:
 def test_fibonacci_words_from_spec_table() -> None:
     # spec table: 1 = 11, 2 = 011, 3 = 0011, 4 = 1011, 5 = 00011, 6 = 10011, 7 = 01011
     for value, word in [(1, "11"), (2, "011"), (3, "0011"), (4, "1011"), (5, "00011"), (6, "10011"), (7, "01011")]:
-        bits = gpp._Bits("")
+        bits = Bits("")
         bits.bits = word + "0"
         assert bits.fibonacci() == value
         assert bits.pos == len(word)
@@ -81,7 +81,9 @@ def test_us_sections(sid: int, body: str, expected: UsSection) -> None:
         pytest.param(7, "z", id="garbage (iabgpp-java testDecodeGarbage)"),
         pytest.param(7, "BVVV", id="truncated"),
         pytest.param(8, "", id="empty"),
-        pytest.param(7, "CVVVkkkkkpFY", id="version 2"),
+        pytest.param(7, "DVVVkkkkkpFY", id="version 3"),
+        pytest.param(7, "AVVVkkkkkpFY", id="version 0"),
+        pytest.param(9, "CVWSSVY", id="usva version 2"),
         pytest.param(9, "B_____________", id="2-bit value 3"),
         pytest.param(9, "BVWS!VY", id="not base64url"),
     ],
@@ -143,11 +145,16 @@ def test_decoder_caches_results_and_failures() -> None:
 def test_layout_table_shape(layout: s.UsLayout) -> None:
     names = [name for name, _ in layout.fields]
     assert len(names) == len(set(names)), "a field appears twice"
-    assert s.SALE_OPT_OUT in names and s.KNOWN_CHILD in names and s.MSPA_SERVICE_PROVIDER in names
-    assert names[-3:] == [s.MSPA_COVERED, s.MSPA_OPT_OUT_MODE, s.MSPA_SERVICE_PROVIDER]
+    assert s.SALE_OPT_OUT in names
     assert s.TARGETED_OPT_OUT in names or layout.name == "usca"  # California has sharing, not targeting
+    if layout.section_id in s.MSPA_STATES:  # 24–27: MspaCoveredTransaction, MspaMode first
+        assert names[:2] == [s.MSPA_COVERED, s.MSPA_MODE]
+        assert (s.KNOWN_CHILD in names) == (layout.name != "usmd")  # Maryland has no child field
+    else:
+        assert s.KNOWN_CHILD in names
+        assert names[-3:] == [s.MSPA_COVERED, s.MSPA_OPT_OUT_MODE, s.MSPA_SERVICE_PROVIDER]
 
 
 def test_usnat_layout_lengths() -> None:
-    assert s.USNAT.bits == 70  # 16 sensitive categories, 3 child flags
-    assert s.USNAT_LEGACY.bits == 60  # the pre-2024 layout iabgpp-java still accepts
+    assert s.USNAT_V2.bits == 70  # 16 sensitive categories, 3 child flags
+    assert s.USNAT_V1.bits == 60  # 12 sensitive categories, 2 child flags

@@ -1,6 +1,10 @@
 import pytest
 
+from segments.keys import USER_LEVEL_KINDS
+from server.privacy import PrivacyGate, PrivacySettings
+from server.privacy import reasons as r
 from server.privacy.usp import INDEX_OPT_OUT_SALE, UspStatus, parse
+from server.signals import PrivacySignals
 
 
 @pytest.mark.parametrize(
@@ -13,8 +17,15 @@ from server.privacy.usp import INDEX_OPT_OUT_SALE, UspStatus, parse
         pytest.param("1YYN", UspStatus.OPT_OUT, id="opted out of sale"),
         pytest.param("1NYN", UspStatus.OPT_OUT, id="opt-out without notice still opts out"),
         pytest.param("1YYY", UspStatus.OPT_OUT, id="opt-out LSPA"),
-        pytest.param("1yyn", UspStatus.OPT_OUT, id="lower case tolerated"),
-        pytest.param(" 1YYN ", UspStatus.OPT_OUT, id="surrounding space tolerated"),
+        pytest.param("1yyn", UspStatus.INVALID, id="lower case is malformed"),
+        pytest.param("1y--", UspStatus.INVALID, id="lower-case notice (prebid-server: invalid)"),
+        pytest.param("1--y", UspStatus.INVALID, id="lower-case lspa (prebid-server: invalid)"),
+        pytest.param("1-y-", UspStatus.INVALID, id="lower-case opt-out (prebid-server: invalid)"),
+        pytest.param("1-n-", UspStatus.INVALID, id="lower-case no"),
+        pytest.param(" 1YYN ", UspStatus.INVALID, id="surrounding space is malformed"),
+        pytest.param("1YN ", UspStatus.INVALID, id="space as a flag"),
+        pytest.param("1YNＮ", UspStatus.INVALID, id="full-width N"),
+        pytest.param("1YN\x00", UspStatus.INVALID, id="NUL as a flag"),
         pytest.param("1YNN", UspStatus.NO_OPT_OUT, id="notice, no opt-out"),
         pytest.param("1NNN", UspStatus.NO_OPT_OUT, id="no notice, no opt-out"),
         pytest.param("1Y-N", UspStatus.NOT_APPLICABLE, id="dash in opt-out position"),
@@ -35,3 +46,14 @@ def test_parse(raw: object, expected: UspStatus) -> None:
 
 def test_offset_names_the_spec_position() -> None:
     assert "1NYN"[INDEX_OPT_OUT_SALE] == "Y"
+
+
+@pytest.mark.parametrize("raw", ["1y--", "1--y", "1-y-", "1yyn", " 1YNN "])
+@pytest.mark.parametrize("malformed_opt_out", [True, False])
+def test_malformed_usp_follows_the_configured_rule(raw: str, malformed_opt_out: bool) -> None:
+    gate = PrivacyGate(PrivacySettings(usp_malformed_opt_out=malformed_opt_out))
+    decision = gate.decide(PrivacySignals(us_privacy=raw))
+    assert r.USP_INVALID in decision.reasons
+    assert decision.allowed_kinds.isdisjoint(USER_LEVEL_KINDS) is malformed_opt_out
+    gpp = gate.decide(PrivacySignals(gpp="DBABTA~" + raw, gpp_sid=(6,)))  # section 6 reads the same way
+    assert r.USP_INVALID in gpp.reasons
