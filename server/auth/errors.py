@@ -46,3 +46,15 @@ class SettingsError(AuthError, ValueError):
     def __init__(self, errors: list[str]) -> None:
         super().__init__("; ".join(errors))
         self.errors = errors
+
+
+class AuthDatabaseError(AuthError):
+    """The auth database file is damaged or unreadable; ``path`` names it.
+
+    Raised at startup (the server refuses to start rather than begin again with no clients) and
+    by the CLI. While serving, read failures surface as ``sqlite3.Error`` and become a 503.
+    """
+
+    def __init__(self, path: object, problem: str) -> None:
+        super().__init__(f"auth database {path} {problem}")
+        self.path, self.problem = path, problem

@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import time
 from typing import Final
 from urllib.parse import parse_qsl, unquote_plus
@@ -124,7 +123,7 @@ class TokenEndpoint:
                 raise self._invalid_client("unsupported client authentication scheme")
             try:
                 decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
+            except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII header text
                 raise self._invalid_client("malformed Basic credentials") from None
             raw_id, sep, raw_secret = decoded.partition(":")
             if not sep:
