@@ -112,7 +112,7 @@ def check_database(path: Path) -> None:
     if header != SQLITE_HEADER:
         raise AuthDatabaseError(path, "is not an SQLite database (bad header)")
     try:
-        conn = connect(path)
+        conn = _open(path)  # no pragmas: checking must not change the file (e.g. its journal mode)
         try:
             problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
             if problems != ["ok"]:
@@ -145,8 +145,7 @@ def connect(path: Path) -> sqlite3.Connection:
     because admin handlers run in Starlette's thread pool; callers never share one connection
     between threads concurrently.
     """
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None,
-                           check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn = _open(path)
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
@@ -155,6 +154,11 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None,
+                           check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
 
 
 @contextlib.contextmanager

@@ -2,15 +2,16 @@
 
 Expected outcomes on the hot path (a refused token, a missing scope) are *values* — see
 :class:`server.auth.guard.Denial` and :class:`server.auth.tokens.TokenStatus` — not exceptions.
-Exceptions are for operator mistakes at the admin API / CLI (storage trouble surfaces as the
-unchanged ``sqlite3.Error``, a 500)::
+Exceptions are for operator mistakes at the admin API / CLI (storage trouble while serving
+surfaces as the unchanged ``sqlite3.Error``, answered 503 by the endpoints)::
 
     AuthError                       base class; never raised itself
     ├── IdentityNotFound            the identity id does not exist (or was deleted)   → 404
     ├── InvalidScope                unknown scope name, or a scope the identity lacks → 400
     ├── InvalidLifetime             token lifetime outside 1–24 hours                 → 400
     ├── InvalidRequest              malformed admin/CLI input (JSON, field types)     → 400
-    └── SettingsError               bad [auth] settings (also a ValueError); ``errors`` names each key
+    ├── SettingsError               bad [auth] settings (also a ValueError); ``errors`` names each key
+    └── AuthDatabaseError           auth.sqlite3 damaged or unreadable at start; names the file
 """
 
 from __future__ import annotations

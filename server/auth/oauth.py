@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
 import time
 from typing import Final
 from urllib.parse import parse_qsl, unquote_plus
@@ -63,6 +64,13 @@ class OAuthError(Exception):
         return Response(body, self.status, headers={**_NO_STORE, **self.headers}, media_type="application/json")
 
 
+# RFC 6749 §4.1.2.1 defines ``temporarily_unavailable`` for exactly this (the server cannot
+# handle the request now); §5.2 lists no such code for the token endpoint, so we borrow it with 503.
+_DB_UNAVAILABLE: Final = OAuthError("temporarily_unavailable",
+                                    "the auth database cannot be read; tokens already issued keep working",
+                                    503, {"Retry-After": "30"})
+
+
 class TokenEndpoint:
     """The token endpoint; one instance per worker (it holds the failure counters)."""
 
@@ -79,9 +87,14 @@ class TokenEndpoint:
 
     async def handle(self, request: Request) -> Response:
         try:
-            return await self._token(request)
+            response = await self._token(request)
         except OAuthError as exc:
             return exc.response()
+        except sqlite3.Error as exc:  # the auth database is unreadable: say so, never a bare 500
+            self.service.health.failed(exc)
+            return _DB_UNAVAILABLE.response()
+        self.service.health.recovered()
+        return response
 
     async def _token(self, request: Request) -> Response:
         params = await _form(request)
