@@ -45,6 +45,11 @@ def serve(
     for key, value in server.items():
         os.environ[f"{ENV_PREFIX}SERVER__{key.upper()}"] = str(value)
     _prepare_metrics_dir(settings)
+    from server.auth import startup_problem  # after the metrics dir: server.auth imports prometheus-client
+
+    if (problem := startup_problem(settings.data_dir)) is not None:  # damaged auth db: named, exit 1
+        typer.echo(problem, err=True)
+        raise typer.Exit(1)
     from segments import compiled
 
     typer.echo(f"hot path: {compiled.state()}", err=True)  # "compiled", or why it runs as plain Python
