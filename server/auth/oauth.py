@@ -164,8 +164,7 @@ class TokenEndpoint:
         # fields would otherwise put its secret in our logs.
         logged_id = client_id if is_identity_id(client_id) else "<malformed>"
         if self.by_client_address.blocked(pair_key) or self.by_address.blocked(address_key):
-            _FAIL_LIMITED.inc()
-            log.warning("auth.client_rate_limited", client_id=logged_id, address=address)
+            _FAIL_LIMITED.inc()  # counted, not logged: the block was logged when it began
             raise self._too_many("too many failed client authentications; retry later", self.by_address.window_s)
         try:
             identity = await self.secret_checks.run(address, self.service.authenticate_client, client_id, secret)
@@ -173,10 +172,14 @@ class TokenEndpoint:
             _FAIL_LIMITED.inc()
             raise self._too_many("too many client authentications in progress from this address", 1) from None
         if identity is None:
-            self.by_client_address.record_failure(pair_key)
-            self.by_address.record_failure(address_key)
+            pair_blocked = self.by_client_address.record_failure(pair_key)
+            address_blocked = self.by_address.record_failure(address_key)
             _FAIL_CLIENT.inc()
             log.warning("auth.client_auth_failed", client_id=logged_id, address=address)
+            if pair_blocked or address_blocked:
+                log.warning("auth.client_rate_limited", client_id=logged_id, address=address,
+                            scope="address" if address_blocked else "client_id+address",
+                            window_s=self.by_address.window_s)
             raise self._invalid_client("client authentication failed")
         self.by_client_address.reset(pair_key)
         return identity

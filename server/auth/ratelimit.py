@@ -32,9 +32,11 @@ class FailureLimiter:
         """Whether ``key`` has used up its failures for now."""
         return self._counts.get(key, 0) >= self.max_failures
 
-    def record_failure(self, key: str) -> None:
-        """Count one failure; re-setting the entry restarts its window (cachetools semantics)."""
-        self._counts[key] = self._counts.get(key, 0) + 1
+    def record_failure(self, key: str) -> bool:
+        """Count one failure (re-setting the entry restarts its window, cachetools semantics);
+        ``True`` exactly when this failure blocks ``key``, so the block is logged once, not per attempt."""
+        count = self._counts[key] = self._counts.get(key, 0) + 1
+        return count == self.max_failures
 
     def reset(self, key: str) -> None:
         """Forget ``key``'s failures (after a successful authentication by that client)."""

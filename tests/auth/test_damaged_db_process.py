@@ -13,11 +13,8 @@ Config reaches the server only through ``SEGMENT_SERVER_CONFIG`` (a temp TOML), 
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,30 +26,12 @@ from server.auth import IdentityService
 from server.auth.settings import AuthSettings
 from tests.helpers import build_data_dir
 
+from .serverproc import Server, cli, free_port, server_env, serving
+
 pytestmark = pytest.mark.slow
 
 IP4 = "203.0.113.77"
 SETTINGS = AuthSettings(scrypt_n=2**10)
-
-
-def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("segment-server")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "server.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(tmp: Path, data: Path, port: int, workers: int) -> dict[str, str]:
-    config = tmp / "server.toml"
-    config.write_text(f'[store]\ndata_dir = "{data}"\n\n[server]\nhost = "127.0.0.1"\nport = {port}\n'
-                      f"workers = {workers}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGMENT_SERVER_", "PROMETHEUS_"))}
-    env["SEGMENT_SERVER_CONFIG"] = str(config)
-    return env
 
 
 def _data_dir(tmp: Path) -> Path:
@@ -98,55 +77,19 @@ def test_damaged_auth_db_refuses_to_start(tmp_path: Path, damage: Callable[[Path
     path = service.store.path
     damage(path)
     before = path.read_bytes()
-    env = _env(tmp_path, data, _free_port(), workers=2)
-    proc = subprocess.run([*_cli(), "serve"], check=False, env=env, capture_output=True, text=True, timeout=60)
+    env = server_env(tmp_path, data, free_port(), workers=2)
+    proc = subprocess.run([*cli(), "serve"], check=False, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert f"refusing to start: auth database {path} {problem}" in proc.stderr
     assert path.read_bytes() == before  # nothing "repaired" or recreated over the evidence
-
-
-class Server:
-    def __init__(self, base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-        self.base, self.proc, self.log = base, proc, log
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + 45
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"server exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.base + "/health/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        pytest.fail(f"server did not become ready:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[tuple[Server, IdentityService]]:
     data = _data_dir(tmp_path)
     service = IdentityService(data, SETTINGS)
-    port = _free_port()
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([*_cli(), "serve"], env=_env(tmp_path, data, port, workers=1),
-                                stdout=out, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", proc, log)
-    try:
-        server.wait_ready()
+    with serving(tmp_path, data) as server:
         yield server, service
-    finally:
-        server.stop()
 
 
 def test_damage_while_serving_keeps_issued_tokens_and_answers_503(running: tuple[Server, IdentityService]) -> None:
