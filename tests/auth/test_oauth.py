@@ -134,7 +134,8 @@ def test_failed_auth_rate_limited_per_client(client: TestClient, creds: tuple[st
         r = client.post("/oauth/token", content="grant_type=client_credentials", headers=basic(client_id, "wrong"))
         assert r.status_code == 401
     r = client.post("/oauth/token", content="grant_type=client_credentials", headers=basic(client_id, secret))
-    assert r.status_code == 429 and r.json()["error"] == "invalid_client"  # even the right secret waits
+    # From the same address even the right secret waits (other addresses: tests/auth/test_oauth_lockout.py).
+    assert r.status_code == 429 and r.json()["error"] == "invalid_client"
     assert r.headers["retry-after"] == "300"
     clock.advance(301)
     r = client.post("/oauth/token", content="grant_type=client_credentials", headers=basic(client_id, secret))
