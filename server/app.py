@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         dispatcher.hot.update({RTD: rtd.app, SEGMENTS: segments.app})  # no placeholder hop per request
         app.state.services = svc
         app.state.readiness = readiness_checks(svc)
+        app.state.readiness["auth_db"] = auth.readiness  # auth.sqlite3 readable (issue 25 item 4)
         tasks = await start_background(svc)
         if settings.server.gc_freeze:
             freeze_startup_heap()  # last startup step: everything built above is long-lived

@@ -54,6 +54,11 @@ def serve(
         os.environ[f"{ENV_PREFIX}OBSERVABILITY__{key.upper()}"] = value
     log_config = _start_logging(settings)
     _check_store(settings)  # before any worker: exit 1 naming the file when no snapshot can serve
+    from server.auth import startup_problem  # a damaged auth db: named, exit 1, before any worker
+
+    if (problem := startup_problem(settings.data_dir)) is not None:
+        typer.echo(problem, err=True)
+        raise typer.Exit(1)
     _prepare_metrics_dir(settings)
     import uvicorn
 

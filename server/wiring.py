@@ -53,8 +53,8 @@ def open_store(settings: Settings) -> SQLiteStore:
 
 def _wire_uid2(svc: Services) -> None:
     uid2, euid = svc.settings.uid2, svc.settings.euid
-    refreshers = {scope: KeyRefresher.from_settings(cfg) for scope, cfg in (("UID2", uid2), ("EUID", euid))
-                  if cfg.enabled}
+    refreshers = {scope: KeyRefresher.from_settings(cfg, stamp_dir=svc.settings.data_dir)  # early-refresh stamp
+                  for scope, cfg in (("UID2", uid2), ("EUID", euid)) if cfg.enabled}
     if not refreshers:
         return
     svc.extras["uid2"] = refreshers

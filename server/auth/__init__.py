@@ -22,9 +22,10 @@ Exceptions are listed in :mod:`server.auth.errors`.
 """
 
 from server.auth.admin_identities import admin_identity_routes
-from server.auth.components import AuthComponents, build_auth
+from server.auth.components import AuthComponents, build_auth, startup_problem
 from server.auth.demo import ensure_demo_identity
 from server.auth.errors import (
+    AuthDatabaseError,
     AuthError,
     IdentityNotFound,
     InvalidLifetime,
@@ -49,6 +50,7 @@ __all__ = [
     "RTD",
     "SEGMENTS",
     "AuthComponents",
+    "AuthDatabaseError",
     "AuthError",
     "AuthSettings",
     "Claims",
@@ -72,4 +74,5 @@ __all__ = [
     "build_auth",
     "ensure_demo_identity",
     "require",
+    "startup_problem",
 ]

@@ -19,6 +19,7 @@ Store calls block (SQLite, scrypt), so they run in the thread pool.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -28,7 +29,7 @@ from starlette.routing import Route
 
 from server.auth.errors import AuthError
 from server.auth.guard import Guard
-from server.auth.jsonio import auth_error_response, field, json_object, json_response
+from server.auth.jsonio import auth_error_response, error_response, field, json_object, json_response
 from server.auth.require import Endpoint, require
 from server.auth.scopes import ADMIN
 from server.auth.service import IdentityService
@@ -42,9 +43,14 @@ def admin_identity_routes(service: IdentityService, guard: Guard) -> list[Route]
         async def endpoint(request: Request) -> Response:
             try:
                 result: Response = await fn(request)
-                return result
             except AuthError as exc:
                 return auth_error_response(exc)
+            except sqlite3.Error as exc:  # unreadable auth database: a clear 503, logged once by health
+                service.health.failed(exc)
+                return error_response(503, "auth_database_unavailable",
+                                      f"{service.health.problem}; tokens already issued keep working")
+            service.health.recovered()
+            return result
 
         endpoint.__name__ = fn.__name__
         endpoint.__doc__ = fn.__doc__

@@ -124,4 +124,8 @@ def delete(identity_id: IdentityId, data_dir: DataDir = None, config: ConfigOpt 
 @app.command("list")
 def list_(data_dir: DataDir = None, config: ConfigOpt = None) -> None:
     """List identities (never secrets)."""
-    _emit({"identities": [i.to_json() for i in _service(data_dir, config).list_identities()]})
+    try:
+        identities = _service(data_dir, config).list_identities()
+    except AuthError as exc:
+        raise _fail(exc) from None
+    _emit({"identities": [i.to_json() for i in identities]})

@@ -6,6 +6,12 @@ one writes. Every write goes through a short-lived connection with ``BEGIN IMMED
 timeout, so several workers (or the CLI alongside a running server) can write safely.
 
 The file holds client-secret *hashes* and the token signing keys, so it is created ``0600``.
+
+Damage is never mistaken for "new": the file is created whole (schema written to a temporary file,
+then renamed into place), so an existing file that is empty, lacks the SQLite header, fails
+``PRAGMA quick_check`` or lacks our tables is damage (:func:`check_database`), and every later
+connection opens the file *without* creating it. Silently starting over would lock out every
+client and forget every revocation.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from pathlib import Path
 from typing import Final
 
 from segments.sqlite_tx import immediate
+from server.auth.errors import AuthDatabaseError
 
 DB_FILENAME: Final = "auth.sqlite3"
 BUSY_TIMEOUT_MS: Final = 5000
+SQLITE_HEADER: Final = b"SQLite format 3\x00"
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS identities (
@@ -48,27 +56,109 @@ CREATE TABLE IF NOT EXISTS signing_keys (
 """
 
 
+#: What :func:`check_database` requires of an existing file (the columns the code reads).
+EXPECTED_COLUMNS: Final = {
+    "identities": ("id", "display_name", "scopes", "created_ms", "secret_hash"),
+    "revocations": ("identity_id", "not_before_ms", "revoked_ms", "deleted"),
+    "signing_keys": ("kid", "secret", "created_ms", "active_from_ms", "retired_ms"),
+}
+
+
 def db_path(data_dir: str | os.PathLike[str]) -> Path:
     """Where the auth database lives inside ``data_dir``."""
     return Path(data_dir) / DB_FILENAME
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the auth database in autocommit mode with WAL and a busy timeout.
+def ensure_database(path: Path) -> None:
+    """Create the auth database if it does not exist, else check it; raise :class:`AuthDatabaseError`.
 
-    ``check_same_thread=False`` because admin handlers run in Starlette's thread pool; callers
-    never share one connection between threads concurrently.
+    Call once per process before serving (the ``serve`` command calls it before forking, so a
+    damaged file stops the start with the path in the message instead of a worker crash loop).
     """
+    if path.exists():
+        check_database(path)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-        os.close(fd)
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.executescript(SCHEMA)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    os.close(fd)
+    try:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.executescript(SCHEMA)  # rollback journal: the whole schema is in the file at close
+        finally:
+            conn.close()
+        try:
+            os.link(tmp, path)  # atomic, and never over a file another process created meanwhile
+        except FileExistsError:
+            check_database(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def check_database(path: Path) -> None:
+    """Raise :class:`AuthDatabaseError` naming ``path`` unless it is a sound auth database.
+
+    Checks, cheapest first: size and header, ``PRAGMA quick_check``, and the expected tables and
+    columns (so a snapshot or any other SQLite file copied over it is refused too).
+    """
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise AuthDatabaseError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if not header:
+        raise AuthDatabaseError(path, "is empty (0 bytes)")
+    if header != SQLITE_HEADER:
+        raise AuthDatabaseError(path, "is not an SQLite database (bad header)")
+    try:
+        conn = _open(path)  # no pragmas: checking must not change the file (e.g. its journal mode)
+        try:
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise AuthDatabaseError(path, "fails PRAGMA quick_check: " + "; ".join(map(str, problems)))
+            missing = _schema_problems(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise AuthDatabaseError(path, f"cannot be read ({exc})") from None
+    if missing:
+        raise AuthDatabaseError(path, "is not an auth database (missing " + ", ".join(missing) + ")")
+
+
+def _schema_problems(conn: sqlite3.Connection) -> list[str]:
+    problems = []
+    for table, columns in EXPECTED_COLUMNS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if not present:
+            problems.append(f"table {table}")
+        else:
+            problems.extend(f"column {table}.{c}" for c in columns if c not in present)
+    return problems
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open the *existing* auth database in autocommit mode with WAL and a busy timeout.
+
+    Never creates the file (``mode=rw``): if it vanished while we run, callers get an
+    ``sqlite3.OperationalError`` (a 503), not a fresh empty database. ``check_same_thread=False``
+    because admin handlers run in Starlette's thread pool; callers never share one connection
+    between threads concurrently.
+    """
+    conn = _open(path)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None,
+                           check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
 
 
 @contextlib.contextmanager

@@ -2,22 +2,23 @@
 
 Expected outcomes on the hot path (a refused token, a missing scope) are *values* — see
 :class:`server.auth.guard.Denial` and :class:`server.auth.tokens.TokenStatus` — not exceptions.
-Exceptions are for operator mistakes at the admin API / CLI (storage trouble surfaces as the
-unchanged ``sqlite3.Error``, a 500)::
+Exceptions are for operator mistakes at the admin API / CLI (storage trouble while serving
+surfaces as the unchanged ``sqlite3.Error``, answered 503 by the endpoints)::
 
     AuthError                       base class; never raised itself
     ├── IdentityNotFound            the identity id does not exist (or was deleted)   → 404
     ├── InvalidScope                unknown scope name, or a scope the identity lacks → 400
     ├── InvalidLifetime             token lifetime outside 1–24 hours                 → 400
     ├── InvalidRequest              malformed admin/CLI input (JSON, field types)     → 400
-    └── SettingsError               = server.errors.SettingsError, the one class for bad settings
+    ├── SettingsError               = server.errors.SettingsError, the one class for bad settings
+    └── AuthDatabaseError           auth.sqlite3 damaged or unreadable at start; names the file
 """
 
 from __future__ import annotations
 
 from server.errors import SegmentServerError, SettingsError  # SettingsError: the one class, re-exported
 
-__all__ = ["AuthError", "IdentityNotFound", "InvalidLifetime", "InvalidRequest", "InvalidScope", "SettingsError"]
+__all__ = ["AuthDatabaseError", "AuthError", "IdentityNotFound", "InvalidLifetime", "InvalidRequest", "InvalidScope", "SettingsError"]
 
 
 class AuthError(SegmentServerError):
@@ -38,3 +39,15 @@ class InvalidLifetime(AuthError):
 
 class InvalidRequest(AuthError):
     """Raised for malformed admin/CLI input: not JSON, empty display name, wrong field types."""
+
+
+class AuthDatabaseError(AuthError):
+    """The auth database file is damaged or unreadable; ``path`` names it.
+
+    Raised at startup (the server refuses to start rather than begin again with no clients) and
+    by the CLI. While serving, read failures surface as ``sqlite3.Error`` and become a 503.
+    """
+
+    def __init__(self, path: object, problem: str) -> None:
+        super().__init__(f"auth database {path} {problem}")
+        self.path, self.problem = path, problem

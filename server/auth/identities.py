@@ -74,7 +74,7 @@ class IdentityStore:
         self.path = db.db_path(data_dir)
         self._clock = clock
         self._scrypt_n = scrypt_n
-        db.connect(self.path).close()  # create the file and schema now, not on the first request
+        db.ensure_database(self.path)  # create it now, or refuse a damaged one by name
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)

@@ -49,6 +49,7 @@ class KeyStore:
         self, data_dir: str | os.PathLike[str], *, clock: Clock = time.time, rotation_s: int = 7 * 24 * 3600
     ) -> None:
         self.path = db.db_path(data_dir)
+        db.ensure_database(self.path)
         self._clock = clock
         self._rotation_ms = rotation_s * 1000
 

@@ -12,9 +12,12 @@
 * Errors (§5.2): JSON ``error`` + ``error_description``. ``invalid_client`` is a 401 with
   ``WWW-Authenticate: Basic realm="…"`` whichever way the client authenticated (§5.2 requires it
   for header auth and allows it otherwise; one shape is simpler for clients).
-* Brute force: after too many failed authentications for a client id or from an address (see
-  :mod:`server.auth.ratelimit`) the endpoint answers **429** with ``Retry-After`` and a §5.2
-  body whose ``error`` is still ``invalid_client``. We chose 429 over a plain ``invalid_client``
+* Brute force: after too many failed authentications for a client id *from one address*, or
+  from an address for any client ids (see :mod:`server.auth.ratelimit`), that address gets
+  **429** with ``Retry-After`` and a §5.2 body whose ``error`` is still ``invalid_client``. The
+  limit is never per client id alone: an attacker who knows Index's client id would otherwise
+  lock Index out. Secret checks (scrypt) run off the event loop in a small pool, one at a time per
+  address (:mod:`server.auth.secretcheck`); an address with too many waiting also gets 429. We chose 429 over a plain ``invalid_client``
   because it tells a misconfigured legitimate client to back off rather than retry at once,
   and because it is sent *without* running scrypt, which a repeated 401 could not signal.
 """
@@ -22,7 +25,7 @@
 from __future__ import annotations
 
 import base64
-import binascii
+import sqlite3
 import time
 from typing import Final
 from urllib.parse import parse_qsl, unquote_plus
@@ -38,6 +41,7 @@ from server.auth.errors import InvalidScope
 from server.auth.identities import Identity, is_identity_id
 from server.auth.ratelimit import FailureLimiter
 from server.auth.scopes import format_scopes, parse_scopes
+from server.auth.secretcheck import LaneFull, SecretChecks
 from server.auth.service import IdentityService
 from server.auth.types import Clock
 from server.metrics import AUTH_FAILURES
@@ -64,6 +68,13 @@ class OAuthError(Exception):
         return Response(body, self.status, headers={**_NO_STORE, **self.headers}, media_type="application/json")
 
 
+# RFC 6749 §4.1.2.1 defines ``temporarily_unavailable`` for exactly this (the server cannot
+# handle the request now); §5.2 lists no such code for the token endpoint, so we borrow it with 503.
+_DB_UNAVAILABLE: Final = OAuthError("temporarily_unavailable",
+                                    "the auth database cannot be read; tokens already issued keep working",
+                                    503, {"Retry-After": "30"})
+
+
 class TokenEndpoint:
     """The token endpoint; one instance per worker (it holds the failure counters)."""
 
@@ -72,17 +83,27 @@ class TokenEndpoint:
         settings = service.settings
         self._challenge = {"WWW-Authenticate": f'Basic realm="{settings.realm}"'}
         window = settings.failed_auth_window_s
-        self.by_client = FailureLimiter(window_s=window, max_failures=settings.failed_auth_max_per_client, clock=clock)
+        # Per (client id, address), not per client id: whoever knows a client id must not be able
+        # to lock that client out by failing on purpose from somewhere else (issue 25 item 8).
+        self.by_client_address = FailureLimiter(window_s=window, max_failures=settings.failed_auth_max_per_client,
+                                                clock=clock)
         self.by_address = FailureLimiter(window_s=window, max_failures=settings.failed_auth_max_per_address, clock=clock)
+        self.secret_checks = SecretChecks(threads=settings.secret_check_threads,
+                                          queued_per_address=settings.secret_checks_queued_per_address)
 
     def routes(self) -> list[Route]:
         return [Route("/oauth/token", self.handle, methods=["POST"], name="oauth_token")]
 
     async def handle(self, request: Request) -> Response:
         try:
-            return await self._token(request)
+            response = await self._token(request)
         except OAuthError as exc:
             return exc.response()
+        except sqlite3.Error as exc:  # the auth database is unreadable: say so, never a bare 500
+            self.service.health.failed(exc)
+            return _DB_UNAVAILABLE.response()
+        self.service.health.recovered()
+        return response
 
     async def _token(self, request: Request) -> Response:
         params = await _form(request)
@@ -124,7 +145,7 @@ class TokenEndpoint:
                 raise self._invalid_client("unsupported client authentication scheme")
             try:
                 decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
+            except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII header text
                 raise self._invalid_client("malformed Basic credentials") from None
             raw_id, sep, raw_secret = decoded.partition(":")
             if not sep:
@@ -138,25 +159,34 @@ class TokenEndpoint:
         return body_id, body_secret
 
     async def _authenticate(self, client_id: str, secret: str, address: str) -> Identity:
-        client_key, address_key = "c:" + client_id[:64], "a:" + address
+        pair_key, address_key = client_id[:64] + " " + address, address
         # Log the client id only when it looks like one: a client that swapped its id and secret
         # fields would otherwise put its secret in our logs.
         logged_id = client_id if is_identity_id(client_id) else "<malformed>"
-        if self.by_client.blocked(client_key) or self.by_address.blocked(address_key):
+        if self.by_client_address.blocked(pair_key) or self.by_address.blocked(address_key):
+            _FAIL_LIMITED.inc()  # counted, not logged: the block was logged when it began
+            raise self._too_many("too many failed client authentications; retry later", self.by_address.window_s)
+        try:
+            identity = await self.secret_checks.run(address, self.service.authenticate_client, client_id, secret)
+        except LaneFull:
             _FAIL_LIMITED.inc()
-            log.warning("auth.client_rate_limited", client_id=logged_id, address=address)
-            retry = str(int(self.by_client.window_s))
-            raise OAuthError("invalid_client", "too many failed client authentications; retry later", 429,
-                             {"Retry-After": retry})
-        identity = await run_in_threadpool(self.service.authenticate_client, client_id, secret)
+            raise self._too_many("too many client authentications in progress from this address", 1) from None
         if identity is None:
-            self.by_client.record_failure(client_key)
-            self.by_address.record_failure(address_key)
+            pair_blocked = self.by_client_address.record_failure(pair_key)
+            address_blocked = self.by_address.record_failure(address_key)
             _FAIL_CLIENT.inc()
             log.warning("auth.client_auth_failed", client_id=logged_id, address=address)
+            if pair_blocked or address_blocked:
+                log.warning("auth.client_rate_limited", client_id=logged_id, address=address,
+                            scope="address" if address_blocked else "client_id+address",
+                            window_s=self.by_address.window_s)
             raise self._invalid_client("client authentication failed")
-        self.by_client.reset(client_key)
+        self.by_client_address.reset(pair_key)
         return identity
+
+    @staticmethod
+    def _too_many(description: str, retry_after_s: float) -> OAuthError:
+        return OAuthError("invalid_client", description, 429, {"Retry-After": str(int(retry_after_s))})
 
     def _invalid_client(self, description: str) -> OAuthError:
         return OAuthError("invalid_client", description, 401, self._challenge)

@@ -98,7 +98,10 @@ def openapi_paths() -> dict[str, Any]:
                         "expires_in": {"type": "integer"}, "scope": {"type": "string"}}})},
                     "400": {"description": "invalid_request, unsupported_grant_type, invalid_scope", **_json(_ERROR)},
                     "401": {"description": "invalid_client", **_json(_ERROR)},
-                    "429": {"description": "Too many failed client authentications", **_json(_ERROR)},
+                    "429": {"description": "Too many failed client authentications from this address, or too "
+                                           "many in progress from it", **_json(_ERROR)},
+                    "503": {"description": "temporarily_unavailable: the auth database cannot be read "
+                                           "(issued tokens keep working)", **_json(_ERROR)},
                 },
             }
         },

@@ -20,9 +20,8 @@ import threading
 import time
 from typing import Final
 
-import structlog
-
 from server.auth import db
+from server.auth.dbhealth import AuthDbHealth
 from server.auth.keys import load_verification_keys
 from server.auth.tokens import MacKey
 from server.auth.types import Clock
@@ -30,16 +29,21 @@ from server.metrics import AUTH_FAILURES
 
 DEFAULT_REFRESH_S: Final = 0.5
 _REFRESH_FAILED: Final = AUTH_FAILURES.labels(reason="view_refresh_error")
-log = structlog.get_logger("server.auth")
 
 
 class RevocationView:
     """``not_before_ms(identity)`` and ``keys`` for the guard; refreshes itself when due."""
 
     def __init__(
-        self, data_dir: str | os.PathLike[str], *, clock: Clock = time.time, refresh_s: float = DEFAULT_REFRESH_S
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        clock: Clock = time.time,
+        refresh_s: float = DEFAULT_REFRESH_S,
+        health: AuthDbHealth | None = None,
     ) -> None:
         self.path = db.db_path(data_dir)
+        self.health = health or AuthDbHealth(self.path)
         self._clock = clock
         self._refresh_s = refresh_s
         self._next_check = float("-inf")
@@ -56,16 +60,17 @@ class RevocationView:
     def maybe_refresh(self) -> None:
         """Hot-path entry: a clock read and a compare, unless the refresh interval has passed.
 
-        A failing database (disk gone, file replaced) must not turn every request into a 500:
-        the last good view stays in use, the failure is logged and counted, and the next
-        interval retries on a fresh connection.
+        A failing database (disk gone, file damaged) must not turn every request into a 500:
+        the last good keys and revocations stay in use, the failure is counted and reported to
+        :attr:`health` (which logs it once, not every interval), and the next interval retries
+        on a fresh connection.
         """
         if self._clock() >= self._next_check:
             try:
                 self.refresh()
             except sqlite3.Error as exc:
                 _REFRESH_FAILED.inc()
-                log.warning("auth.revocation_refresh_failed", error=str(exc))
+                self.health.failed(exc)
                 self.close()
 
     def refresh(self, *, force: bool = False) -> None:
@@ -88,6 +93,7 @@ class RevocationView:
             finally:
                 conn.execute("COMMIT")
             self.not_before, self.keys, self._version, self.loaded_at = not_before, keys, version, now
+        self.health.recovered()  # a full reload read both tables: the file is readable again
 
     def close(self) -> None:
         """Close the connection (lifespan shutdown); the view reopens it if used again."""

@@ -26,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from server.auth.dbhealth import AuthDbHealth
 from server.auth.errors import InvalidLifetime, InvalidScope
 from server.auth.identities import Identity, IdentityStore
 from server.auth.keys import KeyStore
@@ -98,6 +99,8 @@ class IdentityService:
         self._clock = clock
         self.store = IdentityStore(data_dir, clock=clock, scrypt_n=self.settings.scrypt_n)
         self.keys = KeyStore(data_dir, clock=clock, rotation_s=self.settings.key_rotation_s)
+        #: Whether the auth database reads fine; endpoints report here and readiness reads it.
+        self.health = AuthDbHealth(self.store.path)
 
     def create_identity(
         self, display_name: str, scopes: Iterable[str], *, with_secret: bool = True

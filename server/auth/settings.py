@@ -42,14 +42,19 @@ class AuthSettings(Section):
     key_rotation_s: int = 7 * 24 * HOUR
     #: Upper bound on how stale a worker's view of revocations and keys may be.
     revocation_refresh_s: float = 0.5
-    #: Failed client authentications at ``/oauth/token`` allowed per window, per client id and per
-    #: source address, before further attempts get 429 without the (costly) secret check.
+    #: Failed client authentications at ``/oauth/token`` allowed per window, per (client id, source
+    #: address) pair and per source address, before further attempts *from that address* get 429
+    #: without the (costly) secret check. Other addresses are never affected.
     failed_auth_window_s: int = 300
     failed_auth_max_per_client: int = 10
     failed_auth_max_per_address: int = 50
     #: scrypt cost for client secrets (2**15 ≈ 50–100 ms, 32 MiB). Stored with each hash, so
     #: changing it only affects secrets created afterwards.
     scrypt_n: int = 2**15
+    #: Client-secret checks (scrypt) running at once per worker, in threads off the event loop.
+    secret_check_threads: int = 2
+    #: Checks from one source address run one at a time; this many more may wait, then 429.
+    secret_checks_queued_per_address: int = 4
 
     @property
     def enabled_scopes(self) -> frozenset[str]:
@@ -65,7 +70,8 @@ class AuthSettings(Section):
             errors.append("key_rotation_s: must be at least 3600")
         if not 0.05 <= self.revocation_refresh_s <= 1.0:
             errors.append("revocation_refresh_s: must be between 0.05 and 1.0 (revocation SLO is 1 s)")
-        for key in ("failed_auth_window_s", "failed_auth_max_per_client", "failed_auth_max_per_address"):
+        for key in ("failed_auth_window_s", "failed_auth_max_per_client", "failed_auth_max_per_address",
+                    "secret_check_threads", "secret_checks_queued_per_address"):
             if getattr(self, key) < 1:
                 errors.append(f"{key}: must be at least 1")
         if self.scrypt_n < 2**10 or self.scrypt_n & (self.scrypt_n - 1):

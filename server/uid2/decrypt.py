@@ -104,11 +104,13 @@ def _open_v2(data: bytes, keys: KeySet) -> _Payload | DecryptionStatus:
     master_key_id, master_iv = _V2_HEADER.unpack_from(data)
     master_key = keys.keys.get(master_key_id)
     if master_key is None:
+        keys.report_missing_key(master_key_id)  # the refresher may fetch early; nothing here waits
         return DecryptionStatus.NOT_AUTHORIZED_FOR_MASTER_KEY
     master = _cbc_decrypt(master_key.secret, master_iv, data[21:])
     expires_ms, site_key_id, identity_iv = _V2_MASTER.unpack_from(master)
     site_key = keys.keys.get(site_key_id)
     if site_key is None:
+        keys.report_missing_key(site_key_id)
         return DecryptionStatus.NOT_AUTHORIZED_FOR_KEY
     identity = _cbc_decrypt(site_key.secret, identity_iv, master[28:])
     site_id, id_length = _V2_IDENTITY_HEAD.unpack_from(identity)
@@ -127,11 +129,13 @@ def _open_v3(data: bytes, keys: KeySet) -> _Payload | DecryptionStatus:
         return DecryptionStatus.INVALID_IDENTITY_SCOPE
     master_aead = keys.aead.get(master_key_id)
     if master_aead is None:
+        keys.report_missing_key(master_key_id)  # the refresher may fetch early; nothing here waits
         return DecryptionStatus.NOT_AUTHORIZED_FOR_MASTER_KEY
     master = master_aead.decrypt(data[6:18], data[18:], None)
     expires_ms, generated_ms, site_key_id = _V3_MASTER.unpack_from(master)
     site_aead = keys.aead.get(site_key_id)
     if site_aead is None:
+        keys.report_missing_key(site_key_id)
         return DecryptionStatus.NOT_AUTHORIZED_FOR_KEY
     site = site_aead.decrypt(master[33:45], master[45:], None)
     site_id, privacy, established_ms, _refreshed = _V3_SITE.unpack_from(site)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,8 @@ class KeySet:
     aead: Mapping[int, AESGCM] = field(init=False, repr=False)
     newest_expiry: int | None = field(init=False)
     _by_keyset: Mapping[int, tuple[Key, ...]] = field(init=False, repr=False)
+    #: Told the id when a token names a key this set lacks (the refresher's early-refresh signal).
+    missing_key_hook: Callable[[int], None] | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         by_keyset: dict[int, list[Key]] = {}
@@ -77,6 +79,18 @@ class KeySet:
         object.__setattr__(self, "aead", {kid: AESGCM(k.secret) for kid, k in self.keys.items()})
         newest = max((k.expires for k in self.keys.values()), default=None)
         object.__setattr__(self, "newest_expiry", newest)
+
+    def bind_missing_key_hook(self, hook: Callable[[int], None]) -> KeySet:
+        """Set :attr:`missing_key_hook` once, *before* the set is published to readers; returns self."""
+        object.__setattr__(self, "missing_key_hook", hook)
+        return self
+
+    def report_missing_key(self, key_id: int) -> None:
+        """A token named ``key_id`` and this set lacks it: tell the hook (the decryptor calls this
+        only on that miss, so a known key costs nothing extra)."""
+        hook = self.missing_key_hook
+        if hook is not None:
+            hook(key_id)
 
     def is_valid(self, now: float) -> bool:
         """False means KEYS_NOT_SYNCED: no key in the set expires after ``now``."""

@@ -94,6 +94,26 @@ def test_errors(client: TestClient, creds: tuple[str, str], body: str, headers: 
         assert r.headers["www-authenticate"] == 'Basic realm="segment-server"'
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(b"Basic \xff\xfe\xc3\xa9", id="non-ascii-bytes"),
+        pytest.param("Basic ééé".encode(), id="non-ascii-utf8"),
+        pytest.param(b"Basic " + base64.b64encode(b"\xff\xfe:secret"), id="non-utf8-decoded"),
+        pytest.param(b"Basic " + base64.b64encode(b"no-colon-here"), id="missing-colon"),
+        pytest.param(b"Basic abc", id="bad-padding"),
+        pytest.param(b"Basic ", id="empty"),
+        pytest.param(b"Basic", id="scheme-only"),
+    ],
+)
+def test_hostile_basic_header_is_invalid_client(client: TestClient, value: bytes) -> None:
+    """Issue 25 item 6: whatever bytes arrive after ``Basic``, the answer is 401 invalid_client."""
+    headers = [(b"authorization", value), (b"content-type", b"application/x-www-form-urlencoded")]
+    r = client.post("/oauth/token", content="grant_type=client_credentials", headers=headers)
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+    assert r.headers["www-authenticate"] == 'Basic realm="segment-server"'
+
+
 def test_secret_with_reserved_characters_in_basic(service: IdentityService, client: TestClient) -> None:
     # §2.3.1: id and secret are form-urlencoded before Base64; our secrets are URL-safe, so prove
     # decoding with a hand-built header where the encoding matters.
@@ -114,7 +134,8 @@ def test_failed_auth_rate_limited_per_client(client: TestClient, creds: tuple[st
         r = client.post("/oauth/token", content="grant_type=client_credentials", headers=basic(client_id, "wrong"))
         assert r.status_code == 401
     r = client.post("/oauth/token", content="grant_type=client_credentials", headers=basic(client_id, secret))
-    assert r.status_code == 429 and r.json()["error"] == "invalid_client"  # even the right secret waits
+    # From the same address even the right secret waits (other addresses: tests/auth/test_oauth_lockout.py).
+    assert r.status_code == 429 and r.json()["error"] == "invalid_client"
     assert r.headers["retry-after"] == "300"
     clock.advance(301)
     r = client.post("/oauth/token", content="grant_type=client_credentials", headers=basic(client_id, secret))

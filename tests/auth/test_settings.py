@@ -30,6 +30,9 @@ def test_switch_off_one_endpoint() -> None:
         pytest.param({"scrypt_n": 1000}, "auth.scrypt_n", id="scrypt-not-power-of-two"),
         pytest.param({"realm": 'a"b'}, "auth.realm", id="realm-quote"),
         pytest.param({"failed_auth_max_per_client": 0}, "auth.failed_auth_max_per_client", id="limit-zero"),
+        pytest.param({"secret_check_threads": 0}, "auth.secret_check_threads", id="no-check-threads"),
+        pytest.param({"secret_checks_queued_per_address": 0}, "auth.secret_checks_queued_per_address",
+                     id="no-queue"),
     ],
 )
 def test_bad_settings_name_their_key(raw: dict[str, object], key: str) -> None:
