@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +57,7 @@ def _toml(sections: dict[str, dict[str, object]]) -> str:
 
 
 @contextmanager
-def live_server(tmp: Path, **sections: dict[str, object]) -> Iterator[LiveServer]:
+def live_server(tmp: Path, **sections: Mapping[str, object]) -> Iterator[LiveServer]:
     """Serve the demo data with auth off; ``sections`` add or override TOML keys per section."""
     data = tmp / "data"
     port = free_port()
