@@ -17,7 +17,8 @@ declares a ``Content-Length`` it never sends is kept forever, and so are a thous
 
 A request that times out mid-way gets ``408 Request Timeout`` with ``Connection: close`` (RFC
 9110 §15.5.9) when no answer has started; a connection that never sent a byte is just closed.
-Cost on the hot path: one ``call_later`` and one ``cancel`` per request, never per chunk.
+Cost on the hot path: a timestamp or two per request; the deadlines are checked by one sweep per
+worker a few times a second (:class:`_Sweeper`), not by a timer per request.
 
 Used as ``uvicorn.run(http="server.protocol:GuardedHttpToolsProtocol")``; each worker reads the
 limits from the same settings as the app (``load_settings()``, once per process).
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -36,11 +37,6 @@ from uvicorn.server import ServerState
 from server.config import ServerSettings, load_settings
 
 MAX_HEADER_BYTES: Final = 32768  # request line + headers; Index sends well under 2 KiB
-# Phases of the connection's current request.
-IDLE: Final = 0  # no byte of a request yet (fresh connection, or between keep-alive requests)
-HEADERS: Final = 1  # request line or headers arriving
-BODY: Final = 2  # headers complete, body arriving
-ANSWERING: Final = 3  # request complete, the app is answering
 
 _TIMEOUT_BODY: Final = b'{"error":"request not received in time"}'
 _TIMEOUT_408: Final = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: "
@@ -80,98 +76,102 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                  limits: ConnectionLimits | None = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits or process_limits()
-        self.phase = IDLE
-        self.waiting_since = 0.0  # loop time the connection began waiting for its current request
-        self._body_since = 0.0
-        self._header_bytes = 0
-        self._deadline: asyncio.TimerHandle | None = None
-
-    # -- connection --------------------------------------------------------------------------
+        self.started = 0.0  # loop time the pending request began (or the connection opened); 0: none pending
+        self.body_since = 0.0  # loop time the pending request's headers completed, when its body is incomplete
+        self.header_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.waiting_since = self.loop.time()
-        self._arm(self.limits.header_timeout)  # the first request must arrive in time too
+        self.started = self.loop.time()  # the first request's clock starts at connect
+        _Sweeper.watch(self)
         if len(self.connections) > self.limits.max_connections:
             self._make_room()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self.phase <= HEADERS:  # headers still incomplete after this chunk: count them
-            self._header_bytes += len(data)
-            if self._header_bytes > self.limits.max_header_bytes and not self.transport.is_closing():
-                self.transport.write(_TOO_LARGE_431)
-                self.transport.close()
-
-    # -- request phases (httptools parser callbacks) -----------------------------------------
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        if self.phase == IDLE and self._deadline is None:  # keep-alive: this request's clock starts now
-            self.waiting_since = self.loop.time()
-            self._arm(self.limits.header_timeout)
-        self.phase = HEADERS
-
-    def on_headers_complete(self) -> None:
-        super().on_headers_complete()
-        self.phase = BODY
-        self._header_bytes = 0
-        self._body_since = self.loop.time()  # the running timer re-arms itself for the body on expiry
-
-    def on_message_complete(self) -> None:
-        super().on_message_complete()
-        self.phase = ANSWERING
-        self._disarm()
+        cycle = self.cycle
+        if not self.started:  # the first bytes of a request on a kept-alive connection
+            self.started = self.loop.time()
+        HttpToolsProtocol.data_received(self, data)  # not super(): this runs for every chunk
+        if self.cycle is cycle:  # no new request's headers completed in this chunk
+            if cycle is None or cycle.response_complete:
+                self.header_bytes += len(data)
+                if self.header_bytes > self.limits.max_header_bytes and not self.transport.is_closing():
+                    self.transport.write(_TOO_LARGE_431)
+                    self.transport.close()
+        else:
+            self.header_bytes = 0
+            if self.cycle.more_body:  # headers complete, body still to come: its own clock
+                self.body_since = self.loop.time()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()  # arms uvicorn's keep-alive timeout
-        if self.phase == ANSWERING:
-            self.phase = IDLE
-            self.waiting_since = self.loop.time()
+        HttpToolsProtocol.on_response_complete(self)  # arms uvicorn's keep-alive timeout for the idle time
+        self.started = 0.0
 
-    # -- limits ------------------------------------------------------------------------------
-
-    def _arm(self, delay: float) -> None:
-        self._deadline = self.loop.call_later(delay, self._expired)
-
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _expired(self) -> None:
-        self._deadline = None
-        if self.transport.is_closing() or self.phase == ANSWERING:
-            return
-        if self.phase == BODY:
-            left = self._body_since + self.limits.body_timeout - self.loop.time()
-            if left > 0:
-                self._arm(left)
-                return
-        self.drop()
+    def overdue(self, now: float) -> bool:
+        """Whether the pending request missed its header or body deadline (checked by the sweeper)."""
+        if not self.started or self.transport.is_closing():
+            return False
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:  # headers incomplete (or nothing sent yet)
+            return now - self.started > self.limits.header_timeout
+        if cycle.more_body:
+            return now - self.body_since > self.limits.body_timeout
+        return False  # complete: being answered
 
     def drop(self) -> None:
-        """Close this connection: 408 if a request was under way and nothing was answered yet."""
+        """Close this connection: 408 if part of a request arrived and nothing was answered yet."""
         cycle = self.cycle
-        answering = cycle is not None and not cycle.response_complete
-        if self.phase == BODY and answering:
-            if not cycle.response_started:
+        if cycle is not None and not cycle.response_complete:  # body incomplete, or being answered
+            if cycle.more_body and not cycle.response_started:
                 self.transport.write(_TIMEOUT_408)
-            cycle.disconnected = True  # the app's read sees http.disconnect; its answer is dropped
+            cycle.disconnected = True  # the app's read sees http.disconnect; any answer is dropped
             cycle.message_event.set()
-        elif self.phase == HEADERS and not answering:
+        elif self.header_bytes:
             self.transport.write(_TIMEOUT_408)
         self.transport.close()
 
     def _make_room(self) -> None:
-        """At the cap: close the connection waiting longest for a request, or else this new one."""
+        """At the cap, close one connection: the longest-pending unfinished request first, then an
+        idle kept-alive one; if every other connection is being answered, this new one."""
         victim: GuardedHttpToolsProtocol = self
+        idle: GuardedHttpToolsProtocol | None = None
         for other in self.connections:
-            if (isinstance(other, GuardedHttpToolsProtocol) and other.phase != ANSWERING
-                    and other.waiting_since < victim.waiting_since and not other.transport.is_closing()):
-                victim = other
+            if not isinstance(other, GuardedHttpToolsProtocol) or other.transport.is_closing():
+                continue
+            if other.started:
+                if other.started < victim.started and (other.cycle is None or other.cycle.response_complete
+                                                       or other.cycle.more_body):
+                    victim = other
+            elif idle is None and (other.cycle is None or other.cycle.response_complete):
+                idle = other
+        if victim is self and idle is not None:
+            victim = idle
         victim.drop()
+
+
+class _Sweeper:
+    """One per event loop: every ``tick`` seconds, drop the connections whose request is overdue.
+
+    A periodic sweep instead of a timer per request: a request costs two timestamps, no timer
+    object, and a sweep over a thousand connections costs well under a millisecond.
+    """
+
+    _loops: ClassVar[dict[int, _Sweeper]] = {}
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, connections: set[Any], tick: float) -> None:
+        self.loop, self.connections, self.tick = loop, connections, tick
+        self.handle = loop.call_later(tick, self.sweep)
+
+    @classmethod
+    def watch(cls, protocol: GuardedHttpToolsProtocol) -> None:
+        sweeper = cls._loops.get(id(protocol.loop))
+        if sweeper is None or sweeper.loop is not protocol.loop or sweeper.loop.is_closed():
+            limits = protocol.limits
+            tick = min(1.0, max(0.05, min(limits.header_timeout, limits.body_timeout) / 4))
+            cls._loops[id(protocol.loop)] = cls(protocol.loop, protocol.connections, tick)
+
+    def sweep(self) -> None:
+        now = self.loop.time()
+        for connection in [c for c in self.connections if isinstance(c, GuardedHttpToolsProtocol) and c.overdue(now)]:
+            connection.drop()
+        self.handle = self.loop.call_later(self.tick, self.sweep)
