@@ -53,7 +53,8 @@ def serve(
     s = settings.server
     uvicorn.run("server.app:create_app", factory=True, host=s.host, port=s.port, workers=s.workers,
                 loop="uvloop", http="server.protocol:GuardedHttpToolsProtocol", access_log=False, log_level=s.log_level,
-                timeout_graceful_shutdown=10, proxy_headers=False, timeout_keep_alive=s.keep_alive_timeout_seconds)
+                timeout_graceful_shutdown=10, proxy_headers=False, timeout_keep_alive=s.keep_alive_timeout_seconds,
+                ws="none")
 
 
 def _prepare_metrics_dir(settings: Settings) -> None:

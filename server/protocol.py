@@ -11,9 +11,10 @@ declares a ``Content-Length`` it never sends is kept forever, and so are a thous
 * a **body read timeout** — its body within ``body_timeout_seconds`` of the headers;
 * a **header size cap** (:data:`MAX_HEADER_BYTES`, answered 431);
 * a **connection cap** — past ``max_connections``, a new connection does not get a 503 (Index's
-  circuit breaker counts any 5xx against us): the connection that has waited longest for its
-  request to arrive is closed instead. Connections whose request is being answered are never
-  chosen, so a busy keep-alive connection (Index's) always outlives an idle or trickling one.
+  circuit breaker counts any 5xx against us): the oldest connection that has not yet completed a
+  request's headers is closed instead (the new one, if it is the only such). A connection that
+  has served a request is never chosen, so Index's kept-alive connections outlive idle and
+  trickling ones.
 
 A request that times out mid-way gets ``408 Request Timeout`` with ``Connection: close`` (RFC
 9110 §15.5.9) when no answer has started; a connection that never sent a byte is just closed.
@@ -49,7 +50,7 @@ _TOO_LARGE_431: Final = (b"HTTP/1.1 431 Request Header Fields Too Large\r\nconte
 class ConnectionLimits:
     """The ``[server]`` settings this protocol enforces (see config/default.toml)."""
 
-    max_connections: int = 1024
+    max_connections: int = 4096
     header_timeout: float = 5.0
     body_timeout: float = 10.0
     max_header_bytes: int = MAX_HEADER_BYTES
@@ -79,13 +80,22 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.started = 0.0  # loop time the pending request began (or the connection opened); 0: none pending
         self.body_since = 0.0  # loop time the pending request's headers completed, when its body is incomplete
         self.header_bytes = 0
+        self.fresh = True  # no request's headers complete yet on this connection
+        self.sweeper: _Sweeper | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.started = self.loop.time()  # the first request's clock starts at connect
-        _Sweeper.watch(self)
+        sweeper = self.sweeper = _Sweeper.of(self)
+        sweeper.fresh[self] = None
         if len(self.connections) > self.limits.max_connections:
-            self._make_room()
+            victim = next(iter(sweeper.fresh))  # the oldest connection still without a request
+            victim.drop()  # this new one itself when every other connection has served a request
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.fresh and self.sweeper is not None:
+            self.sweeper.fresh.pop(self, None)
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         cycle = self.cycle
@@ -100,6 +110,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                     self.transport.close()
         else:
             self.header_bytes = 0
+            if self.fresh:  # its first request: no longer a candidate for making room
+                self.fresh = False
+                if self.sweeper is not None:
+                    self.sweeper.fresh.pop(self, None)
             if self.cycle.more_body:  # headers complete, body still to come: its own clock
                 self.body_since = self.loop.time()
 
@@ -120,6 +134,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def drop(self) -> None:
         """Close this connection: 408 if part of a request arrived and nothing was answered yet."""
+        if self.transport.is_closing():
+            return
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:  # body incomplete, or being answered
             if cycle.more_body and not cycle.response_started:
@@ -130,48 +146,37 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.write(_TIMEOUT_408)
         self.transport.close()
 
-    def _make_room(self) -> None:
-        """At the cap, close one connection: the longest-pending unfinished request first, then an
-        idle kept-alive one; if every other connection is being answered, this new one."""
-        victim: GuardedHttpToolsProtocol = self
-        idle: GuardedHttpToolsProtocol | None = None
-        for other in self.connections:
-            if not isinstance(other, GuardedHttpToolsProtocol) or other.transport.is_closing():
-                continue
-            if other.started:
-                if other.started < victim.started and (other.cycle is None or other.cycle.response_complete
-                                                       or other.cycle.more_body):
-                    victim = other
-            elif idle is None and (other.cycle is None or other.cycle.response_complete):
-                idle = other
-        if victim is self and idle is not None:
-            victim = idle
-        victim.drop()
-
 
 class _Sweeper:
     """One per event loop: every ``tick`` seconds, drop the connections whose request is overdue.
 
-    A periodic sweep instead of a timer per request: a request costs two timestamps, no timer
-    object, and a sweep over a thousand connections costs well under a millisecond.
+    A periodic sweep instead of a timer per request: a request costs a timestamp or two and no
+    timer object. ``fresh`` holds the connections that have not completed a request's headers
+    yet, oldest first — where idle and slowloris connections sit, and where room is made at the
+    cap in O(1) (a scan per new connection would turn a reconnecting attacker into a CPU sink).
     """
 
     _loops: ClassVar[dict[int, _Sweeper]] = {}
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, connections: set[Any], tick: float) -> None:
-        self.loop, self.connections, self.tick = loop, connections, tick
-        self.handle = loop.call_later(tick, self.sweep)
+    def __init__(self, loop: asyncio.AbstractEventLoop, connections: set[Any], limits: ConnectionLimits) -> None:
+        self.loop, self.connections = loop, connections
+        self.tick = min(1.0, max(0.05, min(limits.header_timeout, limits.body_timeout) / 4))
+        self.soonest = min(limits.header_timeout, limits.body_timeout)
+        self.fresh: dict[GuardedHttpToolsProtocol, None] = {}
+        self.handle = loop.call_later(self.tick, self.sweep)
 
     @classmethod
-    def watch(cls, protocol: GuardedHttpToolsProtocol) -> None:
+    def of(cls, protocol: GuardedHttpToolsProtocol) -> _Sweeper:
         sweeper = cls._loops.get(id(protocol.loop))
         if sweeper is None or sweeper.loop is not protocol.loop or sweeper.loop.is_closed():
-            limits = protocol.limits
-            tick = min(1.0, max(0.05, min(limits.header_timeout, limits.body_timeout) / 4))
-            cls._loops[id(protocol.loop)] = cls(protocol.loop, protocol.connections, tick)
+            sweeper = cls._loops[id(protocol.loop)] = cls(protocol.loop, protocol.connections, protocol.limits)
+        return sweeper
 
     def sweep(self) -> None:
         now = self.loop.time()
-        for connection in [c for c in self.connections if isinstance(c, GuardedHttpToolsProtocol) and c.overdue(now)]:
+        since = now - self.soonest  # nothing that started later can be overdue yet
+        late = [c for c in self.connections
+                if isinstance(c, GuardedHttpToolsProtocol) and 0.0 < c.started < since and c.overdue(now)]
+        for connection in late:
             connection.drop()
         self.handle = self.loop.call_later(self.tick, self.sweep)
