@@ -45,7 +45,7 @@ class ServerSettings:
     log_level: str = "info"
     gc_freeze: bool = True
     max_connections: int = 4096
-    header_timeout_seconds: float = 5.0
+    header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 10.0
     keep_alive_timeout_seconds: float = 15.0
 

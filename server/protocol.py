@@ -39,6 +39,8 @@ from server.config import ServerSettings, load_settings
 
 MAX_HEADER_BYTES: Final = 32768  # request line + headers; Index sends well under 2 KiB
 
+DROPS_PER_SLICE: Final = 32  # overdue connections closed at a time by the sweeper,
+SLICE_SECONDS: Final = 0.005  # ...with this pause between batches for the requests in between
 _TIMEOUT_BODY: Final = b'{"error":"request not received in time"}'
 _TIMEOUT_408: Final = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: "
                        + str(len(_TIMEOUT_BODY)).encode() + b"\r\nconnection: close\r\n\r\n" + _TIMEOUT_BODY)
@@ -51,7 +53,7 @@ class ConnectionLimits:
     """The ``[server]`` settings this protocol enforces (see config/default.toml)."""
 
     max_connections: int = 4096
-    header_timeout: float = 5.0
+    header_timeout: float = 10.0
     body_timeout: float = 10.0
     max_header_bytes: int = MAX_HEADER_BYTES
 
@@ -163,6 +165,7 @@ class _Sweeper:
         self.tick = min(1.0, max(0.05, min(limits.header_timeout, limits.body_timeout) / 4))
         self.soonest = min(limits.header_timeout, limits.body_timeout)
         self.fresh: dict[GuardedHttpToolsProtocol, None] = {}
+        self.late: list[GuardedHttpToolsProtocol] = []
         self.handle = loop.call_later(self.tick, self.sweep)
 
     @classmethod
@@ -175,8 +178,20 @@ class _Sweeper:
     def sweep(self) -> None:
         now = self.loop.time()
         since = now - self.soonest  # nothing that started later can be overdue yet
-        late = [c for c in self.connections
-                if isinstance(c, GuardedHttpToolsProtocol) and 0.0 < c.started < since and c.overdue(now)]
+        self.late = [c for c in self.connections
+                     if isinstance(c, GuardedHttpToolsProtocol) and 0.0 < c.started < since and c.overdue(now)]
+        self.drain()
+
+    def drain(self) -> None:
+        """Drop :data:`DROPS_PER_SLICE` late connections, then let requests run for a moment.
+
+        Connections opened together time out together; closing a thousand in one go (and
+        accepting their owners' reconnects) would stall every request behind them for tens of ms.
+        """
+        late, self.late = self.late[:DROPS_PER_SLICE], self.late[DROPS_PER_SLICE:]
+        now = self.loop.time()
         for connection in late:
-            connection.drop()
-        self.handle = self.loop.call_later(self.tick, self.sweep)
+            if connection.overdue(now):
+                connection.drop()
+        self.handle = self.loop.call_later(SLICE_SECONDS, self.drain) if self.late \
+            else self.loop.call_later(self.tick, self.sweep)
