@@ -46,7 +46,7 @@ def _url_keys(url: str) -> tuple[str, ...]:
     return tuple(K.make(K.URL, p) for p in reversed(list(K.url_prefixes(url))))
 
 
-_cached_url_keys = functools.lru_cache(maxsize=16384)(_url_keys)
+_cached_url_keys = functools.lru_cache(maxsize=8192)(_url_keys)
 
 
 def collect_keys(found: dict[str, list[str]], allowed: frozenset[str], ip: str | None,
@@ -69,7 +69,7 @@ def collect_keys(found: dict[str, list[str]], allowed: frozenset[str], ip: str |
     return out[:limit]
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=8192)
 def ip_keys(address: str, lengths: frozenset[int], truncated: bool) -> tuple[str, ...]:
     """``ip:<network>`` keys for the prefix lengths the store holds (only /24 and wider when truncated)."""
     if truncated:

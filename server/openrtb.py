@@ -214,7 +214,7 @@ def _site_context(page: str | None, domain: str | None) -> tuple[str | None, tup
     return url or None, values, next((reg for h in hosts if (reg := registrable_domain(h))), None)
 
 
-site_context = functools.lru_cache(maxsize=16384)(_site_context)
+site_context = functools.lru_cache(maxsize=8192)(_site_context)
 
 
 def _app(r: _Reader, app: dict[str, Any] | None, s: RequestSignals) -> None:
