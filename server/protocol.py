@@ -121,7 +121,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         HttpToolsProtocol.on_response_complete(self)  # arms uvicorn's keep-alive timeout for the idle time
-        self.started = 0.0
+        if self.cycle.response_complete:  # else a pipelined request is pending: its clock keeps running
+            self.started = 0.0
 
     def overdue(self, now: float) -> bool:
         """Whether the pending request missed its header or body deadline (checked by the sweeper)."""

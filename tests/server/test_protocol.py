@@ -79,6 +79,8 @@ def test_slow_and_silent_connections_are_closed_while_a_probe_answers(short_time
     attackers += [_connect(port, b"", "silent") for _ in range(3)]
     attackers += [_connect(port, head + b"content-length: 1000\r\n\r\n" + BODY[:10], "short body")
                   for _ in range(2)]
+    complete = head + f"content-length: {len(BODY)}\r\n\r\n".encode() + BODY
+    attackers += [_connect(port, complete + head, "slowloris after a request", trickle=True) for _ in range(2)]
     probes: list[int] = []
     deadline = time.monotonic() + 30  # a cap for a loaded machine; each closes after ~1 s
     with httpx.Client(base_url=short_timeouts.base, timeout=10) as probe:
@@ -96,6 +98,9 @@ def test_slow_and_silent_connections_are_closed_while_a_probe_answers(short_time
     for attacker in attackers:
         if attacker.kind == "silent":
             assert attacker.received == b""  # nothing was asked: nothing is answered
+        elif attacker.kind == "slowloris after a request":  # answered, then timed out on the next one
+            assert attacker.received.startswith(b"HTTP/1.1 200 OK\r\n"), attacker.received
+            assert b"HTTP/1.1 408 Request Timeout\r\n" in attacker.received
         else:
             assert attacker.received.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), attacker.received
             assert b"connection: close" in attacker.received
