@@ -129,7 +129,7 @@ class RtdEndpoint:
         except BodyTooLarge:
             return 413, error_body("request body too large", limit_bytes=self.max_body)
         except UnsupportedEncoding as exc:
-            await send_bytes(send, 415, error_body(f"unsupported Content-Encoding {exc}", accepted=["gzip"]),
+            await send_bytes(send, 415, error_body(f"unsupported Content-Encoding {str(exc)!r}", accepted=["gzip"]),
                              UNSUPPORTED_ENCODING_HEADERS)
             return 415, b""
         except ClientGone:
