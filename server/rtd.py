@@ -124,12 +124,13 @@ class RtdEndpoint:
             encoding = headers.get(b"content-encoding")
             if encoding is not None:
                 raw = decode_body(raw, encoding, self.max_body)
-        except BadRequest as exc:
-            return 400, error_body(str(exc))
+        except BadRequest as bad:  # distinct names: mypyc types an ``as`` variable once per function
+            return 400, error_body(str(bad))
         except BodyTooLarge:
             return 413, error_body("request body too large", limit_bytes=self.max_body)
-        except UnsupportedEncoding as exc:
-            await send_bytes(send, 415, error_body(f"unsupported Content-Encoding {str(exc)!r}", accepted=["gzip"]),
+        except UnsupportedEncoding as unsupported:
+            await send_bytes(send, 415, error_body(f"unsupported Content-Encoding {str(unsupported)!r}",
+                                                   accepted=["gzip"]),
                              UNSUPPORTED_ENCODING_HEADERS)
             return 415, b""
         except ClientGone:
