@@ -62,6 +62,10 @@ class ServerSettings(Section):
     access_log_sample_rate: float = 0.0
     log_level: str = "info"
     gc_freeze: bool = True
+    max_connections: int = 4096
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 10.0
+    keep_alive_timeout_seconds: float = 15.0
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,24 @@ import orjson
 from segments import keys as K
 from segments.store.base import LookupResult
 from server import metrics as M
-from server.http import BodyTooLarge, error_body, read_body, send_bytes
+from server.http import (
+    UNSUPPORTED_ENCODING_HEADERS,
+    BadRequest,
+    BodyTooLarge,
+    ClientGone,
+    UnsupportedEncoding,
+    check_repeats,
+    decode_body,
+    error_body,
+    read_body,
+    send_bytes,
+)
 from server.lookup import Answer, collect_keys, resolve
 from server.mirror import mirrorable_users
 from server.observability import hotpath
 from server.openrtb import parse_request
 from server.services import Services
-from server.signals import PrivacyDecision, PrivacySignals, RequestSignals
+from server.signals import PrivacyDecision, PrivacySignals, RequestSignals, cacheable
 from server.types import Receive, Scope, Send
 
 EMPTY = b'{"segment_ids":[],"deal_ids":[]}'
@@ -100,16 +111,30 @@ class RtdEndpoint:
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, bytes]:
         headers = dict(scope["headers"])
-        guard = self.services.guard
-        if guard is not None:
-            denial = guard.check(headers.get(b"authorization", b"").decode("latin-1") or None, "rtd")
-            if denial is not None:
-                await denial.response()(scope, receive, send)
-                return int(denial.status), b""
         try:
+            if len(headers) != len(scope["headers"]):  # some header repeated: only then look closer
+                check_repeats(scope["headers"])
+            guard = self.services.guard
+            if guard is not None:
+                denial = guard.check(headers.get(b"authorization", b"").decode("latin-1") or None, "rtd")
+                if denial is not None:
+                    await denial.response()(scope, receive, send)
+                    return int(denial.status), b""
             raw = await read_body(headers, receive, self.max_body)
+            encoding = headers.get(b"content-encoding")
+            if encoding is not None:
+                raw = decode_body(raw, encoding, self.max_body)
+        except BadRequest as bad:  # distinct names: mypyc types an ``as`` variable once per function
+            return 400, error_body(str(bad))
         except BodyTooLarge:
             return 413, error_body("request body too large", limit_bytes=self.max_body)
+        except UnsupportedEncoding as unsupported:
+            await send_bytes(send, 415, error_body(f"unsupported Content-Encoding {str(unsupported)!r}",
+                                                   accepted=["gzip"]),
+                             UNSUPPORTED_ENCODING_HEADERS)
+            return 415, b""
+        except ClientGone:
+            return 499, b""  # nginx's code for a request abandoned before the answer: nothing is sent
         try:
             doc = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -141,9 +166,11 @@ class RtdEndpoint:
         """The gate is a pure function of the signals, which repeat across requests: remember them."""
         decision = self._decisions.get(privacy)
         if decision is None:
-            if len(self._decisions) >= DECISION_CACHE_SIZE:
-                self._decisions.clear()
-            decision = self._decisions[privacy] = self.services.gate.decide(privacy)
+            decision = self.services.gate.decide(privacy)
+            if cacheable(privacy):  # bounded by entries and by key size: long consent strings are not kept
+                if len(self._decisions) >= DECISION_CACHE_SIZE:
+                    self._decisions.clear()
+                self._decisions[privacy] = decision
         return decision
 
     def _decrypt(self, signals: RequestSignals, decision: PrivacyDecision, now: float) -> None:
