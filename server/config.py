@@ -105,6 +105,7 @@ OPTIONAL_SECTIONS: dict[str, tuple[str, str]] = {
     "identity": ("server.uid2.identity", "IdentitySettings"),
     "observability": ("server.observability.settings", "ObservabilitySettings"),
     "auth": ("server.auth", "AuthSettings"),
+    "grpc": ("server.artf.settings", "GrpcSettings"),
 }
 
 

@@ -1,0 +1,68 @@
+"""ARTF protobuf ⇄ the shared chain: a bid request in, an :class:`~server.lookup.Answer` out.
+
+In: the protobuf ``BidRequest`` becomes the dict :func:`server.openrtb.parse_request` reads for
+HTTP, so both protocols share one parser with one set of rules (2.6 vs 2.5 locations, limits,
+normalisation). Our schema holds only fields the chain reads (``proto/openrtb.proto``), so the
+conversion is a generic walk over the fields *present* (``ListFields``, explicit presence under
+``edition = "2023"``): absent stays absent, an explicit ``gdpr = false`` stays ``0``.
+
+Out: segment ids become one ``ACTIVATE_SEGMENTS`` mutation on ``/user/data/segment``; deal ids an
+``ACTIVATE_DEALS`` mutation per impression on ``/imp/{id}``, the only eligible path in ARTF's
+activate-deals doc (a request without imp ids gets no deal mutation: there is nowhere to put it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any, Final
+
+from google.protobuf.message import Message
+
+from server.artf.pb import agenticrtbframework_pb2 as artf
+from server.artf.pb import openrtb_pb2 as openrtb
+from server.lookup import Answer
+
+SEGMENTS_PATH: Final = "/user/data/segment"  # ARTF docs/intents/activate-segments.md
+MAX_DEAL_IMPS: Final = 64  # ACTIVATE_DEALS mutations per answer, one per imp id
+ACTIVATE_SEGMENTS: Final = artf.ACTIVATE_SEGMENTS
+ACTIVATE_DEALS: Final = artf.ACTIVATE_DEALS
+
+
+def bid_request_doc(request: openrtb.BidRequest) -> dict[str, Any]:
+    """The OpenRTB JSON-shaped dict of the fields set in ``request`` (same names as the JSON)."""
+    return _doc(request)
+
+
+def _doc(message: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field, value in message.ListFields():
+        if field.message_type is not None:
+            out[field.name] = [_doc(v) for v in value] if field.is_repeated else _doc(value)
+        elif field.is_repeated:
+            out[field.name] = list(value)
+        elif value.__class__ is bool:
+            out[field.name] = int(value)  # OpenRTB's JSON flags are 0/1 integers (coppa, gdpr, lmt)
+        else:
+            out[field.name] = value
+    return out
+
+
+def imp_ids(request: openrtb.BidRequest) -> list[str]:
+    """Distinct non-empty imp ids, in request order, at most :data:`MAX_DEAL_IMPS`."""
+    ids = dict.fromkeys(imp.id for imp in request.imp[:MAX_DEAL_IMPS] if imp.id)
+    return list(ids)
+
+
+def response_bytes(request_id: str, answer: Answer | None, intents: Collection[int], imps: Sequence[str],
+                   metadata: artf.Metadata) -> bytes:
+    """The serialised ``RTBResponse``; ``intents`` empty means every intent may be sent."""
+    response = artf.RTBResponse(id=request_id, metadata=metadata)
+    if answer is not None:
+        if answer.segment_ids and (not intents or ACTIVATE_SEGMENTS in intents):
+            response.mutations.add(intent=ACTIVATE_SEGMENTS, op=artf.OPERATION_ADD, path=SEGMENTS_PATH,
+                                   ids=artf.IDsPayload(id=answer.segment_ids))
+        if answer.deal_ids and (not intents or ACTIVATE_DEALS in intents):
+            for imp in imps:
+                response.mutations.add(intent=ACTIVATE_DEALS, op=artf.OPERATION_ADD, path=f"/imp/{imp}",
+                                       ids=artf.IDsPayload(id=answer.deal_ids))
+    return response.SerializeToString()

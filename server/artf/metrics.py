@@ -1,0 +1,26 @@
+"""Metrics of the gRPC endpoint, and the store-trouble counter the shared chain reports.
+
+Counted per request through :mod:`server.observability.hotpath` tallies (a dict increment),
+flushed into these once a second with every other hot-path tally.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+from server.metrics import LATENCY_BUCKETS
+
+GRPC_REQUESTS = Counter(
+    "segserver_grpc_requests_total", "gRPC calls by method and status code", ["method", "code"]
+)
+GRPC_LATENCY = Histogram(
+    "segserver_grpc_request_duration_seconds", "Server-side handling time of gRPC calls", ["method"],
+    buckets=LATENCY_BUCKETS,
+)
+GRPC_BUDGET_SKIPS = Counter(
+    "segserver_grpc_budget_skips_total",
+    "Calls answered empty without a lookup: the caller's deadline or tmax left too little time",
+)
+STORE_ERRORS = Counter(
+    "segserver_store_errors_total", "Requests answered as a miss because the store failed", ["endpoint"]
+)
