@@ -19,7 +19,7 @@ GRPC_LATENCY = Histogram(
 )
 GRPC_BUDGET_SKIPS = Counter(
     "segserver_grpc_budget_skips_total",
-    "Calls answered empty without a lookup: the caller's deadline or tmax left too little time",
+    "Calls answered empty without a lookup: too little time left before the deadline or tmax", ["limit"],
 )
 STORE_ERRORS = Counter(
     "segserver_store_errors_total", "Requests answered as a miss because the store failed", ["endpoint"]
