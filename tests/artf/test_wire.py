@@ -142,5 +142,5 @@ def test_packages_and_method_path() -> None:
 def test_committed_modules_match_the_proto_files() -> None:
     pytest.importorskip("grpc_tools")  # build-time dependency (the dev extra)
     script = Path(__file__).resolve().parents[2] / "proto" / "generate.py"
-    result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, str(script), "--check"], check=False, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
