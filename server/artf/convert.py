@@ -47,6 +47,28 @@ def _doc(message: Message) -> dict[str, Any]:
     return out
 
 
+def bid_request_from_json(doc: dict[str, Any]) -> openrtb.BidRequest:
+    """The other way, for tools and tests: an OpenRTB JSON bid request as our protobuf message.
+
+    JSON's 0/1 flags become bools; names outside our subset are dropped (``ext`` locations
+    included where declared: ``user.ext.eids``, ``regs.ext.gdpr``…). Not used when serving.
+    """
+    from google.protobuf import json_format
+
+    def fix(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: bool(v) if k in _FLAGS and v.__class__ is int else fix(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [fix(v) for v in node]
+        return node
+
+    message: openrtb.BidRequest = json_format.ParseDict(fix(doc), openrtb.BidRequest(), ignore_unknown_fields=True)
+    return message
+
+
+_FLAGS: Final = frozenset({"coppa", "gdpr", "lmt"})
+
+
 def imp_ids(request: openrtb.BidRequest) -> list[str]:
     """Distinct non-empty imp ids, in request order, at most :data:`MAX_DEAL_IMPS`."""
     ids = dict.fromkeys(imp.id for imp in request.imp[:MAX_DEAL_IMPS] if imp.id)
@@ -65,4 +87,5 @@ def response_bytes(request_id: str, answer: Answer | None, intents: Collection[i
             for imp in imps:
                 response.mutations.add(intent=ACTIVATE_DEALS, op=artf.OPERATION_ADD, path=f"/imp/{imp}",
                                        ids=artf.IDsPayload(id=answer.deal_ids))
-    return response.SerializeToString()
+    data: bytes = response.SerializeToString()
+    return data

@@ -62,7 +62,10 @@ async def start(endpoint: RtdEndpoint, settings: GrpcSettings, default_host: str
         reflection.enable_server_reflection((service.SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME), server)
     host = settings.host or default_host
     address = f"[{host}]:{settings.port}" if ":" in host else f"{host}:{settings.port}"
-    port = server.add_insecure_port(address)  # RuntimeError when it cannot bind
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as exc:  # the worker's start fails, naming the setting
+        raise RuntimeError(f"[grpc] port: cannot bind {address} ({exc})") from None
     await server.start()
     for name in ("", service.SERVICE):
         await checks.set(name, SERVING)

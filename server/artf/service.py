@@ -129,7 +129,7 @@ def _decode(raw: bytes) -> artf.RTBRequest:
     if not raw:
         raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, "empty RTBRequest: bid_request is required")
     try:
-        request = artf.RTBRequest.FromString(raw)
+        request: artf.RTBRequest = artf.RTBRequest.FromString(raw)
     except DecodeError as exc:
         raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"malformed RTBRequest: {exc}") from None
     if not request.HasField("bid_request"):

@@ -5,27 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from google.protobuf import json_format
 
-from server.artf.convert import MAX_DEAL_IMPS, bid_request_doc, imp_ids
+from server.artf.convert import MAX_DEAL_IMPS, bid_request_doc, bid_request_from_json, imp_ids
 from server.artf.pb import openrtb_pb2 as openrtb
 from server.openrtb import parse_request
 from tests.helpers import load_json
-
-FLAGS = {"coppa", "gdpr", "lmt"}
-
-
-def to_proto(doc: dict[str, Any]) -> openrtb.BidRequest:
-    """A JSON bid request as the protobuf message (0/1 flags become bools, unknown names dropped)."""
-    def fix(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: (bool(v) if k in FLAGS and isinstance(v, int) else fix(v)) for k, v in node.items()}
-        if isinstance(node, list):
-            return [fix(v) for v in node]
-        return node
-
-    return json_format.ParseDict(fix(doc), openrtb.BidRequest(), ignore_unknown_fields=True)
-
 
 CASES = [
     pytest.param(load_json("index_web_request.json"), id="index-web"),
@@ -43,7 +27,7 @@ CASES = [
 
 @pytest.mark.parametrize("doc", CASES)
 def test_same_signals_as_the_json_body(doc: dict[str, Any]) -> None:
-    assert parse_request(bid_request_doc(to_proto(doc))) == parse_request(doc)
+    assert parse_request(bid_request_doc(bid_request_from_json(doc))) == parse_request(doc)
 
 
 def test_presence_is_kept_absent_stays_absent() -> None:
