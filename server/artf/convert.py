@@ -3,7 +3,7 @@
 In: the protobuf ``BidRequest`` becomes the dict :func:`server.openrtb.parse_request` reads for
 HTTP, so both protocols share one parser with one set of rules (2.6 vs 2.5 locations, limits,
 normalisation). Our schema holds only fields the chain reads (``proto/openrtb.proto``), so the
-conversion is a generic walk over the fields *present* (``ListFields``, explicit presence under
+conversion is a generic walk over the fields *present* (explicit presence under
 ``edition = "2023"``): absent stays absent, an explicit ``gdpr = false`` stays ``0``.
 
 Out: segment ids become one ``ACTIVATE_SEGMENTS`` mutation on ``/user/data/segment``; deal ids an
@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any, Final
 
-from google.protobuf.message import Message
-
 from server.artf.pb import agenticrtbframework_pb2 as artf
 from server.artf.pb import openrtb_pb2 as openrtb
 from server.lookup import Answer
@@ -29,22 +27,48 @@ ACTIVATE_DEALS: Final = artf.ACTIVATE_DEALS
 
 
 def bid_request_doc(request: openrtb.BidRequest) -> dict[str, Any]:
-    """The OpenRTB JSON-shaped dict of the fields set in ``request`` (same names as the JSON)."""
-    return _doc(request)
+    """The OpenRTB JSON-shaped dict of the fields set in ``request`` (same names as the JSON).
+
+    ``imp`` is left out: the parser does not read it (:func:`imp_ids` does, for deal paths).
+    """
+    return _walk(request, _BID_REQUEST)
 
 
-def _doc(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for field, value in message.ListFields():
+# A plan per message type, worked out once from the descriptors: (field name, kind, sub-plan).
+# Walking it with HasField/getattr costs ~5 µs for Index's samples; ``ListFields`` builds descriptor
+# objects per call and cost ~25 µs (upb backend, measured).
+_SCALAR, _FLAG, _MESSAGE, _SCALARS, _MESSAGES = range(5)
+Plan = tuple[tuple[str, int, "Plan"], ...]
+
+
+def _plan(descriptor: Any) -> Plan:
+    fields: list[tuple[str, int, Plan]] = []
+    for field in descriptor.fields:
         if field.message_type is not None:
-            out[field.name] = [_doc(v) for v in value] if field.is_repeated else _doc(value)
+            sub = _plan(field.message_type)
+            fields.append((field.name, _MESSAGES if field.is_repeated else _MESSAGE, sub))
         elif field.is_repeated:
-            out[field.name] = list(value)
-        elif value.__class__ is bool:
-            out[field.name] = int(value)  # OpenRTB's JSON flags are 0/1 integers (coppa, gdpr, lmt)
+            fields.append((field.name, _SCALARS, ()))
         else:
-            out[field.name] = value
+            flag = field.type == field.TYPE_BOOL  # OpenRTB's JSON flags are 0/1 integers (coppa, gdpr, lmt)
+            fields.append((field.name, _FLAG if flag else _SCALAR, ()))
+    return tuple(fields)
+
+
+def _walk(message: Any, plan: Plan) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, kind, sub in plan:
+        if kind >= _SCALARS:
+            values = getattr(message, name)
+            if values:
+                out[name] = list(values) if kind == _SCALARS else [_walk(v, sub) for v in values]
+        elif message.HasField(name):  # explicit presence (edition 2023): absent stays absent
+            value = getattr(message, name)
+            out[name] = _walk(value, sub) if kind == _MESSAGE else int(value) if kind == _FLAG else value
     return out
+
+
+_BID_REQUEST: Final = tuple(f for f in _plan(openrtb.BidRequest.DESCRIPTOR) if f[0] != "imp")
 
 
 def bid_request_from_json(doc: dict[str, Any]) -> openrtb.BidRequest:

@@ -42,7 +42,7 @@ def ld(field: int, *parts: bytes | str) -> bytes:
     return tag(field, LEN) + varint(len(body)) + body
 
 
-# OpenRTB 2.6 (openrtb2.x openrtb.proto): BidRequest.imp=2 site=3 app=4 device=5 user=6 tmax=8 regs=14;
+# OpenRTB 2.6 (openrtb2.x openrtb.proto): BidRequest.imp=2 site=3 app=4 device=5 user=6 regs=14;
 # Imp.id=1; Site.domain=3 page=7 content=12; App.domain=3 bundle=8; Content.id=1 url=6; Device.ip=3
 # geo=4 ipv6=9 os=14 ifa=20 lmt=23; Geo.country=3 zip=8; User.id=1 consent=10 eids=11 ext=99;
 # User.Ext.consent=1 eids=2; EID.source=1 uids=2; UID.id=1; Regs.coppa=1 gpp=2 gpp_sid=3 gdpr=4
@@ -54,7 +54,7 @@ BID_REQUEST = b"".join([
        ld(20, "aebe52e7-03ee-455a-b3c4-e57283966239"), num(23, 1)),
     ld(6, ld(1, "user-1"), ld(10, "CONSENT26"), ld(11, ld(1, "liveramp.com"), ld(2, ld(1, "XY1"))),
        ld(99, ld(1, "CONSENT25"), ld(2, ld(1, "id5-sync.com"), ld(2, ld(1, "ID5"))))),
-    num(8, 120),
+    num(8, 120), ld(1, "bid-request-id"), ld(3, ld(1, "site-id")),  # tmax, id, site.id: not ours, skipped
     ld(14, num(1, 0), ld(2, "DBABMA~"), ld(3, varint(7) + varint(8)), num(4, 1), ld(5, "1YNN"),
        ld(99, num(1, 0), ld(2, "1---"), ld(3, "1"))),
     ld(15, "unknown OpenRTB field"), num(22, 3),  # fields we do not declare: skipped
@@ -76,7 +76,6 @@ def test_hand_built_request_decodes_field_by_field() -> None:
     assert list(request.applicable_intents) == [artf.ACTIVATE_SEGMENTS, artf.BID_SHADE, artf.ACTIVATE_DEALS]
     assert imp_ids(request.bid_request) == ["imp-a", "imp-b"]
     assert bid_request_doc(request.bid_request) == {
-        "imp": [{"id": "imp-a"}, {"id": "imp-b"}],
         "site": {"domain": "news.example.co.uk", "page": "https://news.example.co.uk/a/b",
                  "content": {"id": "ep-1", "url": "https://v.test/x"}},
         "device": {"ip": "198.51.100.7", "geo": {"country": "USA", "zip": "10001"}, "ipv6": "2001:db8::1",
@@ -84,7 +83,6 @@ def test_hand_built_request_decodes_field_by_field() -> None:
         "user": {"id": "user-1", "consent": "CONSENT26",
                  "eids": [{"source": "liveramp.com", "uids": [{"id": "XY1"}]}],
                  "ext": {"consent": "CONSENT25", "eids": [{"source": "id5-sync.com", "uids": [{"id": "ID5"}]}]}},
-        "tmax": 120,
         "regs": {"coppa": 0, "gpp": "DBABMA~", "gpp_sid": [7, 8], "gdpr": 1, "us_privacy": "1YNN",
                  "ext": {"gdpr": 0, "us_privacy": "1---", "gpc": "1"}},
     }

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\ropenrtb.proto\x12\x19\x63om.iabtechlab.openrtb.v2\"\xe5\n\n\nBidRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x36\n\x03imp\x18\x02 \x03(\x0b\x32).com.iabtechlab.openrtb.v2.BidRequest.Imp\x12\x38\n\x04site\x18\x03 \x01(\x0b\x32*.com.iabtechlab.openrtb.v2.BidRequest.Site\x12\x36\n\x03\x61pp\x18\x04 \x01(\x0b\x32).com.iabtechlab.openrtb.v2.BidRequest.App\x12<\n\x06\x64\x65vice\x18\x05 \x01(\x0b\x32,.com.iabtechlab.openrtb.v2.BidRequest.Device\x12\x38\n\x04user\x18\x06 \x01(\x0b\x32*.com.iabtechlab.openrtb.v2.BidRequest.User\x12\x0c\n\x04tmax\x18\x08 \x01(\x05\x12\x38\n\x04regs\x18\x0e \x01(\x0b\x32*.com.iabtechlab.openrtb.v2.BidRequest.Regs\x1a\x11\n\x03Imp\x12\n\n\x02id\x18\x01 \x01(\t\x1ap\n\x04Site\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x03 \x01(\t\x12\x0c\n\x04page\x18\x07 \x01(\t\x12>\n\x07\x63ontent\x18\x0c \x01(\x0b\x32-.com.iabtechlab.openrtb.v2.BidRequest.Content\x1aq\n\x03\x41pp\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x03 \x01(\t\x12\x0e\n\x06\x62undle\x18\x08 \x01(\t\x12>\n\x07\x63ontent\x18\x0c \x01(\x0b\x32-.com.iabtechlab.openrtb.v2.BidRequest.Content\x1a\"\n\x07\x43ontent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x06 \x01(\t\x1a\x80\x01\n\x06\x44\x65vice\x12\n\n\x02ip\x18\x03 \x01(\t\x12\x36\n\x03geo\x18\x04 \x01(\x0b\x32).com.iabtechlab.openrtb.v2.BidRequest.Geo\x12\x0c\n\x04ipv6\x18\t \x01(\t\x12\n\n\x02os\x18\x0e \x01(\t\x12\x0b\n\x03ifa\x18\x14 \x01(\t\x12\x0b\n\x03lmt\x18\x17 \x01(\x08\x1a#\n\x03Geo\x12\x0f\n\x07\x63ountry\x18\x03 \x01(\t\x12\x0b\n\x03zip\x18\x08 \x01(\t\x1a\xea\x01\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63onsent\x18\n \x01(\t\x12\x37\n\x04\x65ids\x18\x0b \x03(\x0b\x32).com.iabtechlab.openrtb.v2.BidRequest.EID\x12;\n\x03\x65xt\x18\x63 \x01(\x0b\x32..com.iabtechlab.openrtb.v2.BidRequest.User.Ext\x1aO\n\x03\x45xt\x12\x0f\n\x07\x63onsent\x18\x01 \x01(\t\x12\x37\n\x04\x65ids\x18\x02 \x03(\x0b\x32).com.iabtechlab.openrtb.v2.BidRequest.EID\x1a\x65\n\x03\x45ID\x12\x0e\n\x06source\x18\x01 \x01(\t\x12;\n\x04uids\x18\x02 \x03(\x0b\x32-.com.iabtechlab.openrtb.v2.BidRequest.EID.UID\x1a\x11\n\x03UID\x12\n\n\x02id\x18\x01 \x01(\t\x1a\xc8\x01\n\x04Regs\x12\r\n\x05\x63oppa\x18\x01 \x01(\x08\x12\x0b\n\x03gpp\x18\x02 \x01(\t\x12\x0f\n\x07gpp_sid\x18\x03 \x03(\x05\x12\x0c\n\x04gdpr\x18\x04 \x01(\x08\x12\x12\n\nus_privacy\x18\x05 \x01(\t\x12;\n\x03\x65xt\x18\x63 \x01(\x0b\x32..com.iabtechlab.openrtb.v2.BidRequest.Regs.Ext\x1a\x34\n\x03\x45xt\x12\x0c\n\x04gdpr\x18\x01 \x01(\x08\x12\x12\n\nus_privacy\x18\x02 \x01(\t\x12\x0b\n\x03gpc\x18\x03 \x01(\tb\x08\x65\x64itionsp\xe8\x07')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\ropenrtb.proto\x12\x19\x63om.iabtechlab.openrtb.v2\"\xb3\n\n\nBidRequest\x12\x36\n\x03imp\x18\x02 \x03(\x0b\x32).com.iabtechlab.openrtb.v2.BidRequest.Imp\x12\x38\n\x04site\x18\x03 \x01(\x0b\x32*.com.iabtechlab.openrtb.v2.BidRequest.Site\x12\x36\n\x03\x61pp\x18\x04 \x01(\x0b\x32).com.iabtechlab.openrtb.v2.BidRequest.App\x12<\n\x06\x64\x65vice\x18\x05 \x01(\x0b\x32,.com.iabtechlab.openrtb.v2.BidRequest.Device\x12\x38\n\x04user\x18\x06 \x01(\x0b\x32*.com.iabtechlab.openrtb.v2.BidRequest.User\x12\x38\n\x04regs\x18\x0e \x01(\x0b\x32*.com.iabtechlab.openrtb.v2.BidRequest.Regs\x1a\x11\n\x03Imp\x12\n\n\x02id\x18\x01 \x01(\t\x1a\x64\n\x04Site\x12\x0e\n\x06\x64omain\x18\x03 \x01(\t\x12\x0c\n\x04page\x18\x07 \x01(\t\x12>\n\x07\x63ontent\x18\x0c \x01(\x0b\x32-.com.iabtechlab.openrtb.v2.BidRequest.Content\x1a\x65\n\x03\x41pp\x12\x0e\n\x06\x64omain\x18\x03 \x01(\t\x12\x0e\n\x06\x62undle\x18\x08 \x01(\t\x12>\n\x07\x63ontent\x18\x0c \x01(\x0b\x32-.com.iabtechlab.openrtb.v2.BidRequest.Content\x1a\"\n\x07\x43ontent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x06 \x01(\t\x1a\x80\x01\n\x06\x44\x65vice\x12\n\n\x02ip\x18\x03 \x01(\t\x12\x36\n\x03geo\x18\x04 \x01(\x0b\x32).com.iabtechlab.openrtb.v2.BidRequest.Geo\x12\x0c\n\x04ipv6\x18\t \x01(\t\x12\n\n\x02os\x18\x0e \x01(\t\x12\x0b\n\x03ifa\x18\x14 \x01(\t\x12\x0b\n\x03lmt\x18\x17 \x01(\x08\x1a#\n\x03Geo\x12\x0f\n\x07\x63ountry\x18\x03 \x01(\t\x12\x0b\n\x03zip\x18\x08 \x01(\t\x1a\xea\x01\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x63onsent\x18\n \x01(\t\x12\x37\n\x04\x65ids\x18\x0b \x03(\x0b\x32).com.iabtechlab.openrtb.v2.BidRequest.EID\x12;\n\x03\x65xt\x18\x63 \x01(\x0b\x32..com.iabtechlab.openrtb.v2.BidRequest.User.Ext\x1aO\n\x03\x45xt\x12\x0f\n\x07\x63onsent\x18\x01 \x01(\t\x12\x37\n\x04\x65ids\x18\x02 \x03(\x0b\x32).com.iabtechlab.openrtb.v2.BidRequest.EID\x1a\x65\n\x03\x45ID\x12\x0e\n\x06source\x18\x01 \x01(\t\x12;\n\x04uids\x18\x02 \x03(\x0b\x32-.com.iabtechlab.openrtb.v2.BidRequest.EID.UID\x1a\x11\n\x03UID\x12\n\n\x02id\x18\x01 \x01(\t\x1a\xc8\x01\n\x04Regs\x12\r\n\x05\x63oppa\x18\x01 \x01(\x08\x12\x0b\n\x03gpp\x18\x02 \x01(\t\x12\x0f\n\x07gpp_sid\x18\x03 \x03(\x05\x12\x0c\n\x04gdpr\x18\x04 \x01(\x08\x12\x12\n\nus_privacy\x18\x05 \x01(\t\x12;\n\x03\x65xt\x18\x63 \x01(\x0b\x32..com.iabtechlab.openrtb.v2.BidRequest.Regs.Ext\x1a\x34\n\x03\x45xt\x12\x0c\n\x04gdpr\x18\x01 \x01(\x08\x12\x12\n\nus_privacy\x18\x02 \x01(\t\x12\x0b\n\x03gpc\x18\x03 \x01(\tb\x08\x65\x64itionsp\xe8\x07')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,29 +32,29 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'openrtb_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_BIDREQUEST']._serialized_start=45
-  _globals['_BIDREQUEST']._serialized_end=1426
-  _globals['_BIDREQUEST_IMP']._serialized_start=433
-  _globals['_BIDREQUEST_IMP']._serialized_end=450
-  _globals['_BIDREQUEST_SITE']._serialized_start=452
-  _globals['_BIDREQUEST_SITE']._serialized_end=564
-  _globals['_BIDREQUEST_APP']._serialized_start=566
-  _globals['_BIDREQUEST_APP']._serialized_end=679
-  _globals['_BIDREQUEST_CONTENT']._serialized_start=681
-  _globals['_BIDREQUEST_CONTENT']._serialized_end=715
-  _globals['_BIDREQUEST_DEVICE']._serialized_start=718
-  _globals['_BIDREQUEST_DEVICE']._serialized_end=846
-  _globals['_BIDREQUEST_GEO']._serialized_start=848
-  _globals['_BIDREQUEST_GEO']._serialized_end=883
-  _globals['_BIDREQUEST_USER']._serialized_start=886
-  _globals['_BIDREQUEST_USER']._serialized_end=1120
-  _globals['_BIDREQUEST_USER_EXT']._serialized_start=1041
-  _globals['_BIDREQUEST_USER_EXT']._serialized_end=1120
-  _globals['_BIDREQUEST_EID']._serialized_start=1122
-  _globals['_BIDREQUEST_EID']._serialized_end=1223
-  _globals['_BIDREQUEST_EID_UID']._serialized_start=1206
-  _globals['_BIDREQUEST_EID_UID']._serialized_end=1223
-  _globals['_BIDREQUEST_REGS']._serialized_start=1226
-  _globals['_BIDREQUEST_REGS']._serialized_end=1426
-  _globals['_BIDREQUEST_REGS_EXT']._serialized_start=1374
-  _globals['_BIDREQUEST_REGS_EXT']._serialized_end=1426
+  _globals['_BIDREQUEST']._serialized_end=1376
+  _globals['_BIDREQUEST_IMP']._serialized_start=407
+  _globals['_BIDREQUEST_IMP']._serialized_end=424
+  _globals['_BIDREQUEST_SITE']._serialized_start=426
+  _globals['_BIDREQUEST_SITE']._serialized_end=526
+  _globals['_BIDREQUEST_APP']._serialized_start=528
+  _globals['_BIDREQUEST_APP']._serialized_end=629
+  _globals['_BIDREQUEST_CONTENT']._serialized_start=631
+  _globals['_BIDREQUEST_CONTENT']._serialized_end=665
+  _globals['_BIDREQUEST_DEVICE']._serialized_start=668
+  _globals['_BIDREQUEST_DEVICE']._serialized_end=796
+  _globals['_BIDREQUEST_GEO']._serialized_start=798
+  _globals['_BIDREQUEST_GEO']._serialized_end=833
+  _globals['_BIDREQUEST_USER']._serialized_start=836
+  _globals['_BIDREQUEST_USER']._serialized_end=1070
+  _globals['_BIDREQUEST_USER_EXT']._serialized_start=991
+  _globals['_BIDREQUEST_USER_EXT']._serialized_end=1070
+  _globals['_BIDREQUEST_EID']._serialized_start=1072
+  _globals['_BIDREQUEST_EID']._serialized_end=1173
+  _globals['_BIDREQUEST_EID_UID']._serialized_start=1156
+  _globals['_BIDREQUEST_EID_UID']._serialized_end=1173
+  _globals['_BIDREQUEST_REGS']._serialized_start=1176
+  _globals['_BIDREQUEST_REGS']._serialized_end=1376
+  _globals['_BIDREQUEST_REGS_EXT']._serialized_start=1324
+  _globals['_BIDREQUEST_REGS_EXT']._serialized_end=1376
 # @@protoc_insertion_point(module_scope)

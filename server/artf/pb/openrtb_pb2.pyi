@@ -7,34 +7,30 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class BidRequest(_message.Message):
-    __slots__ = ("id", "imp", "site", "app", "device", "user", "tmax", "regs")
+    __slots__ = ("imp", "site", "app", "device", "user", "regs")
     class Imp(_message.Message):
         __slots__ = ("id",)
         ID_FIELD_NUMBER: _ClassVar[int]
         id: str
         def __init__(self, id: _Optional[str] = ...) -> None: ...
     class Site(_message.Message):
-        __slots__ = ("id", "domain", "page", "content")
-        ID_FIELD_NUMBER: _ClassVar[int]
+        __slots__ = ("domain", "page", "content")
         DOMAIN_FIELD_NUMBER: _ClassVar[int]
         PAGE_FIELD_NUMBER: _ClassVar[int]
         CONTENT_FIELD_NUMBER: _ClassVar[int]
-        id: str
         domain: str
         page: str
         content: BidRequest.Content
-        def __init__(self, id: _Optional[str] = ..., domain: _Optional[str] = ..., page: _Optional[str] = ..., content: _Optional[_Union[BidRequest.Content, _Mapping]] = ...) -> None: ...
+        def __init__(self, domain: _Optional[str] = ..., page: _Optional[str] = ..., content: _Optional[_Union[BidRequest.Content, _Mapping]] = ...) -> None: ...
     class App(_message.Message):
-        __slots__ = ("id", "domain", "bundle", "content")
-        ID_FIELD_NUMBER: _ClassVar[int]
+        __slots__ = ("domain", "bundle", "content")
         DOMAIN_FIELD_NUMBER: _ClassVar[int]
         BUNDLE_FIELD_NUMBER: _ClassVar[int]
         CONTENT_FIELD_NUMBER: _ClassVar[int]
-        id: str
         domain: str
         bundle: str
         content: BidRequest.Content
-        def __init__(self, id: _Optional[str] = ..., domain: _Optional[str] = ..., bundle: _Optional[str] = ..., content: _Optional[_Union[BidRequest.Content, _Mapping]] = ...) -> None: ...
+        def __init__(self, domain: _Optional[str] = ..., bundle: _Optional[str] = ..., content: _Optional[_Union[BidRequest.Content, _Mapping]] = ...) -> None: ...
     class Content(_message.Message):
         __slots__ = ("id", "url")
         ID_FIELD_NUMBER: _ClassVar[int]
@@ -118,20 +114,16 @@ class BidRequest(_message.Message):
         us_privacy: str
         ext: BidRequest.Regs.Ext
         def __init__(self, coppa: _Optional[bool] = ..., gpp: _Optional[str] = ..., gpp_sid: _Optional[_Iterable[int]] = ..., gdpr: _Optional[bool] = ..., us_privacy: _Optional[str] = ..., ext: _Optional[_Union[BidRequest.Regs.Ext, _Mapping]] = ...) -> None: ...
-    ID_FIELD_NUMBER: _ClassVar[int]
     IMP_FIELD_NUMBER: _ClassVar[int]
     SITE_FIELD_NUMBER: _ClassVar[int]
     APP_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
-    TMAX_FIELD_NUMBER: _ClassVar[int]
     REGS_FIELD_NUMBER: _ClassVar[int]
-    id: str
     imp: _containers.RepeatedCompositeFieldContainer[BidRequest.Imp]
     site: BidRequest.Site
     app: BidRequest.App
     device: BidRequest.Device
     user: BidRequest.User
-    tmax: int
     regs: BidRequest.Regs
-    def __init__(self, id: _Optional[str] = ..., imp: _Optional[_Iterable[_Union[BidRequest.Imp, _Mapping]]] = ..., site: _Optional[_Union[BidRequest.Site, _Mapping]] = ..., app: _Optional[_Union[BidRequest.App, _Mapping]] = ..., device: _Optional[_Union[BidRequest.Device, _Mapping]] = ..., user: _Optional[_Union[BidRequest.User, _Mapping]] = ..., tmax: _Optional[int] = ..., regs: _Optional[_Union[BidRequest.Regs, _Mapping]] = ...) -> None: ...
+    def __init__(self, imp: _Optional[_Iterable[_Union[BidRequest.Imp, _Mapping]]] = ..., site: _Optional[_Union[BidRequest.Site, _Mapping]] = ..., app: _Optional[_Union[BidRequest.App, _Mapping]] = ..., device: _Optional[_Union[BidRequest.Device, _Mapping]] = ..., user: _Optional[_Union[BidRequest.User, _Mapping]] = ..., regs: _Optional[_Union[BidRequest.Regs, _Mapping]] = ...) -> None: ...
