@@ -13,6 +13,10 @@ on a shared machine, and the one that does not depend on this Python client's ow
 median round per protocol is reported. Concurrency 1 is unloaded latency; 16 approaches the
 ceiling (the client, in Python on the other core, may be the limit: compare CPU µs/req).
 
+One HTTP/2 connection carries every gRPC call here (one worker). With several workers, note that
+a gRPC client multiplexes all its calls over one connection per target, and a connection stays
+on the worker the kernel gave it: load spreads over workers by connection, not by call.
+
     python -m loadtest.bench_grpc [--seconds 3] [--rounds 3] [--concurrency 1 16] [--users 10000]
                                   [--json out.json]
 """
@@ -24,11 +28,14 @@ import asyncio
 import contextlib
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python loadtest/bench_grpc.py` (bench_all)
 
 import grpc
 import orjson
