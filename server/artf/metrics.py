@@ -17,9 +17,10 @@ GRPC_LATENCY = Histogram(
     "segserver_grpc_request_duration_seconds", "Server-side handling time of gRPC calls", ["method"],
     buckets=LATENCY_BUCKETS,
 )
-GRPC_BUDGET_SKIPS = Counter(
-    "segserver_grpc_budget_skips_total",
-    "Calls answered empty without a lookup: too little time left before the deadline or tmax", ["limit"],
+GRPC_SKIPS = Counter(
+    "segserver_grpc_skipped_total",
+    "Calls answered with no mutations without a lookup, by reason: deadline or tmax too close, "
+    "none of our intents applicable, a lifecycle stage we do not act at", ["reason"],
 )
 STORE_ERRORS = Counter(
     "segserver_store_errors_total", "Requests answered as a miss because the store failed", ["endpoint"]

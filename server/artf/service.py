@@ -12,6 +12,7 @@ bytes that are not an ``RTBRequest``            INVALID_ARGUMENT       400 malfo
 no ``bid_request`` (an empty message included)  INVALID_ARGUMENT       400 not an object
 message over ``[grpc] max_message_bytes``       RESOURCE_EXHAUSTED     413 (sent by gRPC core)
 miss, store trouble, no time left               OK, no mutations       200 empty lists
+none of our intents listed; DSP-response stage  OK, no mutations       (no HTTP equivalent)
 =============================================  =====================  =========================
 
 The handler takes and returns raw bytes (no serializer hooks): a decode failure in gRPC's own
@@ -27,7 +28,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from server.artf import convert
-from server.artf.metrics import GRPC_BUDGET_SKIPS, GRPC_LATENCY, GRPC_REQUESTS
+from server.artf.metrics import GRPC_LATENCY, GRPC_REQUESTS, GRPC_SKIPS
 from server.artf.pb import agenticrtbframework_pb2 as artf
 from server.artf.settings import GrpcSettings
 from server.observability import hotpath
@@ -40,7 +41,10 @@ SCOPE: Final = "rtd"  # the same scoped bearer tokens as POST /rtd
 
 _CALLS: Final = hotpath.tally(GRPC_REQUESTS, prefix=(METHOD,))
 _LATENCY: Final = hotpath.histogram(GRPC_LATENCY, METHOD)
-_SKIPS: Final = hotpath.tally(GRPC_BUDGET_SKIPS)
+_SKIPS: Final = hotpath.tally(GRPC_SKIPS)
+OUR_INTENTS: Final = frozenset({artf.ACTIVATE_SEGMENTS, artf.ACTIVATE_DEALS})
+# Segments and deals are activated on the bid request; at the DSP-response stage we have nothing to add.
+SKIPPED_LIFECYCLES: Final = frozenset({artf.LIFECYCLE_DSP_BID_RESPONSE})
 _AUTH_CODES: Final = {401: grpc.StatusCode.UNAUTHENTICATED, 403: grpc.StatusCode.PERMISSION_DENIED}
 
 
@@ -87,13 +91,23 @@ class GetMutations:
         request = _decode(raw)
         bid_request = request.bid_request
         metadata = self._metadata()
-        budget, limit = _budget(request.tmax, context)
-        if budget < self.min_budget:
-            _SKIPS.add(limit)
+        skip = self._skip(request, context)
+        if skip is not None:
+            _SKIPS.add(skip)
             return convert.response_bytes(request.id, None, (), (), metadata)
         answer = self.endpoint.run(convert.bid_request_doc(bid_request), gpc=gpc, endpoint="grpc")
         imps = convert.imp_ids(bid_request) if answer.deal_ids else []
         return convert.response_bytes(request.id, answer, request.applicable_intents, imps, metadata)
+
+    def _skip(self, request: artf.RTBRequest, context: grpc.aio.ServicerContext[bytes, bytes]) -> str | None:
+        """Why this call gets no mutations without a lookup, or ``None`` to answer it."""
+        intents = request.applicable_intents
+        if intents and OUR_INTENTS.isdisjoint(intents):
+            return "no_intent"
+        if request.lifecycle in SKIPPED_LIFECYCLES:
+            return "lifecycle"
+        budget, limit = _budget(request.tmax, context)
+        return limit if budget < self.min_budget else None
 
     def _metadata(self) -> artf.Metadata:
         """``api_version`` from config; ``model_version`` is the store snapshot that answered."""

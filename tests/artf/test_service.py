@@ -71,6 +71,19 @@ def test_only_applicable_intents_are_sent(server: Artf, intents: list[int], expe
     assert [artf.Intent.Name(m.intent) for m in response.mutations] == expected
 
 
+@pytest.mark.parametrize(
+    ("lifecycle", "answered"),
+    [
+        pytest.param(artf.LIFECYCLE_UNSPECIFIED, True, id="unspecified"),
+        pytest.param(artf.LIFECYCLE_PUBLISHER_BID_REQUEST, True, id="bid-request"),
+        pytest.param(artf.LIFECYCLE_DSP_BID_RESPONSE, False, id="dsp-response-nothing-to-add"),
+    ],
+)
+def test_lifecycle(server: Artf, lifecycle: int, answered: bool) -> None:
+    response = server.call(rtbrequest(SPORTS, lifecycle=lifecycle))
+    assert bool(response.mutations) is answered and response.id == "req-1"
+
+
 def test_deals_go_once_per_distinct_imp_id(server: Artf) -> None:
     got = mutations(server.call(rtbrequest(SPORTS)))
     assert got == [("ACTIVATE_SEGMENTS", "OPERATION_ADD", "/user/data/segment", ["sports"]),
@@ -138,6 +151,7 @@ def test_health_and_reflection(server: Artf) -> None:
 
 def test_metrics_count_status_codes_and_latency(server: Artf) -> None:
     server.call(rtbrequest(SPORTS))
+    server.call(rtbrequest(SPORTS, applicable_intents=[artf.BID_SHADE]))
     server.status(b"\xff")
     deadline = time.monotonic() + 30  # tallies reach /metrics at the next flush (1 s by default)
     text = ""
@@ -145,7 +159,8 @@ def test_metrics_count_status_codes_and_latency(server: Artf) -> None:
         text = server.http.get("/metrics").text
         if ('segserver_grpc_requests_total{code="OK",method="GetMutations"}' in text
                 and 'code="INVALID_ARGUMENT"' in text and "segserver_grpc_request_duration_seconds_bucket" in text
-                and 'segserver_segments_returned_count{endpoint="grpc"}' in text):
+                and 'segserver_segments_returned_count{endpoint="grpc"}' in text
+                and 'segserver_grpc_skipped_total{reason="no_intent"}' in text):
             return
         time.sleep(0.2)
     pytest.fail("gRPC metrics did not appear in /metrics:\n" + "\n".join(
