@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import grpc
+import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -25,6 +26,7 @@ from server.services import Services
 SERVING: Final = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING: Final = health_pb2.HealthCheckResponse.NOT_SERVING
 HEALTH_SERVICE: Final = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+log = structlog.get_logger("server.artf")
 
 
 @dataclass
@@ -69,6 +71,7 @@ async def start(endpoint: RtdEndpoint, settings: GrpcSettings, default_host: str
     await server.start()
     for name in ("", service.SERVICE):
         await checks.set(name, SERVING)
+    log.info("grpc.started", address=address, method=service.PATH, reflection=settings.reflection)
     return ArtfServer(server, checks, port, settings.grace_seconds)
 
 

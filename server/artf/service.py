@@ -65,6 +65,8 @@ class GetMutations:
         self.guard = endpoint.services.guard
         self.min_budget = settings.min_budget_ms / 1000.0
         self.api_version = settings.api_version
+        self._version: int | None = None
+        self._meta = artf.Metadata(api_version=self.api_version)
 
     async def get_mutations(self, raw: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
         started = time.perf_counter()
@@ -90,14 +92,13 @@ class GetMutations:
                 raise Refusal(code, getattr(denial, "description", "") or "not authorised")
         request = _decode(raw)
         bid_request = request.bid_request
-        metadata = self._metadata()
         skip = self._skip(request, context)
         if skip is not None:
             _SKIPS.add(skip)
-            return convert.response_bytes(request.id, None, (), (), metadata)
+            return convert.response_bytes(request.id, None, (), (), self._metadata())
         answer = self.endpoint.run(convert.bid_request_doc(bid_request), gpc=gpc, endpoint="grpc")
         imps = convert.imp_ids(bid_request) if answer.deal_ids else []
-        return convert.response_bytes(request.id, answer, request.applicable_intents, imps, metadata)
+        return convert.response_bytes(request.id, answer, request.applicable_intents, imps, self._metadata())
 
     def _skip(self, request: artf.RTBRequest, context: grpc.aio.ServicerContext[bytes, bytes]) -> str | None:
         """Why this call gets no mutations without a lookup, or ``None`` to answer it."""
@@ -110,12 +111,17 @@ class GetMutations:
         return limit if budget < self.min_budget else None
 
     def _metadata(self) -> artf.Metadata:
-        """``api_version`` from config; ``model_version`` is the store snapshot that answered."""
+        """``api_version`` from config; ``model_version`` is the store snapshot that answered
+        (read after the lookup, which may have switched snapshots). Built once per version."""
         try:
-            version = str(self.endpoint.services.store.info.version)
+            version = self.endpoint.services.store.info.version
         except Exception:  # noqa: BLE001 -- no snapshot yet: the answer is a miss, the version unknown
-            version = ""
-        return artf.Metadata(api_version=self.api_version, model_version=version)
+            version = None
+        if version != self._version:
+            self._version = version
+            self._meta = artf.Metadata(api_version=self.api_version,
+                                       model_version="" if version is None else str(version))
+        return self._meta
 
 
 def _headers(context: grpc.aio.ServicerContext[bytes, bytes]) -> tuple[str | None, bool]:
