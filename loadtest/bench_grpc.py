@@ -18,7 +18,12 @@ a gRPC client multiplexes all its calls over one connection per target, and a co
 on the worker the kernel gave it: load spreads over workers by connection, not by call.
 
     python -m loadtest.bench_grpc [--seconds 3] [--rounds 3] [--concurrency 1 16] [--users 10000]
-                                  [--json out.json]
+                                  [--json out.json] [--icount]
+
+``--icount`` adds the steady in-process number: instructions per request under callgrind (as
+:mod:`loadtest.bench_icount`) of our own code per protocol, frameworks excluded — HTTP's
+``RtdEndpoint.handle`` (JSON parse included) against gRPC's ``GetMutations.answer`` (decode,
+conversion, chain, encode) and the gRPC parts alone.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import statistics
 import sys
@@ -178,7 +184,85 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+ICOUNT_TARGETS = ("http_handle", "grpc_answer", "grpc_decode_convert", "grpc_chain", "grpc_encode")
+
+
+def icount_drive(data_dir: str, target: str, rounds: int, count: int) -> None:
+    """Inside valgrind: one target over ``count`` requests, twice to warm, then ``rounds`` more passes."""
+    import gc
+    from typing import cast
+
+    from server.artf import convert
+    from server.artf.service import GetMutations
+    from server.config import load_settings
+    from server.lookup import Answer
+    from server.rtd import RtdEndpoint
+    from server.wiring import build_services
+
+    class Context:
+        def __init__(self, md: tuple[tuple[str, str], ...]) -> None:
+            self.md = md
+
+        def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+            return self.md
+
+        def time_remaining(self) -> float:
+            return 1.0
+
+    http, pb, metadata = build_requests(traffic.TrafficPlan(users=int(os.environ["BENCH_USERS"])), None, count)
+    settings = load_settings(env={}, overrides={"store": {"data_dir": data_dir, "check_interval_seconds": 3600.0},
+                                                "auth": {"rtd_enabled": False}})
+    endpoint = RtdEndpoint(build_services(settings))
+    service = GetMutations(endpoint, settings.grpc)
+    bodies = [(raw.split(b"\r\n\r\n", 1)[1], b"\r\nSec-GPC: 1" in raw) for raw in http]
+    contexts = [cast(Any, Context(md)) for md in metadata]
+    docs = [convert.bid_request_doc(artf.RTBRequest.FromString(raw).bid_request) for raw in pb]
+    answer, meta = Answer(["s1", "s2", "s3", "s4"], ["d1", "d2"], False, []), artf.Metadata(api_version="1.0")
+    one: Callable[[int], object] = {
+        "http_handle": lambda i: endpoint.handle(orjson.loads(bodies[i][0]), gpc=bodies[i][1]),
+        "grpc_answer": lambda i: service.answer(pb[i], contexts[i]),
+        "grpc_decode_convert": lambda i: convert.bid_request_doc(artf.RTBRequest.FromString(pb[i]).bid_request),
+        "grpc_chain": lambda i: endpoint.run(docs[i], endpoint="grpc"),
+        "grpc_encode": lambda i: convert.response_bytes("bench-1", answer, (), ["1"], meta),
+    }[target]
+    gc.collect()
+    gc.freeze()
+    gc.disable()  # a collection landing in one run and not the other would swamp the difference
+    for _ in range(2 + rounds):
+        for i in range(count):
+            one(i)
+
+
+def icount(data_dir: Path, users: int, count: int = 500, rounds: int = 4) -> dict[str, Any]:
+    """Instructions per request of each target: (run with ``rounds`` more passes − run without) / requests."""
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("valgrind") is None:
+        return {"skipped": "valgrind not installed (Debian package valgrind)"}
+    env = {**os.environ, "PYTHONHASHSEED": "0", "BENCH_USERS": str(users)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    out: dict[str, Any] = {}
+    for target in ICOUNT_TARGETS:
+        totals = []
+        for extra in (0, rounds):
+            argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={data_dir.parent}/cg.out", sys.executable,
+                    str(Path(__file__).resolve()), "--icount-inner", str(data_dir), target, str(extra), str(count)]
+            proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+            found = re.search(r"Collected : (\d+)", proc.stderr)
+            if proc.returncode != 0 or found is None:
+                raise RuntimeError(f"{target} under callgrind failed: {proc.stderr.strip()[-800:]}")
+            totals.append(int(found.group(1)))
+        out[target] = round((totals[1] - totals[0]) / (rounds * count))
+    return out
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--icount-inner":
+        data_dir, target, rounds, count = sys.argv[2:6]
+        icount_drive(data_dir, target, int(rounds), int(count))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
@@ -186,6 +270,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--count", type=int, default=2000, help="distinct requests, cycled")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--icount", action="store_true", help="also count instructions per request (callgrind)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-grpc-") as tmp, \
             stack.prepare(Path(tmp), args.users, uid2=False, auth=True) as st:
@@ -194,11 +279,14 @@ def main() -> None:
         env = {**st.env, "SEGMENT_SERVER_GRPC__PORT": str(grpc_port)}
         with servers.running(servers.start_ours(st.data_dir, workers=1, env=env)) as server:
             results = asyncio.run(measure(server, grpc_port, http, pb, metadata, args))
+        instructions = icount(st.data_dir, args.users) if args.icount else None
         out = {"features": {**st.features, "auth": st.bearer is not None, "workers": 1,
                             "request_bytes_mean": {"http": round(statistics.mean(map(len, http))),
                                                    "grpc": round(statistics.mean(map(len, pb)))}},
-               "settings": vars(args) | {"json": str(args.json) if args.json else None}, "results": results}
+               "settings": vars(args) | {"json": str(args.json) if args.json else None}, "results": results, "instructions_per_request": instructions}
     print(table(results))
+    if instructions:
+        print("instructions per request (in-process, callgrind):", instructions)
     print(orjson.dumps(out["features"]).decode())
     if args.json:
         args.json.write_bytes(orjson.dumps(out, option=orjson.OPT_INDENT_2))
