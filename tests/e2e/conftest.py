@@ -31,6 +31,7 @@ class _Servers:
         if workers not in self.running:
             server = start_server(self.tmp.mktemp(f"served-{workers}"), workers=workers)
             server.token = demo_token(server)
+            server.extra["workers"] = workers
             self.running[workers] = server
         return self.running[workers]
 
