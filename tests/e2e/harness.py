@@ -12,6 +12,7 @@ polled under a generous deadline, never a sleep that hopes.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -75,6 +76,18 @@ def run_cli(config: Path, *args: str, timeout: float = 120, cwd: Path | None = N
     """One CLI command to completion; the caller checks exit code and output."""
     return subprocess.run([str(CLI), *args], env=cli_env(config, env), cwd=cwd or ROOT, capture_output=True,
                           text=True, timeout=timeout, check=False)
+
+
+def post_fresh(port: int, path: str, body: bytes, headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
+    """One POST on a new connection (so a multi-worker server spreads them): the stdlib client,
+    since an ``httpx.Client`` per request costs an SSL context each (~20 ms of a shared core)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", path, body=body, headers={"content-type": "application/json", **(headers or {})})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
 
 
 def wait_for(predicate: Callable[[], bool], deadline_s: float, what: Callable[[], object] | str = "") -> None:
