@@ -73,8 +73,10 @@ def cli_env(config: Path, extra: Mapping[str, str] | None = None) -> dict[str, s
 
 def run_cli(config: Path, *args: str, timeout: float = 120, cwd: Path | None = None,
             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """One CLI command to completion; the caller checks exit code and output."""
-    return subprocess.run([str(CLI), *args], env=cli_env(config, env), cwd=cwd or ROOT, capture_output=True,
+    """One CLI command to completion; the caller checks exit code and output. It runs in the config's
+    directory, so a command that ignored the config and fell back to ./data writes there, not in
+    the checkout."""
+    return subprocess.run([str(CLI), *args], env=cli_env(config, env), cwd=cwd or config.parent, capture_output=True,
                           text=True, timeout=timeout, check=False)
 
 
@@ -198,7 +200,7 @@ def start_server(tmp: Path, *, workers: int | None = None, tables: TomlTables = 
     args = [str(CLI), "serve", *(["--workers", str(workers)] if workers else []), *serve_args]
     stdout_path, stderr_path = tmp / "stdout.log", tmp / "stderr.log"
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
-        proc = subprocess.Popen(args, env=cli_env(config), cwd=ROOT, stdout=out, stderr=err)
+        proc = subprocess.Popen(args, env=cli_env(config), cwd=tmp, stdout=out, stderr=err)
     server = Server(proc, port, config, data_dir, stdout_path, stderr_path)
     try:
         if ready is not None:
