@@ -116,6 +116,8 @@ def test_kill_9_of_the_sender_worker_loses_at_most_the_flush_window(
     server, fake = mirrored
     pid = _sender_pid(server)
     assert pid != server.proc.pid, "with --workers 2 the sender runs in a worker, not the supervisor"
+    ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    assert ppid == server.proc.pid, "the lease holder must be a worker of this server (never kill anything else)"
     answered, killed_at = _answered_until_killed(server, pid)
     after_kill = [u for u, t in answered.items() if t > killed_at]
     assert after_kill, "traffic went on after the kill (the surviving worker kept answering)"
