@@ -197,3 +197,27 @@ def test_gpc_turns_user_level_keys_off(served: Server, signal_in: dict[str, Any]
     assert set(SAMPLE_EID_SEGMENTS) <= set(plain_ids)
     assert is_subsequence(WEB_CONTEXTUAL, ids), "contextual keys stay usable"
     assert re.fullmatch(r"[\w-]*", "".join(ids))
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    pytest.param(b"{not json", 400, id="malformed"),
+    pytest.param(b"[1, 2]", 400, id="not-an-object"),
+    pytest.param(b'{"site": {"page": "' + b"a" * 70_000 + b'"}}', 413, id="over-64KiB"),
+    pytest.param(b'{"site": 5, "user": {"eids": "x"}, "device": []}', 200, id="wrong-types-ignored"),
+])
+def test_bad_input_gets_a_clear_answer(served: Server, body: bytes, status: int) -> None:
+    with served.client(headers={"content-type": "application/json"}) as c:
+        response = c.post("/rtd", content=body)
+    assert response.status_code == status, response.text
+    doc = response.json()
+    if status == 200:
+        assert doc == {"segment_ids": [], "deal_ids": []}
+    else:
+        assert isinstance(doc["error"], str)
+
+
+def test_admin_status_with_the_demo_token(served: Server) -> None:
+    with served.client() as c:
+        doc = c.get("/admin/status")
+    assert doc.status_code == 200, doc.text
+    assert doc.json()["store"]["version"] >= 1
