@@ -1,4 +1,4 @@
-"""README → Access control: "Revoking all of an identity's tokens or deleting it takes effect in
+"""README → Access control (OAuth2 client credentials at the end of this module): "Revoking all of an identity's tokens or deleting it takes effect in
 every worker within 1 s". Identities are created and revoked with the CLI, as ops does, on the data
 dir of a running ``serve --workers N``; every worker must then refuse the token."""
 
@@ -8,6 +8,7 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
 from tests.e2e.harness import Server, run_cli
@@ -63,3 +64,23 @@ def test_revoked_token_refused_by_every_worker(served: Server, action: str) -> N
     by_pid = _answers_by_pid(served, token, workers)
     assert len(by_pid) == workers, f"expected {workers} workers to answer, saw pids {sorted(by_pid)}"
     assert all(s == {401} for s in by_pid.values()), by_pid
+
+
+def test_oauth_client_credentials_as_the_readme_shows(served: Server) -> None:
+    """README → Access control: ``curl -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials``."""
+    created = run_cli(served.config, "identities", "create", "--name", "index", "-s", "rtd", "-s", "segments")
+    assert created.returncode == 0, created.stderr
+    doc = json.loads(created.stdout)
+    client_id, secret = doc["identity"]["id"], doc["client_secret"]
+    with httpx.Client(base_url=served.base, timeout=10) as c:
+        issued = c.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+        refused = c.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, "wrong"))
+    assert issued.status_code == 200, issued.text
+    token = issued.json()
+    assert token["token_type"] == "Bearer" and token["expires_in"] == 86400 and token["scope"] == "rtd segments"
+    assert token["access_token"].startswith("ss1_")
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    with served.client(token=token["access_token"]) as c:
+        assert c.post("/rtd", content=b"{}").status_code == 200
+        assert c.get("/admin/status").status_code == 403  # never a scope the identity lacks
+    assert secret not in served.output()
