@@ -66,6 +66,11 @@ def _wire_uid2(svc: Services) -> None:
 def readiness_checks(svc: Services) -> dict[str, ReadinessCheck]:
     def store_check() -> Check:
         health = store_health(svc.store)
+        if health.state != "failed" and not svc.store.info.segments:
+            # A new data dir's empty first snapshot: every answer would be a miss (/segments says
+            # "retry"), so a load balancer should not send traffic here yet.
+            return Check(False, f"no segment data loaded yet ({health.path}): run `segment-server load` "
+                                "or `segment-server demo`")
         return Check(health.state != "failed", health.detail, degraded=health.state == "degraded")
 
     checks: dict[str, ReadinessCheck] = {"store": store_check}
