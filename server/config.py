@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Final
 
 from server.auth.settings import AuthSettings
+from server.cluster.settings import ClusterSettings
 from server.errors import SettingsError
 from server.mirror.settings import MirrorSettings
 from server.observability.settings import ObservabilitySettings
@@ -114,6 +115,7 @@ class Settings:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     #: The TOML files layered in, in order (for ``status`` pages and error messages).
     source_files: tuple[str, ...] = ()
 

@@ -74,6 +74,9 @@ def readiness_checks(svc: Services) -> dict[str, ReadinessCheck]:
             state = r.readiness()
             return state is Readiness.READY, state.name
         checks[f"{scope.lower()}_keys"] = keys_check
+    if svc.settings.cluster.enabled:  # the node is made in start_background, after this runs
+        checks["cluster"] = lambda: (node.readiness() if (node := svc.extras.get("cluster")) is not None
+                                     else Check(True, "cluster starting", degraded=True))
     return checks
 
 
@@ -106,6 +109,9 @@ async def start_background(svc: Services) -> list[asyncio.Task[Any]]:
         await refresher.start()
     if isinstance(svc.mirror, Mirror):
         await svc.mirror.start()
+    if svc.settings.cluster.enabled:  # imported only when on: a single node never loads redis-py
+        from server.cluster.node import start as start_cluster
+        svc.extras["cluster"] = await start_cluster(svc.settings.cluster, getattr(svc.guard, "view", None))
     return tasks
 
 
@@ -113,6 +119,8 @@ async def stop_background(svc: Services, tasks: list[asyncio.Task[Any]]) -> None
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    if (node := svc.extras.pop("cluster", None)) is not None:
+        await node.stop()
     if isinstance(svc.mirror, Mirror):
         await svc.mirror.stop()  # final flush of the in-memory buffer into the durable outbox
     for refresher in svc.extras.get("uid2", {}).values():
@@ -131,4 +139,6 @@ def subsystem_status(svc: Services) -> dict[str, Any]:
         except Exception:  # noqa: BLE001 -- not started yet
             outbox = None
     out["mirror"] = dataclasses.asdict(outbox.stats()) if outbox is not None else None
+    node = svc.extras.get("cluster")
+    out["cluster"] = node.status() if node is not None else {"enabled": False}
     return out
