@@ -102,15 +102,14 @@ def check_database(path: Path) -> None:
     Checks, cheapest first: size and header, ``PRAGMA quick_check``, and the expected tables and
     columns (so a snapshot or any other SQLite file copied over it is refused too).
     """
+    # The file is never opened outside SQLite while we serve: closing *any* descriptor of it drops
+    # this process's POSIX locks on it, so another process (the CLI) would then checkpoint and
+    # delete the WAL under our open connections, which stop seeing its commits (issue 19).
     try:
-        with path.open("rb") as f:
-            header = f.read(len(SQLITE_HEADER))
+        if os.stat(path).st_size == 0:
+            raise AuthDatabaseError(path, "is empty (0 bytes)")
     except OSError as exc:
         raise AuthDatabaseError(path, f"cannot be read ({exc.strerror or exc})") from None
-    if not header:
-        raise AuthDatabaseError(path, "is empty (0 bytes)")
-    if header != SQLITE_HEADER:
-        raise AuthDatabaseError(path, "is not an SQLite database (bad header)")
     try:
         conn = _open(path)  # no pragmas: checking must not change the file (e.g. its journal mode)
         try:
@@ -120,6 +119,10 @@ def check_database(path: Path) -> None:
             missing = _schema_problems(conn)
         finally:
             conn.close()
+    except sqlite3.DatabaseError as exc:
+        if "file is not a database" in str(exc):
+            raise AuthDatabaseError(path, "is not an SQLite database (bad header)") from None
+        raise AuthDatabaseError(path, f"cannot be read ({exc})") from None
     except sqlite3.Error as exc:
         raise AuthDatabaseError(path, f"cannot be read ({exc})") from None
     if missing:

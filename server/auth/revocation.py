@@ -10,6 +10,11 @@ tables (revocations are pruned after 24 h; keys after their tokens expire).
 The check runs inline on the request that notices the interval has passed, rather than in a
 background task: no task to own or cancel, it works the same in a bare subprocess, and a
 refresh is one tiny query. The connection is opened lazily and re-opened after a ``fork``.
+
+With ``[cluster]`` on, :mod:`server.cluster.authsync` keeps this node's database in step with the
+other nodes and calls :meth:`RevocationView.check_soon` after it merged or pushed a change, so the
+change is in force from the next request instead of up to ``refresh_s`` later. The view itself
+never talks to the engine: the hot path stays a dict lookup.
 """
 
 from __future__ import annotations
@@ -72,6 +77,10 @@ class RevocationView:
                 _REFRESH_FAILED.inc()
                 self.health.failed(exc)
                 self.close()
+
+    def check_soon(self) -> None:
+        """Make the next :meth:`maybe_refresh` look at the database (someone just changed it)."""
+        self._next_check = float("-inf")
 
     def refresh(self, *, force: bool = False) -> None:
         """Check ``data_version`` and reload if anything was committed since the last load."""

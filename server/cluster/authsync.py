@@ -7,8 +7,8 @@ Why a background task per worker and not a call per request: the guard must answ
    the admin API, the CLI or another worker) — one Lua script merges them atomically and bumps
    the version key only if something changed;
 2. reads the engine's version key (one ``GET``) and, only when it moved, pulls the three hashes
-   in one MULTI, merges them into ``auth.sqlite3`` and reloads this worker's
-   :class:`~server.auth.revocation.RevocationView` at once.
+   in one MULTI, merges them into ``auth.sqlite3`` and has this worker's
+   :class:`~server.auth.revocation.RevocationView` reload at its next request.
 
 A revoke on node A therefore reaches node B's guard within about two intervals (≈ 0.4 s at the
 default 0.2 s). When the engine is unreachable the local database and the view keep the last
@@ -151,6 +151,7 @@ class AuthSync:
                                self._keys.auth_version], args=[rows.to_json()])
         self._local_version = version  # only after the engine took it: a failed push is retried
         self.pushes += 1
+        self._view.check_soon()  # this worker sees its own node's revoke now, not in up to refresh_s
 
     async def _pull_if_changed(self) -> None:
         raw = await self._engine.get(self._keys.auth_version)
@@ -167,7 +168,7 @@ class AuthSync:
         local = read_local(self._connection())
         changed = await asyncio.to_thread(apply_remote, self._path, local, remote)
         if changed:
-            self._view.refresh(force=True)  # this worker at once; others by their own pull
+            self._view.check_soon()  # in force from this worker's next request; other workers pull too
         self._remote_version = int(version_raw or 0)
         self.pulls += 1
 
