@@ -19,6 +19,7 @@ changes stay in ``auth.sqlite3`` and are pushed on reconnection, and :attr:`stat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ import redis.asyncio as aioredis
 import structlog
 
 from server.auth import db
-from server.auth.revocation import RevocationView
+from server.auth.revocation import RevocationNotShared, RevocationView
 from server.cluster.authrows import AuthRows, apply_remote, read_local
 from server.cluster.engine import EngineError, Keys
 
@@ -105,6 +106,7 @@ class AuthSync:
         self._error: str | None = "not synced yet"
         self._last_ok: float | None = None
         self.pushes = self.pulls = 0
+        self._wake: asyncio.Event | None = None  # made in the loop that runs us
 
     @property
     def state(self) -> SyncState:
@@ -118,9 +120,27 @@ class AuthSync:
 
     async def run(self) -> None:
         """The background loop; never raises (cancel it to stop)."""
+        wake = self._wake = asyncio.Event()
         while True:
             await self.sync_once()
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self._interval)
+            wake.clear()
+
+    async def before_write(self) -> None:
+        """A live check (one PING) before a revoke or delete: refuse rather than revoke on one node."""
+        try:
+            await self._engine.ping()
+        except EngineError as exc:
+            raise RevocationNotShared(
+                f"cluster engine unreachable ({exc or type(exc).__name__}): nothing was revoked, since only "
+                "this node would know. Retry once /health/ready is no longer degraded; in an emergency run "
+                "`segment-server identities revoke` on every node (shared when the engine is back)") from None
+
+    def written(self) -> None:
+        """Wake the loop: push the change now instead of at the next tick."""
+        if self._wake is not None:
+            self._wake.set()
 
     async def sync_once(self) -> bool:
         """One push-if-changed and pull-if-changed; ``False`` (and degraded state) if the engine failed."""
@@ -173,6 +193,9 @@ class AuthSync:
         self.pulls += 1
 
     def close(self) -> None:
+        """Lifespan end: close the connection and stop vouching for this view's writes."""
+        if self._view.shared is self:
+            self._view.shared = None
         self._close()
 
     def _connection(self) -> sqlite3.Connection:

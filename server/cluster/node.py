@@ -69,4 +69,5 @@ async def start(settings: ClusterSettings, view: RevocationView | None) -> Clust
         if not await auth.sync_once():
             log.warning("cluster.start_degraded", detail=auth.state.detail)
         tasks.append(asyncio.create_task(auth.run(), name="cluster-auth-sync"))
+        view.shared = auth  # admin revokes: refused while the engine is unreachable, shared at once
     return ClusterNode(settings, engine, auth, tasks)

@@ -58,5 +58,10 @@ def test_revoke_on_node1_is_refused_on_node2_and_an_engine_outage_degrades(
     assert httpx.get(node2.base + "/health/ready", timeout=2).status_code == 200
     assert node2.rtd(admin_token) == 200, "/rtd keeps answering from local state"
     assert node2.rtd(partner_token) == 401, "the last known revocations stay"
+    refused = httpx.delete(f"{node2.base}/admin/identities/{admin['id']}/tokens",
+                           headers={"authorization": f"Bearer {admin_token}"}, timeout=5)
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"] == "cluster_unavailable" and "nothing was revoked" in refused.json()["detail"]
+    assert node2.rtd(admin_token) == 200, "a refused revoke changed nothing"
     assert httpx.get(node2.base + "/segments", params={"url": "https://example.com/"},
                      headers={"authorization": f"Bearer {admin_token}"}, timeout=2).status_code in (200, 403)
