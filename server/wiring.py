@@ -111,7 +111,9 @@ async def start_background(svc: Services) -> list[asyncio.Task[Any]]:
         await svc.mirror.start()
     if svc.settings.cluster.enabled:  # imported only when on: a single node never loads redis-py
         from server.cluster.node import start as start_cluster
-        svc.extras["cluster"] = await start_cluster(svc.settings.cluster, getattr(svc.guard, "view", None))
+        auth = svc.extras.get("auth")  # AuthComponents, put there by the app's lifespan
+        svc.extras["cluster"] = await start_cluster(svc.settings.cluster, getattr(svc.guard, "view", None),
+                                                    getattr(auth, "token_endpoint", None))
     return tasks
 
 
@@ -139,6 +141,6 @@ def subsystem_status(svc: Services) -> dict[str, Any]:
         except Exception:  # noqa: BLE001 -- not started yet
             outbox = None
     out["mirror"] = dataclasses.asdict(outbox.stats()) if outbox is not None else None
-    node = svc.extras.get("cluster")
-    out["cluster"] = node.status() if node is not None else {"enabled": False}
+    if (node := svc.extras.get("cluster")) is not None:  # [cluster] on: the engine link and sync counters
+        out["cluster"] = node.status()
     return out

@@ -15,9 +15,12 @@ from typing import Any
 
 import structlog
 
+from server.auth.oauth import TokenEndpoint
+from server.auth.ratelimit import FailureLimiter
 from server.auth.revocation import RevocationView
 from server.cluster.authsync import AuthSync
 from server.cluster.engine import Keys, connect
+from server.cluster.ratelimit import SharedFailureLimiter
 from server.cluster.settings import ClusterSettings
 from server.health import Check
 
@@ -32,6 +35,8 @@ class ClusterNode:
     engine: Any  # redis.asyncio.Redis (kept Any so this dataclass does not need the import)
     auth: AuthSync | None
     tasks: list[asyncio.Task[None]]
+    #: The token endpoint's own limiters, put back at stop.
+    limiters: tuple[TokenEndpoint, FailureLimiter, FailureLimiter] | None = None
 
     def readiness(self) -> Check:
         """Never fails readiness: without the engine the node still answers from local state."""
@@ -55,13 +60,23 @@ class ClusterNode:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.auth is not None:
             self.auth.close()
+        if self.limiters is not None:
+            endpoint, by_client_address, by_address = self.limiters
+            endpoint.by_client_address, endpoint.by_address = by_client_address, by_address
         with contextlib.suppress(Exception):
             await self.engine.aclose()
 
 
-async def start(settings: ClusterSettings, view: RevocationView | None) -> ClusterNode:
+async def start(settings: ClusterSettings, view: RevocationView | None,
+                token_endpoint: TokenEndpoint | None = None) -> ClusterNode:
     """Connect, sync once, start the loop (call in the lifespan, per worker)."""
     engine = connect(settings)
+    limiters = None
+    if token_endpoint is not None:  # failed /oauth/token logins count across nodes
+        ep = token_endpoint
+        limiters = (ep, ep.by_client_address, ep.by_address)
+        ep.by_client_address = SharedFailureLimiter(ep.by_client_address, engine, settings.key_prefix, "client")
+        ep.by_address = SharedFailureLimiter(ep.by_address, engine, settings.key_prefix, "address")
     auth = None
     tasks: list[asyncio.Task[None]] = []
     if view is not None:
@@ -70,4 +85,4 @@ async def start(settings: ClusterSettings, view: RevocationView | None) -> Clust
             log.warning("cluster.start_degraded", detail=auth.state.detail)
         tasks.append(asyncio.create_task(auth.run(), name="cluster-auth-sync"))
         view.shared = auth  # admin revokes: refused while the engine is unreachable, shared at once
-    return ClusterNode(settings, engine, auth, tasks)
+    return ClusterNode(settings, engine, auth, tasks, limiters)

@@ -15,6 +15,9 @@ import pytest
 from tests.auth.serverproc import cli
 from tests.cluster.engine import free_port
 
+#: ``[auth] failed_auth_max_per_client`` on every test node.
+FAILED_AUTH_MAX = 3
+
 
 class ServerNode:
     """One node: its own port, data dir and config file; the engine URL and prefix are shared."""
@@ -29,7 +32,8 @@ class ServerNode:
         self.config.write_text(
             f'[store]\ndata_dir = "{self.data}"\n\n[server]\nhost = "127.0.0.1"\nport = {self.port}\nworkers = 1\n\n'
             f'[cluster]\nenabled = true\nurl = "{engine_url}"\nkey_prefix = "{prefix}"\n'
-            "connect_timeout_s = 0.2\ncommand_timeout_s = 0.2\n")
+            "connect_timeout_s = 0.2\ncommand_timeout_s = 0.2\n\n"
+            f"[auth]\nfailed_auth_max_per_client = {FAILED_AUTH_MAX}\nscrypt_n = 1024\n")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGMENT_SERVER_", "PROMETHEUS_"))}
         self.env["SEGMENT_SERVER_CONFIG"] = str(self.config)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -64,6 +68,10 @@ class ServerNode:
     def rtd(self, token: str) -> int:
         return httpx.post(self.base + "/rtd", content=b"{}", headers={"authorization": f"Bearer {token}"},
                           timeout=2).status_code
+
+    def oauth(self, client_id: str, secret: str) -> int:
+        return httpx.post(self.base + "/oauth/token", auth=(client_id, secret), timeout=5,
+                          data={"grant_type": "client_credentials"}).status_code
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

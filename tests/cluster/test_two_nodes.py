@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.cluster.engine import RedisProcess
-from tests.cluster.nodes import ServerNode, wait_for
+from tests.cluster.nodes import FAILED_AUTH_MAX, ServerNode, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -52,6 +52,16 @@ def test_revoke_on_node1_is_refused_on_node2_and_an_engine_outage_degrades(
         print(f"\nrevocation propagation node 1 → node 2: {took * 1000:.0f} ms (SLO {REVOCATION_SLO_S} s)")
     assert took <= REVOCATION_SLO_S
     assert node1.rtd(partner_token) == 401
+
+    client = node1.cli("create", "--name", "client", "-s", "rtd")
+    client_id, secret = str(client["identity"]["id"]), str(client["client_secret"])  # type: ignore[index]
+    wait_for(lambda: httpx.get(f"{node2.base}/admin/identities/{client_id}", timeout=2,
+                               headers={"authorization": f"Bearer {admin_token}"}).status_code == 200,
+             "node 2 knows a client created on node 1")  # (polling /oauth/token would count failures)
+    assert node2.oauth(client_id, secret) == 200
+    assert [node1.oauth(client_id, "wrong"), node1.oauth(client_id, "wrong"), node2.oauth(client_id, "wrong")] \
+        == [401] * FAILED_AUTH_MAX
+    assert node2.oauth(client_id, secret) == 429, "node 2 blocks on failures counted on both nodes"
 
     own_engine.kill()
     wait_for(lambda: node2.ready().get("status") == "degraded", "node 2 reports degraded readiness")
