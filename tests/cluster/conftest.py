@@ -32,3 +32,4 @@ def cluster(engine: RedisProcess) -> ClusterSettings:
     """``[cluster]`` on the session engine, under a prefix no other test uses."""
     return ClusterSettings(enabled=True, url=engine.url, key_prefix=f"t-{uuid.uuid4().hex[:12]}",
                            sync_interval_s=0.05)
+
