@@ -14,6 +14,12 @@ signing keys    first writer wins per kid; a node whose freshly rotated key lost
                 0.2 s); ``retired`` is the earlier of the two
 ==============  ========================================================================
 
+Pruning follows the local database's (:mod:`server.auth.identities`, :mod:`server.auth.keys`):
+revocations 24 h after the revoke, retired keys once their tokens have expired — except that the
+engine keeps *deletions* for good, so a node that missed a delete during a long partition cannot
+bring the identity back when it rejoins (one short row per deleted identity). Rows past their
+prune time are neither pushed nor pulled, so a pruned row is never resurrected.
+
 Numbers are compared as decimal strings (shorter is smaller), as the Lua side does: the deleted
 marker ``2**62`` does not survive Lua's doubles.
 """
@@ -27,6 +33,9 @@ from pathlib import Path
 import orjson
 
 from server.auth import db
+from server.auth.identities import PRUNE_AFTER_MS
+from server.auth.keys import PRUNE_MARGIN_MS
+from server.auth.settings import MAX_LIFETIME_S
 
 
 @dataclass
@@ -39,6 +48,36 @@ class AuthRows:
 
     def to_json(self) -> bytes:
         return orjson.dumps({"rev": self.revocations, "ids": self.identities, "keys": self.signing_keys})
+
+
+@dataclass(frozen=True, slots=True)
+class Cutoffs:
+    """Rows older than these (ms since the epoch) are pruned on both sides."""
+
+    revocations_ms: int
+    keys_ms: int
+
+    @classmethod
+    def at(cls, now_s: float) -> Cutoffs:
+        now_ms = int(now_s * 1000)
+        return cls(now_ms - PRUNE_AFTER_MS, now_ms - MAX_LIFETIME_S * 1000 - PRUNE_MARGIN_MS)
+
+    def expired_revocation(self, value: str) -> bool:
+        """A plain revoke older than 24 h (its tokens have all expired); never a deletion."""
+        _, revoked, deleted = value.split(":")
+        return deleted != "1" and _older(revoked, self.revocations_ms)
+
+    def old_deletion(self, value: str) -> bool:
+        _, revoked, deleted = value.split(":")
+        return deleted == "1" and _older(revoked, self.revocations_ms)
+
+    def expired_key(self, value: str) -> bool:
+        retired = value.rsplit(":", 1)[1]
+        return retired != "0" and _older(retired, self.keys_ms)
+
+
+def _older(a: str, b: int) -> bool:
+    return nmax(a, str(b)) != a
 
 
 def nmax(a: str, b: str) -> str:
@@ -88,19 +127,22 @@ def read_local(conn: sqlite3.Connection) -> AuthRows:
     return rows
 
 
-def apply_remote(path: Path, local: AuthRows, remote: AuthRows) -> int:
+def apply_remote(path: Path, local: AuthRows, remote: AuthRows, cutoffs: Cutoffs) -> int:
     """Merge the engine's rows into the node's database; returns how many rows changed.
 
     Only differing rows are written, in one transaction, so an unchanged engine costs no write.
+    An old deletion removes the identity without writing a revocation row the node would prune.
     """
+    old_deletions = {i for i, v in remote.revocations.items() if cutoffs.old_deletion(v)}
     rev = {i: m for i, v in remote.revocations.items()
-           if (m := merge_revocation(local.revocations.get(i), v)) != local.revocations.get(i)}
+           if i not in old_deletions and not cutoffs.expired_revocation(v)
+           and (m := merge_revocation(local.revocations.get(i), v)) != local.revocations.get(i)}
     merged_rev = {**local.revocations, **rev}
     new_ids = {i: v for i, v in remote.identities.items()
-               if i not in local.identities and not is_deleted(merged_rev.get(i))}
-    gone_ids = [i for i in local.identities if is_deleted(merged_rev.get(i))]
-    keys = {k: v for k, v in remote.signing_keys.items()
-            if (m := _take_key(local.signing_keys.get(k), v)) != local.signing_keys.get(k)}
+               if i not in local.identities and i not in old_deletions and not is_deleted(merged_rev.get(i))}
+    gone_ids = [i for i in local.identities if is_deleted(merged_rev.get(i)) or i in old_deletions]
+    keys = {k: v for k, v in remote.signing_keys.items() if not cutoffs.expired_key(v)
+            and (m := _take_key(local.signing_keys.get(k), v)) != local.signing_keys.get(k)}
     if not (rev or new_ids or gone_ids or keys):
         return 0
     with db.write_tx(path) as conn:

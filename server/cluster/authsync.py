@@ -31,13 +31,14 @@ import structlog
 
 from server.auth import db
 from server.auth.revocation import RevocationNotShared, RevocationView
-from server.cluster.authrows import AuthRows, apply_remote, read_local
+from server.cluster.authrows import AuthRows, Cutoffs, apply_remote, read_local
 from server.cluster.engine import EngineError, Keys
 
 log = structlog.get_logger("server.cluster")
 
-#: KEYS: revocations, identities, signing_keys, version. ARGV[1]: AuthRows.to_json().
-#: The same merge rules as :mod:`server.cluster.authrows`, applied atomically in the engine.
+#: KEYS: revocations, identities, signing_keys, version. ARGV: AuthRows.to_json(), the revocation
+#: and key prune cutoffs (ms). The same merge and prune rules as :mod:`server.cluster.authrows`,
+#: applied atomically in the engine; pruning alone does not bump the version.
 PUSH_SCRIPT: Final = """
 local function nmax(a, b)
   if #a ~= #b then if #a > #b then return a else return b end end
@@ -48,17 +49,39 @@ local function parts(s)
   for p in string.gmatch(s, '([^:]+)') do t[#t + 1] = p end
   return t
 end
+local function older(a, b)
+  if #a ~= #b then return #a < #b end
+  return a < b
+end
+local function expired_rev(v)
+  local p = parts(v)
+  return p[3] ~= '1' and older(p[2], ARGV[2])
+end
+local function expired_key(v)
+  local p = parts(v)
+  return p[4] ~= '0' and older(p[4], ARGV[3])
+end
 local data = cjson.decode(ARGV[1])
 local changed = 0
+local stored = redis.call('HGETALL', KEYS[1])
+for i = 1, #stored, 2 do
+  if expired_rev(stored[i + 1]) then redis.call('HDEL', KEYS[1], stored[i]) end
+end
+stored = redis.call('HGETALL', KEYS[3])
+for i = 1, #stored, 2 do
+  if expired_key(stored[i + 1]) then redis.call('HDEL', KEYS[3], stored[i]) end
+end
 for id, val in pairs(data.rev) do
-  local cur = redis.call('HGET', KEYS[1], id)
-  local new = val
-  if cur then
-    local a, b = parts(cur), parts(val)
-    new = nmax(a[1], b[1]) .. ':' .. nmax(a[2], b[2]) .. ':' .. nmax(a[3], b[3])
+  if not expired_rev(val) then
+    local cur = redis.call('HGET', KEYS[1], id)
+    local new = val
+    if cur then
+      local a, b = parts(cur), parts(val)
+      new = nmax(a[1], b[1]) .. ':' .. nmax(a[2], b[2]) .. ':' .. nmax(a[3], b[3])
+    end
+    if new ~= cur then redis.call('HSET', KEYS[1], id, new); changed = changed + 1 end
+    if string.sub(new, -2) == ':1' then changed = changed + redis.call('HDEL', KEYS[2], id) end
   end
-  if new ~= cur then redis.call('HSET', KEYS[1], id, new); changed = changed + 1 end
-  if string.sub(new, -2) == ':1' then changed = changed + redis.call('HDEL', KEYS[2], id) end
 end
 for id, val in pairs(data.ids) do
   local rev = redis.call('HGET', KEYS[1], id)
@@ -66,7 +89,9 @@ for id, val in pairs(data.ids) do
 end
 for kid, val in pairs(data.keys) do
   local cur = redis.call('HGET', KEYS[3], kid)
-  if not cur then
+  if expired_key(val) then
+    -- past its prune time: never (re)published
+  elseif not cur then
     redis.call('HSET', KEYS[3], kid, val); changed = changed + 1
   else
     local a, b = parts(cur), parts(val)
@@ -167,8 +192,10 @@ class AuthSync:
         if version == self._local_version:
             return
         rows = read_local(conn)
+        cutoffs = Cutoffs.at(time.time())
         await self._push(keys=[self._keys.revocations, self._keys.identities, self._keys.signing_keys,
-                               self._keys.auth_version], args=[rows.to_json()])
+                               self._keys.auth_version],
+                         args=[rows.to_json(), cutoffs.revocations_ms, cutoffs.keys_ms])
         self._local_version = version  # only after the engine took it: a failed push is retried
         self.pushes += 1
         self._view.check_soon()  # this worker sees its own node's revoke now, not in up to refresh_s
@@ -186,7 +213,7 @@ class AuthSync:
             version_raw, rev, ids, keys = await pipe.execute()
         remote = AuthRows(rev, ids, keys)
         local = read_local(self._connection())
-        changed = await asyncio.to_thread(apply_remote, self._path, local, remote)
+        changed = await asyncio.to_thread(apply_remote, self._path, local, remote, Cutoffs.at(time.time()))
         if changed:
             self._view.check_soon()  # in force from this worker's next request; other workers pull too
         self._remote_version = int(version_raw or 0)

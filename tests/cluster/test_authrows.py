@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from server.cluster.authrows import merge_key, merge_revocation, nmax
+from server.cluster.authrows import Cutoffs, merge_key, merge_revocation, nmax
 
 DELETED = str(2**62)
 
@@ -36,3 +38,19 @@ def test_revocations_merge_to_the_latest(current: str | None, incoming: str, mer
 ])
 def test_signing_keys_merge(current: str | None, incoming: str, merged: str) -> None:
     assert merge_key(current, incoming) == merged
+
+
+CUT = Cutoffs(revocations_ms=1_000, keys_ms=500)
+
+
+@pytest.mark.parametrize(("check", "value", "expired"), [
+    pytest.param(CUT.expired_revocation, "999:999:0", True, id="old-revoke"),
+    pytest.param(CUT.expired_revocation, "1000:1000:0", False, id="recent-revoke"),
+    pytest.param(CUT.expired_revocation, f"{DELETED}:5:1", False, id="deletion-never-expires"),
+    pytest.param(CUT.old_deletion, f"{DELETED}:5:1", True, id="old-deletion"),
+    pytest.param(CUT.expired_key, "aa:1:1:0", False, id="live-key"),
+    pytest.param(CUT.expired_key, "aa:1:1:499", True, id="retired-long-ago"),
+    pytest.param(CUT.expired_key, "aa:1:1:500", False, id="retired-recently"),
+])
+def test_prune_cutoffs(check: Callable[[str], bool], value: str, expired: bool) -> None:
+    assert check(value) is expired

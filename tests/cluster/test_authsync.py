@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from server.auth import AuthSettings, Guard, IdentityService, RevocationView
+from server.auth import AuthSettings, Guard, IdentityService, RevocationView, db
 from server.auth.guard import Denial
 from server.cluster import ClusterSettings
+from server.cluster.engine import Keys
 from server.cluster.node import ClusterNode, start
 from tests.cluster.engine import RedisProcess
 
@@ -134,3 +135,43 @@ def test_a_node_starts_degraded_when_the_engine_is_unreachable(tmp_path: Path, u
         assert check.ok and check.degraded
 
     run(cluster, node, body=body)
+
+
+DAY_MS = 86_400_000
+
+
+def _age_revocation(node: Node, identity_id: str, days: float) -> None:
+    """Make ``identity_id``'s revocation row look ``days`` old (as if the revoke happened then)."""
+    with db.write_tx(node.service.store.path) as conn:
+        conn.execute("UPDATE revocations SET revoked_ms = revoked_ms - ? WHERE identity_id = ?",
+                     (int(days * DAY_MS), identity_id))
+
+
+def test_old_revocations_are_pruned_but_deletions_are_kept_for_good(tmp_path: Path, cluster: ClusterSettings) -> None:
+    """A node that missed a delete during a long partition cannot bring the identity back."""
+    a, stale = Node(tmp_path / "a"), Node(tmp_path / "stale")
+    revoked, _ = a.service.create_identity("revoked", ["rtd"], with_secret=False)
+    deleted, _ = a.service.create_identity("deleted", ["rtd"], with_secret=False)
+    for row in a.service.list_identities():  # the stale node knew both identities before the partition
+        with db.write_tx(stale.service.store.path) as conn:
+            conn.execute("INSERT INTO identities (id, display_name, scopes, created_ms) VALUES (?,?,?,?)",
+                         (row.id, row.display_name, "rtd", 0))
+    a.service.revoke_tokens(revoked.id)
+    a.service.delete_identity(deleted.id)
+    _age_revocation(a, revoked.id, 2)
+    _age_revocation(a, deleted.id, 2)
+    keys = Keys(cluster.key_prefix)
+
+    async def body(members: list[ClusterNode]) -> None:
+        await settle(members[:1])
+        engine = members[0].engine
+        assert not await engine.hexists(keys.revocations, revoked.id), "a 2-day-old revoke is not published"
+        assert await engine.hexists(keys.revocations, deleted.id), "a deletion is kept"
+        stale_member = await start(cluster, stale.view)  # rejoins after the partition
+        members.append(stale_member)
+        await settle(members)
+        assert deleted.id not in {i.id for i in stale.service.list_identities()}
+        assert not await engine.hexists(keys.identities, deleted.id), "not resurrected"
+        assert deleted.id not in {i.id for i in a.service.list_identities()}
+
+    run(cluster, a, body=body)
