@@ -6,8 +6,8 @@ node's own :class:`~server.auth.ratelimit.FailureLimiter` (the single-node behav
 and the fallback without the engine) and adds the *cluster* count it last heard for a key: every
 failure is INCR'd in the engine (with the same sliding window: each failure re-arms the expiry)
 and the total that comes back is remembered. A key is blocked when either count reaches the
-limit. A node that never saw a key lets one attempt through and then knows the cluster total,
-so across N nodes the ceiling is ``max_failures + N - 1`` per window instead of ``N × max``.
+limit. A worker that never saw a key lets one attempt through and then knows the cluster total,
+so across W workers (all nodes) the ceiling is ``max_failures + W - 1`` per window, not ``W × max``.
 
 Keys are ``key_prefix:oauth-fail:<kind>:<sha256>``: no raw client id or address in the engine, and
 no hash tag (single-key commands; spreads over Redis Cluster slots).

@@ -22,7 +22,7 @@ FAILED_AUTH_MAX = 3
 class ServerNode:
     """One node: its own port, data dir and config file; the engine URL and prefix are shared."""
 
-    def __init__(self, root: Path, name: str, engine_url: str, prefix: str) -> None:
+    def __init__(self, root: Path, name: str, engine_url: str, prefix: str, *, workers: int = 1) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.data = root / name / "data"
@@ -30,7 +30,7 @@ class ServerNode:
         self.log = root / name / "server.log"
         self.config.parent.mkdir(parents=True)
         self.config.write_text(
-            f'[store]\ndata_dir = "{self.data}"\n\n[server]\nhost = "127.0.0.1"\nport = {self.port}\nworkers = 1\n\n'
+            f'[store]\ndata_dir = "{self.data}"\n\n[server]\nhost = "127.0.0.1"\nport = {self.port}\nworkers = {workers}\n\n'
             f'[cluster]\nenabled = true\nurl = "{engine_url}"\nkey_prefix = "{prefix}"\n'
             "connect_timeout_s = 0.2\ncommand_timeout_s = 0.2\n\n"
             f"[auth]\nfailed_auth_max_per_client = {FAILED_AUTH_MAX}\nscrypt_n = 1024\n")
