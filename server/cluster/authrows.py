@@ -148,8 +148,9 @@ def apply_remote(path: Path, local: AuthRows, remote: AuthRows, cutoffs: Cutoffs
     with db.write_tx(path) as conn:
         conn.executemany(
             "INSERT INTO revocations (identity_id, not_before_ms, revoked_ms, deleted) VALUES (?,?,?,?) "
-            "ON CONFLICT(identity_id) DO UPDATE SET not_before_ms = excluded.not_before_ms, "
-            "revoked_ms = excluded.revoked_ms, deleted = excluded.deleted",
+            # MAX in SQL too: a revoke committed here after ``local`` was read must not be undone.
+            "ON CONFLICT(identity_id) DO UPDATE SET not_before_ms = MAX(not_before_ms, excluded.not_before_ms), "
+            "revoked_ms = MAX(revoked_ms, excluded.revoked_ms), deleted = MAX(deleted, excluded.deleted)",
             [(i, *map(int, merge_revocation(local.revocations.get(i), v).split(":"))) for i, v in rev.items()])
         conn.executemany("DELETE FROM identities WHERE id = ?", [(i,) for i in gone_ids])
         conn.executemany(

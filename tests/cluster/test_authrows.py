@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from server.cluster.authrows import Cutoffs, merge_key, merge_revocation, nmax
+from server.auth import AuthSettings, IdentityService, db
+from server.cluster.authrows import (
+    AuthRows,
+    Cutoffs,
+    apply_remote,
+    merge_key,
+    merge_revocation,
+    nmax,
+    read_local,
+)
 
 DELETED = str(2**62)
 
@@ -54,3 +64,14 @@ CUT = Cutoffs(revocations_ms=1_000, keys_ms=500)
 ])
 def test_prune_cutoffs(check: Callable[[str], bool], value: str, expired: bool) -> None:
     assert check(value) is expired
+
+
+def test_a_pull_never_undoes_a_revoke_committed_after_the_local_read(tmp_path: Path) -> None:
+    service = IdentityService(tmp_path, AuthSettings(scrypt_n=2**10))
+    identity, _ = service.create_identity("partner", ["rtd"], with_secret=False)
+    with db.read_conn(service.store.path) as conn:
+        before = read_local(conn)  # what the sync read, just before ...
+    not_before = service.revoke_tokens(identity.id)  # ... a revoke landed here
+    remote = AuthRows(revocations={identity.id: f"{not_before - 500}:{not_before - 500}:0"})
+    apply_remote(service.store.path, before, remote, Cutoffs.at(0))
+    assert service.get_identity(identity.id).tokens_valid_from_ms == not_before
