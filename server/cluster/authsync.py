@@ -205,6 +205,12 @@ class AuthSync:
         version = int(raw or 0)
         if version == self._remote_version:
             return
+        if self._remote_version is not None and version < self._remote_version:
+            # The engine lost its data (restarted without persistence, flushed): publish everything
+            # this node knows again at once, before a newly started node can claim our key ids.
+            log.warning("cluster.engine_reset", seen=self._remote_version, now=version)
+            self._local_version = None
+            await self._push_if_changed()
         async with self._engine.pipeline(transaction=True) as pipe:
             pipe.get(self._keys.auth_version)
             pipe.hgetall(self._keys.revocations)

@@ -175,3 +175,22 @@ def test_old_revocations_are_pruned_but_deletions_are_kept_for_good(tmp_path: Pa
         assert deleted.id not in {i.id for i in a.service.list_identities()}
 
     run(cluster, a, body=body)
+
+
+def test_an_engine_that_lost_its_data_is_republished_before_a_new_node_joins(
+        tmp_path: Path, cluster: ClusterSettings) -> None:
+    a, b, late = Node(tmp_path / "a"), Node(tmp_path / "b"), Node(tmp_path / "late")
+    identity, _ = a.service.create_identity("partner", ["rtd"], with_secret=False)
+    token = a.service.get_token(identity.id).token
+    keys = Keys(cluster.key_prefix)
+
+    async def body(members: list[ClusterNode]) -> None:
+        await settle(members)
+        await members[0].engine.delete(keys.revocations, keys.identities, keys.signing_keys, keys.auth_version)
+        await settle(members)  # the nodes notice the version went back and publish again
+        members.append(await start(cluster, late.view))
+        await settle(members)
+        assert late.allows(token), "the late node took the cluster's key, not its own"
+        assert a.allows(token) and b.allows(token)
+
+    run(cluster, a, b, body=body)
