@@ -13,6 +13,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
+import redis.asyncio as aioredis
 import structlog
 
 from server.auth.oauth import TokenEndpoint
@@ -32,7 +33,7 @@ class ClusterNode:
     """The engine client and the tasks using it, for one worker."""
 
     settings: ClusterSettings
-    engine: Any  # redis.asyncio.Redis (kept Any so this dataclass does not need the import)
+    engine: aioredis.Redis
     auth: AuthSync | None
     tasks: list[asyncio.Task[None]]
     #: The token endpoint's own limiters, put back at stop.
