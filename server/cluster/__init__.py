@@ -5,9 +5,13 @@ What is shared (when ``[cluster] enabled``): token revocations, deleted identiti
 node works on every node and a revoke on any node is refused everywhere within 1 s. What stays
 local: the segment snapshot, the UID2 keys, the mirror outbox, the identity database.
 
+Failed ``/oauth/token`` logins are counted across nodes too.
+
 Modules: ``settings`` (``[cluster]``), ``engine`` (client and key layout; imports redis-py),
-``authsync`` (the per-worker two-way sync of the auth tables), ``node`` (lifespan hooks and the
-readiness check). Only ``settings`` is imported when the cluster is off.
+``authrows`` (the auth tables as flat rows and the merge/prune rules), ``authsync`` (the
+per-worker two-way sync), ``ratelimit`` (shared failure counts), ``lease`` (one holder of a named
+job at a time; not wired to a job yet), ``node`` (lifespan hooks, readiness, status). Only
+``settings`` is imported when the cluster is off.
 """
 
 from server.cluster.settings import ClusterSettings
