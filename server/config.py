@@ -29,6 +29,7 @@ from typing import Final
 
 from server.artf.settings import GrpcSettings
 from server.auth.settings import AuthSettings
+from server.cluster.settings import ClusterSettings
 from server.errors import SettingsError
 from server.mirror.settings import MirrorSettings
 from server.observability.settings import ObservabilitySettings
@@ -138,6 +139,7 @@ class Settings:
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     grpc: GrpcSettings = field(default_factory=GrpcSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     #: The TOML files layered in, in order (for ``status`` pages and error messages).
     source_files: tuple[str, ...] = ()
 
