@@ -104,13 +104,15 @@ def run_cli(config: Path, *args: str, timeout: float = 120, cwd: Path | None = N
 
 
 def wait_for(predicate: Callable[[], bool], deadline_s: float, what: Callable[[], object] | str = "",
-             step_s: float = 0.05) -> None:
-    """Poll ``predicate`` until it holds; the deadline is a cap for a stuck process, not a measurement."""
-    deadline = time.monotonic() + deadline_s
+             step_s: float = 0.05) -> float:
+    """Poll ``predicate`` until it holds; the deadline is a cap for a stuck process, not a measurement.
+    Returns the seconds it took, for a test that reports (never asserts) how long propagation took."""
+    start = time.monotonic()
     while not predicate():
-        if time.monotonic() > deadline:
+        if time.monotonic() - start > deadline_s:
             raise AssertionError(f"timed out after {deadline_s} s: {what() if callable(what) else what}")
         time.sleep(step_s)
+    return time.monotonic() - start
 
 
 @dataclass

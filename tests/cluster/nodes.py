@@ -1,19 +1,17 @@
-"""Real ``segment-server serve`` nodes for the cluster tests: config only via ``SEGMENT_SERVER_CONFIG``."""
+"""Real ``segment-server serve`` nodes for the cluster tests, through the one process helper
+(``tests/serverproc.py``): config only via ``SEGMENT_SERVER_CONFIG``, each node its own port, data
+dir and config; the engine URL and key prefix are what they share."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.auth.serverproc import cli
-from tests.cluster.engine import free_port
+from tests import serverproc
+from tests.serverproc import Server, free_port, run_cli, serve_ready, write_config
 
 #: ``[auth] failed_auth_max_per_client`` on every test node.
 FAILED_AUTH_MAX = 3
@@ -26,36 +24,25 @@ class ServerNode:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.data = root / name / "data"
-        self.config = root / name / "server.toml"
         self.log = root / name / "server.log"
-        self.config.parent.mkdir(parents=True)
-        self.config.write_text(
-            f'[store]\ndata_dir = "{self.data}"\n\n[server]\nhost = "127.0.0.1"\nport = {self.port}\nworkers = {workers}\n\n'
-            f'[cluster]\nenabled = true\nurl = "{engine_url}"\nkey_prefix = "{prefix}"\n'
-            "connect_timeout_s = 0.2\ncommand_timeout_s = 0.2\n\n"
-            f"[auth]\nfailed_auth_max_per_client = {FAILED_AUTH_MAX}\nscrypt_n = 1024\n")
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGMENT_SERVER_", "PROMETHEUS_"))}
-        self.env["SEGMENT_SERVER_CONFIG"] = str(self.config)
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.data.parent.mkdir(parents=True)
+        self.config = write_config(root / name / "server.toml", {
+            "store": {"data_dir": self.data},
+            "server": {"host": "127.0.0.1", "port": self.port, "workers": workers},
+            "cluster": {"enabled": True, "url": engine_url, "key_prefix": prefix,
+                        "connect_timeout_s": 0.2, "command_timeout_s": 0.2},
+            "auth": {"failed_auth_max_per_client": FAILED_AUTH_MAX, "scrypt_n": 1024},
+        })
+        self.server: Server | None = None
 
     def start(self) -> ServerNode:
         # A node is ready only with segment data loaded (README, Operating): each node's own snapshot.
-        demo = subprocess.run([*cli(), "demo", "--users", "50"], env=self.env, capture_output=True, text=True,
-                              check=False, timeout=120)
+        demo = run_cli(self.config, "demo", "--users", "50")
         assert demo.returncode == 0, demo.stderr
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen([*cli(), "serve"], env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 45
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"node exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
-            try:
-                if self.ready().get("status") == "ready":
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        pytest.fail(f"node did not become ready:\n{self.log.read_text()[-3000:]}")
+        self.server = serve_ready(self.config, port=self.port, logs=self.log, data_dir=self.data, merged=True,
+                                  ready=lambda server: server.wait_until(lambda: self.ready().get("status") == "ready",
+                                                                         "node ready", 45, step_s=0.1))
+        return self
 
     def ready(self) -> dict[str, object]:
         answer: dict[str, object] = httpx.get(self.base + "/health/ready", timeout=2).json()
@@ -63,8 +50,7 @@ class ServerNode:
 
     def cli(self, *args: str) -> dict[str, object]:
         """``segment-server identities …`` against this node's config; its JSON output."""
-        done = subprocess.run([*cli(), "identities", *args], env=self.env, capture_output=True, text=True,
-                              check=False, timeout=60)
+        done = run_cli(self.config, "identities", *args, timeout=60)
         assert done.returncode == 0, done.stderr
         answer: dict[str, object] = json.loads(done.stdout)
         return answer
@@ -78,21 +64,10 @@ class ServerNode:
                           data={"grant_type": "client_credentials"}).status_code
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.server is not None:
+            self.server.stop()
 
 
-def wait_for(condition: object, what: str, deadline_s: float = 15.0, step_s: float = 0.01) -> float:
+def wait_for(condition: Callable[[], bool], what: str, deadline_s: float = 15.0, step_s: float = 0.01) -> float:
     """Poll ``condition()`` until true; returns the seconds it took (fails after a generous deadline)."""
-    assert callable(condition)
-    start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > deadline_s:
-            pytest.fail(f"{what}: not within {deadline_s} s")
-        time.sleep(step_s)
-    return time.monotonic() - start
+    return serverproc.wait_for(condition, deadline_s, what, step_s)
