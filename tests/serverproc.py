@@ -86,21 +86,29 @@ def merge(tables: TomlTables, more: TomlTables) -> dict[str, dict[str, Any]]:
     return out
 
 
-def cli_env(config: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The parent's environment without the product's variables, plus ``SEGMENT_SERVER_CONFIG``."""
-    env = {k: v for k, v in os.environ.items() if k in KEPT or not k.startswith(DROPPED)}
+def cli_env(config: Path, extra: Mapping[str, str] | None = None, *, home: Path | None = None) -> dict[str, str]:
+    """The parent's environment without the product's variables, plus ``SEGMENT_SERVER_CONFIG``.
+
+    With ``home``, nothing of the parent's but ``PATH`` (and ``KEPT``): ``HOME`` is that throwaway
+    dir, so a test can show a command needs nothing beyond its config file and writes nowhere else.
+    """
+    if home is not None:
+        env = {k: v for k, v in os.environ.items() if k in (*KEPT, "PATH")}
+        env["HOME"] = str(home)
+    else:
+        env = {k: v for k, v in os.environ.items() if k in KEPT or not k.startswith(DROPPED)}
     env["SEGMENT_SERVER_CONFIG"] = str(config)
     env.update(extra or {})
     return env
 
 
 def run_cli(config: Path, *args: str, timeout: float = 120, cwd: Path | None = None,
-            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+            env: Mapping[str, str] | None = None, home: Path | None = None) -> subprocess.CompletedProcess[str]:
     """One CLI command to completion; the caller checks exit code and output. It runs in the config's
     directory, so a command that ignored the config and fell back to ./data writes there, not in
-    the checkout. ``env`` adds variables to the clean environment."""
-    return subprocess.run([str(CLI), *args], env=cli_env(config, env), cwd=cwd or config.parent, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    the checkout. ``env`` adds variables to the clean environment; ``home``: see ``cli_env``."""
+    return subprocess.run([str(CLI), *args], env=cli_env(config, env, home=home), cwd=cwd or config.parent,
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def wait_for(predicate: Callable[[], bool], deadline_s: float, what: Callable[[], object] | str = "",
@@ -225,13 +233,13 @@ class Server:
 
 
 def spawn(config: Path, *args: str, port: int, logs: Path, data_dir: Path | None = None, merged: bool = False,
-          cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Server:
+          cwd: Path | None = None, env: Mapping[str, str] | None = None, home: Path | None = None) -> Server:
     """Start ``segment-server *args`` (not waited on). Output goes to ``logs.out``/``logs.err``, or all
     of it to ``logs`` itself when ``merged``; ``port`` is where the test will reach it (from the
-    config or a ``--port`` in ``args``)."""
+    config or a ``--port`` in ``args``; 0 for a command that serves nothing)."""
     stdout_path = logs if merged else logs.with_name(logs.name + ".out")
     stderr_path = logs if merged else logs.with_name(logs.name + ".err")
-    child_env = cli_env(config, env)
+    child_env = cli_env(config, env, home=home)
     with stdout_path.open("wb") as out, (open(os.devnull, "wb") if merged else stderr_path.open("wb")) as err:
         proc = subprocess.Popen([str(CLI), *args], env=child_env, cwd=cwd or config.parent, stdout=out,
                                 stderr=subprocess.STDOUT if merged else err)
