@@ -3,24 +3,22 @@ config only by file — through the one process helper, ``tests/serverproc.py``.
 
 Everything the server reads comes from one TOML file named by ``SEGMENT_SERVER_CONFIG`` (no
 ``SEGMENT_SERVER_*``, ``PROMETHEUS_*``, ``UID2_*`` or ``EUID_*`` variable leaks in from the test
-run), as an operator would configure it. What this module adds is reading ``/metrics`` back.
+run), as an operator would configure it. What this module adds: the metrics tests' config and demo
+data (``prepare``), their start (``start``: from the checkout, once ``/health/live`` answers), and
+the ``/metrics`` readers of ``tests/metrics_text.py`` under the names these tests use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests import serverproc
+from tests.metrics_text import Samples, scrape, total
 from tests.serverproc import CLI, Server, cli_env, free_port, run_cli, serve_ready, write_config
 
-__all__ = ["REPO", "Server", "cli", "prepare", "scrape", "start", "total", "wait_for"]
+__all__ = ["REPO", "Samples", "Server", "cli", "prepare", "scrape", "start", "total", "wait_for"]
 
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -42,18 +40,6 @@ def start(tmp: Path, config: Path, port: int, *args: str) -> Server:
     """``serve *args`` from the checkout, stdout and stderr apart, once ``/health/live`` answers."""
     return serve_ready(config, *args, port=port, logs=tmp / "server", data_dir=tmp / "data", cwd=REPO,
                        ready=lambda server: server.wait_ready(path="/health/live"))
-
-
-def scrape(base: str, **kwargs: Any) -> Samples:
-    response = httpx.get(base + "/metrics", timeout=5, **kwargs)
-    assert response.status_code == 200, response.text
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(response.text) for s in family.samples}
-
-
-def total(samples: Samples, name: str, **labels: str) -> float:
-    want = set(labels.items())
-    return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
