@@ -20,7 +20,7 @@ from server.privacy import PrivacyGate
 from server.services import Services
 from server.uid2 import BidstreamDecryptor, ClientType, KeyRefresher, OperatorClient, encrypt_raw_uid
 from server.uid2.identity import IdentityDB, OptOutIndex
-from tests.fakes.uid2_operator import FakeUID2Operator
+from tests.fakes.uid2_operator import FakeUID2Operator, Fault
 from tests.helpers import build_data_dir, settings_for
 
 VECTORS = json.loads((Path(__file__).parents[1] / "uid2" / "data" / "vectors.json").read_text())
@@ -37,10 +37,14 @@ def fresh_sharing_keys() -> dict[str, Any]:
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[tuple[TestClient, KeyRefresher]]:
+def fake() -> FakeUID2Operator:
+    return FakeUID2Operator(secret=SECRET, keys={"/v2/key/sharing": fresh_sharing_keys()})
+
+
+@pytest.fixture
+def client(tmp_path: Path, fake: FakeUID2Operator) -> Iterator[tuple[TestClient, KeyRefresher]]:
     data_dir = build_data_dir(tmp_path, [{"kind": "uid2", "key": RAW, "segments": ["uid2_auto"]}])
     settings = settings_for(data_dir)
-    fake = FakeUID2Operator(secret=SECRET, keys={"/v2/key/sharing": fresh_sharing_keys()})
     operator = OperatorClient("https://operator.test", fake.api_key, SECRET, transport=fake.transport())
     refresher = KeyRefresher(lambda: operator.fetch_keys(ClientType.SHARING), interval=3600)
     svc = Services(settings=settings, store=SQLiteStore(data_dir, check_interval=0),
@@ -76,6 +80,21 @@ def test_token_becomes_raw_uid2_key(client: tuple[TestClient, KeyRefresher]) -> 
     assert decrypts("SUCCESS") == before + 1
     ready = test_client.get("/health/ready").json()
     assert ready["checks"]["uid2_keys"] == {"ok": True, "detail": "READY"}
+
+
+def test_ready_says_degraded_while_refreshes_fail_and_tokens_still_decrypt(
+        client: tuple[TestClient, KeyRefresher], fake: FakeUID2Operator) -> None:
+    """Issue 22: the operator down → serving continues on the last good keys, and readiness says so."""
+    test_client, refresher = client
+    fake.inject(Fault.SERVER_ERROR)
+    assert test_client.portal is not None and not test_client.portal.call(refresher.refresh_now)
+    ready = test_client.get("/health/ready")
+    assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+    assert ready.json()["checks"]["uid2_keys"]["degraded"] is True
+    assert "1 key refreshes failed in a row" in ready.json()["checks"]["uid2_keys"]["detail"]
+    assert test_client.post("/rtd", content=body(token_for(refresher))).json()["segment_ids"] == ["uid2_auto"]
+    assert test_client.portal.call(refresher.refresh_now)  # the operator is back: ready again
+    assert test_client.get("/health/ready").json()["status"] == "ready"
 
 
 def test_tokens_in_user_ext_eids_too(client: tuple[TestClient, KeyRefresher]) -> None:
