@@ -75,9 +75,12 @@ def readiness_checks(svc: Services) -> dict[str, ReadinessCheck]:
 
     checks: dict[str, ReadinessCheck] = {"store": store_check}
     for scope, refresher in svc.extras.get("uid2", {}).items():
-        def keys_check(r: KeyRefresher = refresher) -> tuple[bool, str]:
+        def keys_check(r: KeyRefresher = refresher) -> Check:
             state = r.readiness()
-            return state is Readiness.READY, state.name
+            if state is Readiness.READY and r.consecutive_failures:  # serving on the last good keys
+                return Check(True, f"READY on the last good keys; {r.consecutive_failures} key refreshes "
+                                   f"failed in a row, last: {r.last_error}", degraded=True)
+            return Check(state is Readiness.READY, state.name)
         checks[f"{scope.lower()}_keys"] = keys_check
     if svc.settings.cluster.enabled:  # the node is made in start_background, after this runs
         checks["cluster"] = lambda: (node.readiness() if (node := svc.extras.get("cluster")) is not None

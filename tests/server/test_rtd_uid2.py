@@ -14,18 +14,24 @@ from server.app import create_app
 from server.observability import hotpath
 from server.uid2 import KeyRefresher
 from server.uid2.identity import IdentityDB
+from tests.fakes.uid2_operator import FakeUID2Operator, Fault
 from tests.helpers import build_data_dir, settings_for
-from tests.server.uid2_app import VECTORS, uid2_services
+from tests.server.uid2_app import VECTORS, sharing_operator, uid2_services
 from tests.server.uid2_app import token_for as mint
 
 RAW = "AdNJ41yOVH7B5hbGTVN1w0oUEZmJ9h9PPvM+8sTpN4k="  # any 32-byte base64 raw UID2
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[tuple[TestClient, KeyRefresher]]:
+def fake() -> FakeUID2Operator:
+    return sharing_operator()
+
+
+@pytest.fixture
+def client(tmp_path: Path, fake: FakeUID2Operator) -> Iterator[tuple[TestClient, KeyRefresher]]:
     data_dir = build_data_dir(tmp_path, [{"kind": "uid2", "key": RAW, "segments": ["uid2_auto"]}])
     settings = settings_for(data_dir)
-    svc, refresher = uid2_services(data_dir, settings)
+    svc, refresher = uid2_services(data_dir, settings, fake)
     with TestClient(create_app(settings, services=svc)) as test_client:
         yield test_client, refresher
 
@@ -52,6 +58,21 @@ def test_token_becomes_raw_uid2_key(client: tuple[TestClient, KeyRefresher]) -> 
     assert decrypts("SUCCESS") == before + 1
     ready = test_client.get("/health/ready").json()
     assert ready["checks"]["uid2_keys"] == {"ok": True, "detail": "READY"}
+
+
+def test_ready_says_degraded_while_refreshes_fail_and_tokens_still_decrypt(
+        client: tuple[TestClient, KeyRefresher], fake: FakeUID2Operator) -> None:
+    """Issue 22: the operator down → serving continues on the last good keys, and readiness says so."""
+    test_client, refresher = client
+    fake.inject(Fault.SERVER_ERROR)
+    assert test_client.portal is not None and not test_client.portal.call(refresher.refresh_now)
+    ready = test_client.get("/health/ready")
+    assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+    assert ready.json()["checks"]["uid2_keys"]["degraded"] is True
+    assert "1 key refreshes failed in a row" in ready.json()["checks"]["uid2_keys"]["detail"]
+    assert test_client.post("/rtd", content=body(token_for(refresher))).json()["segment_ids"] == ["uid2_auto"]
+    assert test_client.portal.call(refresher.refresh_now)  # the operator is back: ready again
+    assert test_client.get("/health/ready").json()["status"] == "ready"
 
 
 def test_tokens_in_user_ext_eids_too(client: tuple[TestClient, KeyRefresher]) -> None:

@@ -35,9 +35,16 @@ def fresh_sharing_keys() -> dict[str, Any]:
     return {"body": {**body, "keys": keys}, "status": "success"}
 
 
-def uid2_services(data_dir: Path, settings: Settings) -> tuple[Services, KeyRefresher]:
-    """Services over ``data_dir`` whose decryptor's keys come from a fake operator, and its refresher."""
-    fake = FakeUID2Operator(secret=SECRET, keys={"/v2/key/sharing": fresh_sharing_keys()})
+def sharing_operator() -> FakeUID2Operator:
+    """A fake operator serving a fresh sharing key set (a test keeps it to inject faults)."""
+    return FakeUID2Operator(secret=SECRET, keys={"/v2/key/sharing": fresh_sharing_keys()})
+
+
+def uid2_services(data_dir: Path, settings: Settings, fake: FakeUID2Operator | None = None,
+                  ) -> tuple[Services, KeyRefresher]:
+    """Services over ``data_dir`` whose decryptor's keys come from ``fake`` (a new sharing operator
+    by default), and its refresher."""
+    fake = sharing_operator() if fake is None else fake
     operator = OperatorClient("https://operator.test", fake.api_key, SECRET, transport=fake.transport())
     refresher = KeyRefresher(lambda: operator.fetch_keys(ClientType.SHARING), interval=3600)
     svc = Services(settings=settings, store=SQLiteStore(data_dir, check_interval=0),
