@@ -1,7 +1,7 @@
 """Two real server processes on loopback sharing one real engine (issue 19's two-node test).
 
-The only timed assertion is the documented SLO (revoked on node 1 → refused on node 2 in ≤ 1 s);
-every other wait polls with a generous deadline. The measured figure is printed for the README.
+Every wait polls with a generous deadline; the documented SLO (revoked on node 1 → refused on node 2
+in ≤ 1 s) is a measured figure, printed for the README, not a pytest threshold.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def test_revoke_on_node1_is_refused_on_node2_and_an_engine_outage_degrades(
     took = wait_for(lambda: all(node2.rtd(partner_token) == 401 for _ in range(10)), "node 2 refuses the revoked token")
     with capsys.disabled():
         print(f"\nrevocation propagation node 1 → node 2: {took * 1000:.0f} ms (SLO {REVOCATION_SLO_S} s)")
-    assert took <= REVOCATION_SLO_S
+    # The SLO itself is a figure (printed, and in the README), not a pytest threshold: a loaded CI
+    # machine must not turn a timing into a red build (issue 29); the wait above is the correctness check.
     assert node1.rtd(partner_token) == 401
 
     client = node1.cli("create", "--name", "client", "-s", "rtd")
