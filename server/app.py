@@ -10,6 +10,9 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from server import health
@@ -97,7 +100,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         *admin_routes(settings.data_dir, lambda: app.state.services.store, auth.guard,
                       identities=auth.service, providers={"subsystems": lambda: subsystem_status(app.state.services)}),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error})
     app.state.settings = settings
     # One access log for every route: it wraps the Starlette app (error middleware included) and
     # the dispatcher writes the hot endpoints' lines through the same object.
@@ -106,3 +109,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     placeholders: dict[tuple[str, str], HotEndpoint] = {RTD: rtd, SEGMENTS: segments}
     dispatcher = HotPathDispatcher(app, placeholders, access_log)
     return dispatcher
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (no route, wrong method) in the JSON shape every other error has."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (204, 304):  # no body allowed
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return Response(error_body(exc.detail), status_code=exc.status_code, headers=exc.headers,
+                    media_type="application/json")

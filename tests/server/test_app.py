@@ -29,3 +29,12 @@ def test_dispatcher_calls_the_built_endpoints_inside_the_lifespan(data_dir: Path
         assert client.post("/rtd", json={"site": {"page": "https://example.com/sports"}}).json() == {
             "segment_ids": ["sports"], "deal_ids": ["D-SPORTS"]}
     assert app.hot == placeholders  # after shutdown, back to the placeholders
+
+
+def test_unknown_routes_and_methods_answer_json_errors(data_dir: Path) -> None:
+    with TestClient(create_app(settings_for(data_dir))) as client:
+        missing = client.delete("/admin/taxonomy/a%0Ab/extra")  # no route has that shape
+        wrong_method = client.put("/health/live")
+    assert missing.status_code == 404 and missing.json() == {"error": "Not Found"}
+    assert wrong_method.status_code == 405 and wrong_method.json() == {"error": "Method Not Allowed"}
+    assert "GET" in wrong_method.headers["allow"]
