@@ -105,7 +105,7 @@ def _pipeline_behaviour(bearer: str) -> Any:
                         return True
                     got += data.count(b"HTTP/1.1 ")
                 await asyncio.sleep(max(0.0, 0.1 - (time.monotonic() - started)))
-            except (OSError, TimeoutError, asyncio.TimeoutError):
+            except (OSError, TimeoutError):
                 return True
         return False
 

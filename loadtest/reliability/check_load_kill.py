@@ -109,7 +109,7 @@ def _kill_server_during_load(ws: harness.Workspace, server: ServerProcess, beare
     harness.wait_for(lambda: loader.poll() is not None or bool(_staging(ws)), 60.0, 0.02)
     server.proc.send_signal(signal.SIGKILL)
     server.proc.wait(10)
-    out, err = loader.communicate(timeout=300)
+    _out, err = loader.communicate(timeout=300)
     restarted = ws.start()
     with httpx.Client(base_url=restarted.base_url, timeout=5.0) as http:
         ready = http.get("/health/ready").json()

@@ -27,10 +27,10 @@ import orjson
 from loadtest import traffic
 from loadtest.reliability import harness
 from loadtest.servers import ServerProcess
-from tests.fakes.xandr import Fault, FakeXandr, LoopbackServer, Reply
+from tests.fakes.xandr import FakeXandr, Fault, LoopbackServer, Reply
 
 FLUSH_WINDOW_S = 0.1 + 0.05  # flush_interval, plus the answer's way back to the client
-MIRROR = {"enabled": True, "username": "mirror-user", "password": "s3cret", "embedded_sender": True,
+MIRROR: dict[str, harness.Scalar] = {"enabled": True, "username": "mirror-user", "password": "s3cret", "embedded_sender": True,
           "dedup_fraction": 0.0, "lease_seconds": 1.5, "idle_poll": 0.05, "backoff_initial": 0.05,
           "backoff_max": 0.5, "connect_timeout": 0.5, "read_timeout": 1.0}
 
@@ -146,7 +146,7 @@ def _warnings_phase(server: ServerProcess, sender: Sender, fake: FakeXandr, bear
 
 
 def _kill_phase(ws: harness.Workspace, server: ServerProcess, sender: Sender, fake: FakeXandr,
-                mirror: dict[str, Any], quick: bool) -> tuple[dict[str, Any], ServerProcess]:
+                mirror: dict[str, harness.Scalar], quick: bool) -> tuple[dict[str, Any], ServerProcess]:
     fake.latency = 0.3  # a POST stays in flight long enough to be killed inside it
     n = 100 if quick else 600
     posts_before = fake.stats.valid_users
@@ -179,7 +179,7 @@ def run(quick: bool) -> harness.CheckResult:
     with harness.workspace("xandr") as ws, LoopbackServer(fake) as base:
         ws.load_demo()
         bearer = ws.bearer()
-        mirror = {**MIRROR, "api_url": base, "streaming_url": base}
+        mirror: dict[str, harness.Scalar] = {**MIRROR, "api_url": base, "streaming_url": base}
         server = ws.start({"mirror": mirror})
         try:
             user = _mapped_user(server, bearer, fake, ws.users)

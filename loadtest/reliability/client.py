@@ -63,7 +63,7 @@ async def _worker(port: int, queue: asyncio.Queue[tuple[int, Prepared]], out: Ou
     conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
     while True:
         try:
-            index, request = queue.get_nowait()
+            _index, request = queue.get_nowait()
         except asyncio.QueueEmpty:
             break
         started = time.perf_counter()
@@ -77,7 +77,7 @@ async def _worker(port: int, queue: asyncio.Queue[tuple[int, Prepared]], out: Ou
             if not alive:
                 writer.close()
                 conn = None
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             status = HANG
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError):
             status = CLOSED

@@ -23,7 +23,7 @@ import orjson
 
 from loadtest import servers, traffic
 from loadtest.fake_operator import API_KEY, KEY_PATHS, OperatorApp
-from tests.fakes.uid2_operator import Fault, FakeUID2Operator
+from tests.fakes.uid2_operator import FakeUID2Operator, Fault
 
 
 class ControlledOperator(OperatorApp):
@@ -56,7 +56,7 @@ def start(work: Path, *, slow_seconds: float = 5.0) -> tuple[servers.ServerProce
     port = servers.free_port()
     argv = [str(servers.VENV_BIN / "python"), "-m", "loadtest.reliability.operator", "--port", str(port),
             "--keys", str(keys_file), "--secret-file", str(secret_file), "--slow", str(slow_seconds)]
-    proc = servers._spawn("uid2-operator", argv, {}, port, 1, "/health", work / "logs", 30.0)  # noqa: SLF001
+    proc = servers._spawn("uid2-operator", argv, {}, port, 1, "/health", work / "logs", 30.0)
     settings = {"enabled": True, "base_url": proc.base_url, "api_key": API_KEY, "secret": secret}
     return proc, document, settings
 
