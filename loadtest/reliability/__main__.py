@@ -32,6 +32,7 @@ def run_one(name: str, check: Callable[[bool], CheckResult], quick: bool) -> Che
         result = CheckResult(name, "(the check itself raised)", f"{type(exc).__name__}: {exc}"[:300], False,
                              {"traceback": traceback.format_exc()})
     result.seconds = round(time.monotonic() - started, 1)
+    result.name = name  # the name --only takes
     return result
 
 
@@ -52,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a short smoke of every check (CI, under 60 s)")
     parser.add_argument("--only", nargs="*", choices=list(CHECKS), help="run only these checks")
+    parser.add_argument("--known-failures", default="", metavar="A,B",
+                        help="checks whose failure is a reported, open finding: shown as FAIL (known), "
+                             "not counted in the exit status")
     parser.add_argument("--out", type=Path, help="results file (default loadtest/results/reliability[-quick].json)")
     args = parser.parse_args(argv)
     names = args.only or list(CHECKS)
@@ -69,10 +73,16 @@ def main(argv: list[str] | None = None) -> int:
            "checks": [{"name": r.name, "tried": r.tried, "figure": r.figure, "result": r.verdict,
                        "seconds": r.seconds, "details": r.details} for r in results]}
     out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+    known = {n.strip() for n in args.known_failures.split(",") if n.strip()}
     failed = [r.name for r in results if r.passed is False]
+    fatal = [name for name in failed if name not in known]
+    fixed = sorted((known - set(failed)) & {r.name for r in results})
     print(f"\n{len(results) - len(failed)} of {len(results)} checks passed or skipped"
-          + (f"; FAILED: {', '.join(failed)}" if failed else "") + f"; results in {out}")
-    return 1 if failed else 0
+          + (f"; FAILED: {', '.join(fatal)}" if fatal else "")
+          + (f"; known failures: {', '.join(sorted(set(failed) & known))}" if set(failed) & known else "")
+          + (f"; now passing, drop from --known-failures: {', '.join(fixed)}" if fixed else "")
+          + f"; results in {out}")
+    return 1 if fatal else 0
 
 
 def _cpus() -> int:

@@ -6,7 +6,9 @@ probe) opens its connections and keeps misbehaving for the phase; meanwhile the 
 keeps each latency. The attacker reports how many of its connections the server accepted and how
 many it had closed by the end (a server with header/body/idle timeouts closes them).
 
-Pass: every phase's probe p99 < 5 ms with no probe error, and the server alive afterwards.
+Pass: every phase's probe p99 < 5 ms with no probe error, and the server alive afterwards. With
+``--quick`` (one second of ~200 probes a phase, on whatever else the CI machine runs) the p99 is
+printed but only errors and the server's survival decide: a 2nd-worst-of-200 latency is noise.
 """
 
 from __future__ import annotations
@@ -148,12 +150,13 @@ def probe(port: int, bearer: str, seconds: float) -> tuple[list[float], int]:
     return latencies, errors
 
 
-def _phase(server: ServerProcess, bearer: str, kind: str | None, count: int, seconds: float) -> dict[str, Any]:
+def _phase(server: ServerProcess, bearer: str, kind: str | None, count: int, seconds: float,
+           settle: float, latency_gate: bool) -> dict[str, Any]:
     pool = multiprocessing.get_context("spawn").Pool(1) if kind else None
     try:
-        pending = pool.apply_async(attack, (kind, server.port, count, seconds + 2.0, bearer)) if pool else None
+        pending = pool.apply_async(attack, (kind, server.port, count, settle + seconds + 0.5, bearer)) if pool else None
         if pending is not None:
-            time.sleep(1.5)  # let the attacker open its connections first
+            time.sleep(settle)  # let the attacker open its connections first
         latencies, errors = probe(server.port, bearer, seconds)
         attacker = pending.get(timeout=seconds + 60) if pending is not None else {}
     finally:
@@ -164,7 +167,7 @@ def _phase(server: ServerProcess, bearer: str, kind: str | None, count: int, sec
     return {"attack": kind or "none (baseline)", "connections": count if kind else 0, "probes": len(latencies),
             "probe_errors": errors, "p50_ms": round(percentile(latencies, 50) * 1e3, 2) if latencies else None,
             "p99_ms": round(p99, 2), "max_ms": round(latencies[-1] * 1e3, 2) if latencies else None,
-            "pass": p99 < P99_LIMIT_MS and errors == 0, **attacker}
+            "pass": errors == 0 and (p99 < P99_LIMIT_MS or not latency_gate), **attacker}
 
 
 def run(quick: bool) -> harness.CheckResult:
@@ -175,7 +178,8 @@ def run(quick: bool) -> harness.CheckResult:
         ws.load_demo()
         bearer = ws.bearer()
         with ws.start() as server:
-            phases = [_phase(server, bearer, kind, count, seconds) for kind, count in plan]
+            phases = [_phase(server, bearer, kind, count, seconds, 0.7 if quick else 1.5, not quick)
+                      for kind, count in plan]
             alive = server.proc.poll() is None
     passed = alive and all(p["pass"] for p in phases)
     figure = "; ".join(f"{p['attack'].split(' ')[0]}: p99 {p['p99_ms']} ms"

@@ -45,7 +45,7 @@ def _schemathesis(base_url: str, bearer: str, report: Path, *, max_time: int, ex
 
 
 def run(quick: bool) -> harness.CheckResult:
-    max_time, examples = (8, 3) if quick else (150, 60)
+    max_time, examples = (6, 3) if quick else (150, 60)
     with harness.workspace("schema") as ws:
         ws.load_demo()
         bearer = ws.bearer()
@@ -54,7 +54,7 @@ def run(quick: bool) -> harness.CheckResult:
             main = _schemathesis(server.base_url, bearer, ws.root / "main.json", max_time=max_time,
                                  examples=examples, extra=["--exclude-name-regex", REVOKING])
             revoking = _schemathesis(server.base_url, bearer, ws.root / "revoking.json",
-                                     max_time=max(10, max_time // 5), examples=examples,
+                                     max_time=max(3, max_time // 5), examples=examples,
                                      extra=["--include-name-regex", REVOKING, "--phases",
                                             "examples,coverage,fuzzing"])
             alive = server.proc.poll() is None
