@@ -45,7 +45,7 @@ def _schemathesis(base_url: str, bearer: str, report: Path, *, max_time: int, ex
 
 
 def run(quick: bool) -> harness.CheckResult:
-    max_time, examples = (6, 3) if quick else (150, 60)
+    max_time, examples = (6, 3) if quick else (120, 60)
     with harness.workspace("schema") as ws:
         ws.load_demo()
         bearer = ws.bearer()
