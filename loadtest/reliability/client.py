@@ -26,6 +26,7 @@ class Outcomes:
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     examples: dict[tuple[str, int], bytes] = field(default_factory=dict)
+    stale_retries: int = 0  # kept-alive connections the server had closed: sent again on a new one
 
     @property
     def total(self) -> int:
@@ -58,38 +59,62 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     return status, headers.get("connection", "").lower() != "close"
 
 
+Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+BROKEN = (OSError, RuntimeError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError)
+
+
+async def _exchange(conn: Conn | None, port: int, raw: bytes, deadline: float,
+                    out: Outcomes) -> tuple[int, Conn | None]:
+    """One request → (status, the connection to reuse or None). A kept-alive connection the server
+    closed meanwhile (idle timeout) fails before any answer: reopen and send once more, as every
+    HTTP client does, and count it; a fresh connection that fails is the answer (``CLOSED``)."""
+    for attempt in (0, 1):
+        fresh = conn is None
+        try:
+            if conn is None:
+                conn = await asyncio.open_connection(HOST, port, limit=1 << 20)
+            reader, writer = conn
+            writer.write(raw)
+            status, alive = await asyncio.wait_for(_read_response(reader), deadline)
+        except TimeoutError:
+            _close(conn)
+            return HANG, None
+        except BROKEN:
+            _close(conn)
+            conn = None
+            if fresh or attempt:
+                return CLOSED, None
+            out.stale_retries += 1
+            continue
+        if not alive:
+            _close(conn)
+            conn = None
+        return status, conn
+    return CLOSED, None
+
+
+def _close(conn: Conn | None) -> None:
+    if conn is not None:
+        conn[1].close()
+
+
 async def _worker(port: int, queue: asyncio.Queue[tuple[int, Prepared]], out: Outcomes, deadline: float,
                   keep: int) -> None:
-    conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+    conn: Conn | None = None
     while True:
         try:
             _index, request = queue.get_nowait()
         except asyncio.QueueEmpty:
             break
         started = time.perf_counter()
-        try:
-            if conn is None:
-                conn = await asyncio.open_connection(HOST, port, limit=1 << 20)
-            reader, writer = conn
-            writer.write(request.raw)
-            status, alive = await asyncio.wait_for(_read_response(reader), deadline)
+        status, conn = await _exchange(conn, port, request.raw, deadline, out)
+        if status > 0:
             out.latencies.append(time.perf_counter() - started)
-            if not alive:
-                writer.close()
-                conn = None
-        except TimeoutError:
-            status = HANG
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError):
-            status = CLOSED
-        if status < 0 and conn is not None:
-            conn[1].close()
-            conn = None
         key = (request.label, status)
         out.statuses[key] += 1
         if (status >= 500 or status < 0) and key not in out.examples and len(out.examples) < keep:
             out.examples[key] = request.raw[:600]
-    if conn is not None:
-        conn[1].close()
+    _close(conn)
 
 
 async def _send(port: int, requests: Iterable[Prepared], concurrency: int, deadline: float, keep: int) -> Outcomes:
