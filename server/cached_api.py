@@ -21,10 +21,10 @@ import orjson
 from segments import keys as K
 from server import metrics as M
 from server.config import CachedApiSettings
-from server.http import error_body, send_bytes
+from server.http import JSON_HEADERS, BadRequest, authorization, error_body, send_bytes
 from server.lookup import collect_keys, resolve
 from server.observability import hotpath
-from server.openrtb import domain_keys
+from server.openrtb import MAX_IP_LENGTH, domain_keys, normalise_url
 from server.services import Services
 from server.types import Receive, Scope, Send
 
@@ -53,6 +53,7 @@ def accepted_shapes(cfg: CachedApiSettings) -> list[KeyShape]:
 
 
 EMPTY = b'{"segment_ids":[],"deal_ids":[]}'
+NO_STORE_HEADERS: Final = [*JSON_HEADERS, (b"cache-control", b"no-store")]
 
 
 def _put(found: dict[str, list[str]], kind: str, value: str | None, name: str) -> None:
@@ -61,18 +62,16 @@ def _put(found: dict[str, list[str]], kind: str, value: str | None, name: str) -
     found.setdefault(kind, []).append(value)
 
 
-@functools.lru_cache(maxsize=65536)
 def _single_address(raw: str) -> bool:
-    """An ``ip`` parameter is one address (IPv4 or IPv6), not a network; cached per value."""
+    """An ``ip`` parameter is one address (IPv4 or IPv6), not a network; cached per value.
+
+    A value longer than any address is refused before it can reach a cache."""
+    return len(raw) <= MAX_IP_LENGTH and _cached_single_address(raw)
+
+
+@functools.lru_cache(maxsize=16384)
+def _cached_single_address(raw: str) -> bool:
     return "/" not in raw and K.normalise_ip(raw) is not None
-
-
-def authorization(scope: Scope) -> str | None:
-    """The ``Authorization`` header, found without building a dict of every header."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            return value.decode("latin-1") or None
-    return None
 
 
 class BadQuery(ValueError):
@@ -112,9 +111,15 @@ class CachedApiEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> int:
         """Answer one request; returns the status sent (the access log reads it, no send wrapper)."""
         started = time.perf_counter()
+        try:
+            credentials = authorization(scope["headers"])
+        except BadRequest as exc:
+            await send_bytes(send, 400, error_body(str(exc)), NO_STORE_HEADERS)
+            _REQUESTS.add(400)
+            return 400
         guard = self.services.guard
         if guard is not None:
-            denial = guard.check(authorization(scope), "segments")
+            denial = guard.check(credentials, "segments")
             if denial is not None:
                 await denial.response()(scope, receive, send)
                 _REQUESTS.add(int(denial.status))
@@ -145,6 +150,8 @@ class CachedApiEndpoint:
             keys = collect_keys(found, ALL_KINDS, params.get(self.cfg.ip_param), store.ip_prefix_lengths)
             result = store.lookup(keys, time.time() if now is None else now)
         except sqlite3.Error:
+            return 503, error_body("store unavailable, retry"), "no-store"
+        if result.failed:  # a damaged snapshot answers empty: say "retry" (5xx), not "no data" (4xx/miss)
             return 503, error_body("store unavailable, retry"), "no-store"
         answer = resolve(keys, result, store.taxonomy, self.cap)
         _SEGMENTS.observe(len(answer.segment_ids))
@@ -184,7 +191,7 @@ class CachedApiEndpoint:
         put = functools.partial(_put, found)
         for name, raw in params.items():
             if name in (cfg.url_param, cfg.content_url_param):
-                url = K.normalise_url(raw)
+                url = normalise_url(raw)  # None past openrtb.MAX_URL_LENGTH: a 400 naming the parameter
                 put(K.URL, url, name)
                 for domain in domain_keys(url.partition("/")[0].partition(":")[0]):  # type: ignore[union-attr]
                     found.setdefault(K.DOMAIN, []).append(domain)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import math
 import os
 import shutil
 import sqlite3
@@ -64,8 +65,9 @@ def serve(
 
     s = settings.server
     uvicorn.run("server.app:create_app", factory=True, host=s.host, port=s.port, workers=s.workers,
-                loop="uvloop", http="httptools", access_log=False, log_level=s.log_level,
-                timeout_graceful_shutdown=10, proxy_headers=False, log_config=log_config)
+                loop="uvloop", http="server.protocol:GuardedHttpToolsProtocol", access_log=False,
+                log_level=s.log_level, timeout_graceful_shutdown=10, proxy_headers=False,
+                timeout_keep_alive=math.ceil(s.keep_alive_timeout_seconds), ws="none", log_config=log_config)
 
 
 def _start_logging(settings: Settings) -> dict[str, object]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from server.artf.settings import GrpcSettings
 from server.auth.settings import AuthSettings
 from server.errors import SettingsError
 from server.mirror.settings import MirrorSettings
@@ -62,6 +63,10 @@ class ServerSettings(Section):
     access_log_sample_rate: float = 0.0
     log_level: str = "info"
     gc_freeze: bool = True
+    max_connections: int = 4096
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 10.0
+    keep_alive_timeout_seconds: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,7 @@ class Settings:
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    grpc: GrpcSettings = field(default_factory=GrpcSettings)
     #: The TOML files layered in, in order (for ``status`` pages and error messages).
     source_files: tuple[str, ...] = ()
 

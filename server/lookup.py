@@ -13,13 +13,20 @@ from typing import NamedTuple
 from segments import keys as K
 from segments.store.base import LookupResult
 from segments.taxonomy import Segment, Taxonomy
+from server.openrtb import CACHED_KEY_LENGTH, MAX_IP_LENGTH
 
 # Index: "最大500セグメントを配列に含めて送信できます" (at most 500 segments per response; seed 004).
 MAX_SEGMENTS = 500
 _KIND_ORDER = sorted(K.KIND_PRIORITY, key=K.KIND_PRIORITY.__getitem__)
 
 
-@functools.lru_cache(maxsize=65536)
+# Bounded twice, like server.openrtb's caches: by entries, and by the length of what they remember.
+# Addresses are at most MAX_IP_LENGTH characters; URLs are remembered up to CACHED_KEY_LENGTH
+# (each costs up to 9 prefix keys), longer ones are worked out each time.
+_ip_candidates = K.ip_candidates.__wrapped__  # ip_keys remembers the result; no second cache
+
+
+@functools.lru_cache(maxsize=16384)
 def truncate_ip(raw: str) -> str | None:
     """IPv4 → /24, IPv6 → /48: the truncated form COPPA allows (PBS truncates IPv4 by 8 bits)."""
     try:
@@ -30,10 +37,16 @@ def truncate_ip(raw: str) -> str | None:
     return str(ipaddress.ip_network(f"{address}/{length}", strict=False).network_address)
 
 
-@functools.lru_cache(maxsize=65536)
 def url_keys(url: str) -> tuple[str, ...]:
     """Store keys for a normalised page URL, longest prefix first (the page is the most specific rule)."""
+    return _cached_url_keys(url) if len(url) <= CACHED_KEY_LENGTH else _url_keys(url)
+
+
+def _url_keys(url: str) -> tuple[str, ...]:
     return tuple(K.make(K.URL, p) for p in reversed(list(K.url_prefixes(url))))
+
+
+_cached_url_keys = functools.lru_cache(maxsize=8192)(_url_keys)
 
 
 def collect_keys(found: dict[str, list[str]], allowed: frozenset[str], ip: str | None,
@@ -49,19 +62,19 @@ def collect_keys(found: dict[str, list[str]], allowed: frozenset[str], ip: str |
                 out += url_keys(url)
         else:
             out += [prefix + v for v in values]
-    if ip and ip_lengths and K.IP in allowed:  # IP is the last kind in priority order
+    if ip and ip_lengths and K.IP in allowed and len(ip) <= MAX_IP_LENGTH:  # IP: the last kind in priority order
         out += ip_keys((truncate_ip(ip) or "") if truncate else ip, ip_lengths, truncate)
     if len(out) > 1:
         out = list(dict.fromkeys(out))  # a page's prefixes and a content URL's may overlap
     return out[:limit]
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=8192)
 def ip_keys(address: str, lengths: frozenset[int], truncated: bool) -> tuple[str, ...]:
     """``ip:<network>`` keys for the prefix lengths the store holds (only /24 and wider when truncated)."""
     if truncated:
         lengths = frozenset(n for n in lengths if n <= 24)
-    return tuple(K.make(K.IP, net) for net in K.ip_candidates(address, lengths))
+    return tuple(K.make(K.IP, net) for net in _ip_candidates(address, lengths))
 
 
 _KIND_PREFIXES = tuple((kind, kind + ":") for kind in _KIND_ORDER if kind != K.IP)

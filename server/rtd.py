@@ -7,21 +7,34 @@ is not the client's fault is a ``200`` — a miss is ``{"segment_ids": [], "deal
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import Any, Final
 
 import orjson
 
 from segments import keys as K
-from segments.store.base import LookupResult
+from segments.store.base import LookupResult, StoreError
 from server import metrics as M
-from server.http import BodyTooLarge, error_body, read_body, send_bytes
+from server.artf.metrics import STORE_ERRORS
+from server.http import (
+    UNSUPPORTED_ENCODING_HEADERS,
+    BadRequest,
+    BodyTooLarge,
+    ClientGone,
+    UnsupportedEncoding,
+    check_repeats,
+    decode_body,
+    error_body,
+    read_body,
+    send_bytes,
+)
 from server.lookup import Answer, collect_keys, resolve
 from server.mirror import mirrorable_users
 from server.observability import hotpath
 from server.openrtb import parse_request
 from server.services import Services
-from server.signals import PrivacyDecision, PrivacySignals, RequestSignals
+from server.signals import PrivacyDecision, PrivacySignals, RequestSignals, cacheable
 from server.types import Receive, Scope, Send
 
 EMPTY = b'{"segment_ids":[],"deal_ids":[]}'
@@ -37,7 +50,11 @@ _LOOKUP_MISSES: Final = hotpath.tally(M.LOOKUPS, suffix=("miss",))
 _INVALID: Final = hotpath.tally(M.INVALID_FIELDS)
 _CAPPED: Final = hotpath.tally(M.RESPONSES_CAPPED)
 _LATENCY: Final = hotpath.histogram(M.LATENCY, "rtd")
-_SEGMENTS: Final = hotpath.histogram(M.SEGMENTS_RETURNED, "rtd")
+_SEGMENTS: Final = {name: hotpath.histogram(M.SEGMENTS_RETURNED, name) for name in ("rtd", "grpc")}
+_STORE_ERRORS: Final = hotpath.tally(STORE_ERRORS)
+# What the store raises when it cannot serve: its own errors, SQLite's, and I/O.
+STORE_TROUBLE: Final = (StoreError, sqlite3.Error, OSError)
+FAILED_LOOKUP: Final = LookupResult(failed=True)  # never mutated: stands for any read that raised
 
 
 def count_lookups(keys: list[str], hits: dict[str, list[str]]) -> None:
@@ -100,16 +117,30 @@ class RtdEndpoint:
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, bytes]:
         headers = dict(scope["headers"])
-        guard = self.services.guard
-        if guard is not None:
-            denial = guard.check(headers.get(b"authorization", b"").decode("latin-1") or None, "rtd")
-            if denial is not None:
-                await denial.response()(scope, receive, send)
-                return int(denial.status), b""
         try:
+            if len(headers) != len(scope["headers"]):  # some header repeated: only then look closer
+                check_repeats(scope["headers"])
+            guard = self.services.guard
+            if guard is not None:
+                denial = guard.check(headers.get(b"authorization", b"").decode("latin-1") or None, "rtd")
+                if denial is not None:
+                    await denial.response()(scope, receive, send)
+                    return int(denial.status), b""
             raw = await read_body(headers, receive, self.max_body)
+            encoding = headers.get(b"content-encoding")
+            if encoding is not None:
+                raw = decode_body(raw, encoding, self.max_body)
+        except BadRequest as bad:  # distinct names: mypyc types an ``as`` variable once per function
+            return 400, error_body(str(bad))
         except BodyTooLarge:
             return 413, error_body("request body too large", limit_bytes=self.max_body)
+        except UnsupportedEncoding as unsupported:
+            await send_bytes(send, 415, error_body(f"unsupported Content-Encoding {str(unsupported)!r}",
+                                                   accepted=["gzip"]),
+                             UNSUPPORTED_ENCODING_HEADERS)
+            return 415, b""
+        except ClientGone:
+            return 499, b""  # nginx's code for a request abandoned before the answer: nothing is sent
         try:
             doc = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -119,31 +150,52 @@ class RtdEndpoint:
         return 200, self.handle(doc, gpc=headers.get(b"sec-gpc") == b"1")
 
     def handle(self, doc: dict[str, Any], *, gpc: bool = False, now: float | None = None) -> bytes:
+        """``POST /rtd``'s answer: the shared chain, encoded as Index's JSON."""
+        answer = self.run(doc, gpc=gpc, now=now)
+        if not answer.segment_ids:                                                        # respond
+            return EMPTY
+        return orjson.dumps({"segment_ids": answer.segment_ids, "deal_ids": answer.deal_ids})
+
+    def run(self, doc: dict[str, Any], *, gpc: bool = False, now: float | None = None,
+            endpoint: str = "rtd") -> Answer:
+        """parse → gate → decrypt → lookup, the one chain every protocol runs; callers only encode.
+
+        ``doc`` is an OpenRTB bid request as a dict (HTTP parses JSON into one, gRPC builds one
+        from the protobuf message, :mod:`server.artf.convert`). The store's trouble is not the
+        client's: it is counted per ``endpoint`` and answered as a miss, as Index's circuit
+        breaker trips on error answers (README, "RTD").
+        """
         now = time.time() if now is None else now
         store = self.services.store
-        store.maybe_reload()
         signals = parse_request(doc, gpc_header=gpc, xandr_sources=self.xandr_sources)   # parse
         decision = self._decide(signals.privacy)                                          # gate
         _PRIVACY.add(decision.reason)
         self._decrypt(signals, decision, now)                                             # decrypt
-        keys = collect_keys(signals.keys, decision.allowed_kinds, signals.ip, store.ip_prefix_lengths,
-                            truncate=decision.truncate_ip, limit=self.max_keys)
-        result = store.lookup(keys, now, classifying=False, links=self.want_links)        # lookup
+        try:
+            store.maybe_reload()
+            keys = collect_keys(signals.keys, decision.allowed_kinds, signals.ip, store.ip_prefix_lengths,
+                                truncate=decision.truncate_ip, limit=self.max_keys)
+            result = store.lookup(keys, now, classifying=False, links=self.want_links)    # lookup
+        except STORE_TROUBLE:
+            result = FAILED_LOOKUP
+        if result.failed:  # a damaged snapshot answers empty (segments.store), or the read raised
+            _STORE_ERRORS.add(endpoint)
+            return Answer([], [], False, [])
         answer = resolve(keys, result, store.taxonomy, self.cap)
-        self._account(signals, keys, result.hits, answer)
+        self._account(signals, keys, result.hits, answer, endpoint)
         if answer.matched and self.services.mirror is not None:
             self._mirror(signals, decision, result, answer)
-        if not answer.segment_ids:                                                        # respond
-            return EMPTY
-        return orjson.dumps({"segment_ids": answer.segment_ids, "deal_ids": answer.deal_ids})
+        return answer
 
     def _decide(self, privacy: PrivacySignals) -> PrivacyDecision:
         """The gate is a pure function of the signals, which repeat across requests: remember them."""
         decision = self._decisions.get(privacy)
         if decision is None:
-            if len(self._decisions) >= DECISION_CACHE_SIZE:
-                self._decisions.clear()
-            decision = self._decisions[privacy] = self.services.gate.decide(privacy)
+            decision = self.services.gate.decide(privacy)
+            if cacheable(privacy):  # bounded by entries and by key size: long consent strings are not kept
+                if len(self._decisions) >= DECISION_CACHE_SIZE:
+                    self._decisions.clear()
+                self._decisions[privacy] = decision
         return decision
 
     def _decrypt(self, signals: RequestSignals, decision: PrivacyDecision, now: float) -> None:
@@ -167,15 +219,15 @@ class RtdEndpoint:
                 signals.add(kind, result.uid)
 
     def _account(self, signals: RequestSignals, keys: list[str], hits: dict[str, list[str]],
-                 answer: Answer) -> None:
+                 answer: Answer, endpoint: str) -> None:
         for kind, values in signals.keys.items():
             _KEYS_FOUND.add(kind, len(values))
         count_lookups(keys, hits)
         if signals.invalid_fields:
-            _INVALID.add("rtd", signals.invalid_fields)
-        _SEGMENTS.observe(len(answer.segment_ids))
+            _INVALID.add(endpoint, signals.invalid_fields)
+        _SEGMENTS[endpoint].observe(len(answer.segment_ids))
         if answer.capped:
-            _CAPPED.add("rtd")
+            _CAPPED.add(endpoint)
 
     def _mirror(self, signals: RequestSignals, decision: PrivacyDecision, result: LookupResult,
                 answer: Answer) -> None:

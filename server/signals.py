@@ -31,6 +31,18 @@ class PrivacySignals(NamedTuple):
     has_ifa: bool = False  # whether the request carries a device.ifa (for LMT bookkeeping)
 
 
+# The privacy decision cache (server.rtd) only remembers signals this small: TCF and GPP strings
+# carry per-user timestamps, so long ones rarely repeat, and remembering them costs memory.
+CACHED_SIGNAL_LENGTH: Final = 1024
+CACHED_GPP_SIDS: Final = 32  # GPP defines about twenty section ids
+
+
+def cacheable(signals: PrivacySignals) -> bool:
+    """Whether a decision for ``signals`` may be remembered: its key is bounded in size."""
+    return (len(signals.consent or "") <= CACHED_SIGNAL_LENGTH and len(signals.gpp or "") <= CACHED_SIGNAL_LENGTH
+            and len(signals.us_privacy or "") <= CACHED_SIGNAL_LENGTH and len(signals.gpp_sid) <= CACHED_GPP_SIDS)
+
+
 @dataclass(frozen=True, slots=True)
 class PrivacyDecision:
     """Which key kinds this request may use, whether its user may be mirrored, and why.

@@ -106,10 +106,15 @@ async def start_background(svc: Services) -> list[asyncio.Task[Any]]:
         await refresher.start()
     if isinstance(svc.mirror, Mirror):
         await svc.mirror.start()
+    if svc.settings.grpc.enabled:  # ARTF gRPC, this worker
+        from server.artf.server import start_for
+        svc.extras["artf"] = await start_for(svc)
     return tasks
 
 
 async def stop_background(svc: Services, tasks: list[asyncio.Task[Any]]) -> None:
+    if (artf := svc.extras.pop("artf", None)) is not None:
+        await artf.stop()  # first: in-flight gRPC calls still need the store and the mirror
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

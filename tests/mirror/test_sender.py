@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -121,7 +120,8 @@ def test_stop_during_outage_keeps_everything(outbox: Outbox, fake: FakeXandr, ma
 
 
 def test_rate_limits_respected(outbox: Outbox, make_sender: SenderFactory, settings: MirrorSettings) -> None:
-    """The fake enforces 1000 users/s and 20 POST/s: 2500 users take ≥ 1.5 s and nothing is refused."""
+    """The fake enforces 1000 users/s and 20 POST/s (leaky buckets): nothing is refused, which is
+    the check; how long the drain takes is a measurement, not an assertion."""
     strict = FakeXandr(posts_per_second=20, users_per_second=1000)
     from server.mirror.client import XandrClient
     from server.mirror.sender import Sender
@@ -129,11 +129,8 @@ def test_rate_limits_respected(outbox: Outbox, make_sender: SenderFactory, setti
     s = with_(settings, posts_per_second=20)
     sender = Sender(s, outbox, XandrClient(s, XandrClient.make_http(s, strict.transport()), auth_log=outbox))
     outbox.add_many([(f"u{i}", None, ADD) for i in range(2500)])
-    t0 = time.monotonic()
     run(sender.drain_once())
-    elapsed = time.monotonic() - t0
     assert strict.users_delivered == 2500 and strict.violations == []
-    assert elapsed >= 1.4
 
 
 def test_lease_keeps_second_sender_idle(outbox: Outbox, fake: FakeXandr, make_sender: SenderFactory) -> None:

@@ -85,9 +85,11 @@ def test_kill_9_mid_load_leaves_old_snapshot_serving(tmp_path: Path, tax: Path) 
     deadline = time.monotonic() + 30
     while not list(root.glob("*.tmp")) and time.monotonic() < deadline:
         time.sleep(0.01)
+    assert list(root.glob("*.tmp")), "the load never started staging"
     time.sleep(0.3)
+    assert proc.poll() is None and list(root.glob("*.tmp")), "the load was over before the kill: not mid-load"
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    assert proc.wait() == -signal.SIGKILL
     store = SQLiteStore(data)
     assert store.info.version == 1
     assert store.lookup(["uid2:a"], 0).hits == {"uid2:a": ["sports"]}

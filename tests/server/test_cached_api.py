@@ -102,3 +102,19 @@ def test_query_pairs_reads_queries_as_parse_qsl_does(fields: list[tuple[str, str
 
     for query in (urlencode(fields), "&".join(f"{n}={v}" for n, v in fields if "&" not in n + v and n + v)):
         assert query_pairs(query) == parse_qsl(query, keep_blank_values=True)
+
+
+@pytest.mark.parametrize(("query", "error"), [
+    pytest.param("url=example.com%2F" + "p" * 2100, "'url' is not a valid url", id="url-past-2048"),
+    pytest.param("content_url=example.com%2F" + "p" * 2100, "'content_url' is not a valid url", id="content-url"),
+    pytest.param("ip=" + "1" * 46, "'ip' is not a valid ip address", id="ip-past-45"),
+])
+def test_over_long_values_are_400_and_not_cached(client: TestClient, query: str, error: str) -> None:
+    from server.cached_api import _cached_single_address
+    from server.openrtb import _cached_url
+
+    sizes = (_cached_url.cache_info().currsize, _cached_single_address.cache_info().currsize)
+    response = client.get(f"/segments?{query}")
+    assert response.status_code == 400 and error in response.json()["error"]
+    assert response.headers["cache-control"] == "no-store"
+    assert (_cached_url.cache_info().currsize, _cached_single_address.cache_info().currsize) == sizes

@@ -3,7 +3,15 @@ from typing import Any
 import pytest
 
 from segments import keys as K
-from server.openrtb import parse_request, registrable_domain
+from server.openrtb import (
+    MAX_HOST_LENGTH,
+    OVERSIZE,
+    _cached_registrable,
+    _cached_url,
+    parse_request,
+    registrable_domain,
+    site_context,
+)
 from tests.helpers import load_json
 
 
@@ -99,3 +107,67 @@ def test_registrable_domain(host: str, expected: str | None) -> None:
 def test_subdomain_adds_registrable_domain_key() -> None:
     s = parse_request({"site": {"page": "https://sport.news.example.co.uk/x"}})
     assert s.keys[K.DOMAIN] == ["sport.news.example.co.uk", "example.co.uk"]
+
+
+# -- field length caps: an over-long value is skipped, counted, and never reaches a cache --------
+
+LONG_URL = "https://example.com/" + "p" * 2100
+LONG_HOST = "h" * 250 + ".example.com"
+
+
+@pytest.mark.parametrize(("body", "kind"), [
+    pytest.param({"site": {"page": LONG_URL}}, K.URL, id="site.page"),
+    pytest.param({"site": {"domain": LONG_HOST}}, K.DOMAIN, id="site.domain"),
+    pytest.param({"site": {"content": {"url": LONG_URL}}}, K.URL, id="site.content.url"),
+    pytest.param({"app": {"domain": LONG_HOST}}, K.DOMAIN, id="app.domain"),
+    pytest.param({"device": {"geo": {"country": "USA", "zip": "1" * 17}}}, K.GEO, id="geo.zip"),
+    pytest.param({"device": {"geo": {"country": "USAX", "zip": "10001"}}}, K.GEO, id="geo.country"),
+    pytest.param({"user": {"eids": [{"source": "s" * 254, "uids": [{"id": "x"}]}]}}, K.EID, id="eid.source"),
+])
+def test_over_long_fields_are_skipped_and_counted(body: dict[str, Any], kind: str) -> None:
+    s = parse_request(body)
+    assert kind not in s.keys
+    assert s.invalid_fields == 1
+
+
+@pytest.mark.parametrize("ip", ["1" * 46, "2001:db8::" + "1" * 40])
+def test_over_long_ip_is_skipped(ip: str) -> None:
+    s = parse_request({"device": {"ip": ip}})
+    assert s.ip is None and s.invalid_fields == 1
+
+
+def test_longest_valid_values_are_kept() -> None:
+    page = "https://example.com/" + "p" * (2048 - len("https://example.com/"))
+    s = parse_request({"site": {"page": page}, "device": {"ip": "0000:0000:0000:0000:0000:ffff:192.168.100.228",
+                                                          "geo": {"country": "USA", "zip": "1" * 16}}})
+    assert s.page_url == page.removeprefix("https://") and s.ip is not None and s.keys[K.GEO]
+    assert s.invalid_fields == 0
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    pytest.param({"user": {"consent": "C" * 8193}}, "consent", id="consent"),
+    pytest.param({"user": {"ext": {"consent": "C" * 8193}}}, "consent", id="consent-2.5"),
+    pytest.param({"regs": {"gpp": "D" * 8193}}, "gpp", id="gpp"),
+    pytest.param({"regs": {"us_privacy": "1YNN" * 5}}, "us_privacy", id="us_privacy"),
+])
+def test_over_long_privacy_strings_read_as_malformed_not_absent(body: dict[str, Any], field: str) -> None:
+    # Absent would mean "no restriction" for us_privacy; OVERSIZE decodes as nothing, the safe reading.
+    s = parse_request(body)
+    assert getattr(s.privacy, field) == OVERSIZE
+    assert s.invalid_fields == 1
+
+
+def test_caches_remember_only_short_values() -> None:
+    def sizes() -> tuple[int, int, int]:
+        return (site_context.cache_info().currsize, _cached_url.cache_info().currsize,
+                _cached_registrable.cache_info().currsize)
+
+    parse_request({"site": {"page": "https://cached.example.com/", "content": {"url": "https://cached.example.com/"}}})
+    before = sizes()
+    for i in range(50):
+        page = "https://cached.example.com/" + f"{i}" * 300  # valid, longer than CACHED_KEY_LENGTH
+        s = parse_request({"site": {"page": page, "content": {"url": page}}})
+        assert s.page_url and s.keys[K.URL] and s.keys[K.DOMAIN] == ["cached.example.com", "example.com"]
+    assert registrable_domain("a" * 300 + ".com") is None  # longer than DNS allows: no host
+    assert sizes() == before
+    assert len(LONG_HOST) > MAX_HOST_LENGTH

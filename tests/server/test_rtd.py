@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from segments.store import StoreWriter
+from server.signals import CACHED_SIGNAL_LENGTH
 from tests.helpers import load_json
 
 WEB = {"site": {"page": "https://www.example.com/sports/football/match-report?utm=x"},
@@ -172,3 +173,14 @@ def test_count_lookups_tallies_every_key_by_kind(pairs: list[tuple[str, str]], d
     counted = Counter({(kind, result): n - before[result].get(kind, 0)
                        for result, tally in tallies.items() for kind, n in tally.counts.items()})
     assert +counted == expected
+
+
+@pytest.mark.parametrize("consent", [
+    pytest.param("C" * 2000, id="long-but-decodable-length"),
+    pytest.param("C" * 9000, id="past-max_consent_length"),
+])
+def test_long_consent_is_decided_safely_and_not_remembered(client: TestClient, consent: str) -> None:
+    body = {**WEB, "regs": {"gdpr": 1}, "user": {"id": "AbcdEfgHijklmnoP", "consent": consent}}
+    assert "cars" not in rtd(client, body)["segment_ids"]  # user-level keys need a valid consent
+    endpoint = client.app.hot[("POST", "/rtd")]  # type: ignore[attr-defined]
+    assert all(len(p.consent or "") <= CACHED_SIGNAL_LENGTH for p in endpoint._decisions)

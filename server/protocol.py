@@ -1,0 +1,198 @@
+"""uvicorn's httptools protocol, plus the connection limits it lacks.
+
+uvicorn closes a connection only when it stays idle *after* a response (``timeout_keep_alive``).
+A client that connects and sends nothing, sends its headers a byte at a time (slowloris), or
+declares a ``Content-Length`` it never sends is kept forever, and so are a thousand of them.
+:class:`GuardedHttpToolsProtocol` adds, per worker:
+
+* a **header read timeout** — a request's headers must be complete within
+  ``header_timeout_seconds`` of the connection opening (first request) or of the request's first
+  byte (later ones);
+* a **body read timeout** — its body within ``body_timeout_seconds`` of the headers;
+* a **header size cap** (:data:`MAX_HEADER_BYTES`, answered 431);
+* a **connection cap** — past ``max_connections``, a new connection does not get a 503 (Index's
+  circuit breaker counts any 5xx against us): the oldest connection that has not yet completed a
+  request's headers is closed instead (the new one, if it is the only such). A connection that
+  has served a request is never chosen, so Index's kept-alive connections outlive idle and
+  trickling ones.
+
+A request that times out mid-way gets ``408 Request Timeout`` with ``Connection: close`` (RFC
+9110 §15.5.9) when no answer has started; a connection that never sent a byte is just closed.
+Cost on the hot path: a timestamp or two per request; the deadlines are checked by one sweep per
+worker a few times a second (:class:`_Sweeper`), not by a timer per request.
+
+Used as ``uvicorn.run(http="server.protocol:GuardedHttpToolsProtocol")``; each worker reads the
+limits from the same settings as the app (``load_settings()``, once per process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final
+
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from server.config import ServerSettings, load_settings
+
+MAX_HEADER_BYTES: Final = 32768  # request line + headers; Index sends well under 2 KiB
+
+DROPS_PER_SLICE: Final = 32  # overdue connections closed at a time by the sweeper,
+SLICE_SECONDS: Final = 0.005  # ...with this pause between batches for the requests in between
+_TIMEOUT_BODY: Final = b'{"error":"request not received in time"}'
+_TIMEOUT_408: Final = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\ncontent-length: "
+                       + str(len(_TIMEOUT_BODY)).encode() + b"\r\nconnection: close\r\n\r\n" + _TIMEOUT_BODY)
+_TOO_LARGE_431: Final = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"
+                         b"connection: close\r\n\r\n")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """The ``[server]`` settings this protocol enforces (see config/default.toml)."""
+
+    max_connections: int = 4096
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    max_header_bytes: int = MAX_HEADER_BYTES
+
+    @classmethod
+    def of(cls, server: ServerSettings) -> ConnectionLimits:
+        return cls(server.max_connections, server.header_timeout_seconds, server.body_timeout_seconds)
+
+
+_process_limits: ConnectionLimits | None = None
+
+
+def process_limits() -> ConnectionLimits:
+    """This worker's limits: the ``[server]`` settings, loaded like ``create_app`` loads them."""
+    global _process_limits
+    if _process_limits is None:
+        _process_limits = ConnectionLimits.of(load_settings().server)
+    return _process_limits
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
+                 _loop: asyncio.AbstractEventLoop | None = None, *,
+                 limits: ConnectionLimits | None = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.limits = limits or process_limits()
+        self.started = 0.0  # loop time the pending request began (or the connection opened); 0: none pending
+        self.body_since = 0.0  # loop time the pending request's headers completed, when its body is incomplete
+        self.header_bytes = 0
+        self.fresh = True  # no request's headers complete yet on this connection
+        self.sweeper: _Sweeper | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.started = self.loop.time()  # the first request's clock starts at connect
+        sweeper = self.sweeper = _Sweeper.of(self)
+        sweeper.fresh[self] = None
+        if len(self.connections) > self.limits.max_connections:
+            victim = next(iter(sweeper.fresh))  # the oldest connection still without a request
+            victim.drop()  # this new one itself when every other connection has served a request
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.fresh and self.sweeper is not None:
+            self.sweeper.fresh.pop(self, None)
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        cycle = self.cycle
+        if not self.started:  # the first bytes of a request on a kept-alive connection
+            self.started = self.loop.time()
+        HttpToolsProtocol.data_received(self, data)  # not super(): this runs for every chunk
+        if self.cycle is cycle:  # no new request's headers completed in this chunk
+            if cycle is None or cycle.response_complete:
+                self.header_bytes += len(data)
+                if self.header_bytes > self.limits.max_header_bytes and not self.transport.is_closing():
+                    self.transport.write(_TOO_LARGE_431)
+                    self.transport.close()
+        else:
+            self.header_bytes = 0
+            if self.fresh:  # its first request: no longer a candidate for making room
+                self.fresh = False
+                if self.sweeper is not None:
+                    self.sweeper.fresh.pop(self, None)
+            if self.cycle.more_body:  # headers complete, body still to come: its own clock
+                self.body_since = self.loop.time()
+
+    def on_response_complete(self) -> None:
+        HttpToolsProtocol.on_response_complete(self)  # arms uvicorn's keep-alive timeout for the idle time
+        if self.cycle.response_complete:  # else a pipelined request is pending: its clock keeps running
+            self.started = 0.0
+
+    def overdue(self, now: float) -> bool:
+        """Whether the pending request missed its header or body deadline (checked by the sweeper)."""
+        if not self.started or self.transport.is_closing():
+            return False
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:  # headers incomplete (or nothing sent yet)
+            return now - self.started > self.limits.header_timeout
+        if cycle.more_body:
+            return now - self.body_since > self.limits.body_timeout
+        return False  # complete: being answered
+
+    def drop(self) -> None:
+        """Close this connection: 408 if part of a request arrived and nothing was answered yet."""
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:  # body incomplete, or being answered
+            if cycle.more_body and not cycle.response_started:
+                self.transport.write(_TIMEOUT_408)
+            cycle.disconnected = True  # the app's read sees http.disconnect; any answer is dropped
+            cycle.message_event.set()
+        elif self.header_bytes:
+            self.transport.write(_TIMEOUT_408)
+        self.transport.close()
+
+
+class _Sweeper:
+    """One per event loop: every ``tick`` seconds, drop the connections whose request is overdue.
+
+    A periodic sweep instead of a timer per request: a request costs a timestamp or two and no
+    timer object. ``fresh`` holds the connections that have not completed a request's headers
+    yet, oldest first — where idle and slowloris connections sit, and where room is made at the
+    cap in O(1) (a scan per new connection would turn a reconnecting attacker into a CPU sink).
+    """
+
+    _loops: ClassVar[dict[int, _Sweeper]] = {}
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, connections: set[Any], limits: ConnectionLimits) -> None:
+        self.loop, self.connections = loop, connections
+        self.tick = min(1.0, max(0.05, min(limits.header_timeout, limits.body_timeout) / 4))
+        self.soonest = min(limits.header_timeout, limits.body_timeout)
+        self.fresh: dict[GuardedHttpToolsProtocol, None] = {}
+        self.late: list[GuardedHttpToolsProtocol] = []
+        self.handle = loop.call_later(self.tick, self.sweep)
+
+    @classmethod
+    def of(cls, protocol: GuardedHttpToolsProtocol) -> _Sweeper:
+        sweeper = cls._loops.get(id(protocol.loop))
+        if sweeper is None or sweeper.loop is not protocol.loop or sweeper.loop.is_closed():
+            sweeper = cls._loops[id(protocol.loop)] = cls(protocol.loop, protocol.connections, protocol.limits)
+        return sweeper
+
+    def sweep(self) -> None:
+        now = self.loop.time()
+        since = now - self.soonest  # nothing that started later can be overdue yet
+        self.late = [c for c in self.connections
+                     if isinstance(c, GuardedHttpToolsProtocol) and 0.0 < c.started < since and c.overdue(now)]
+        self.drain()
+
+    def drain(self) -> None:
+        """Drop :data:`DROPS_PER_SLICE` late connections, then let requests run for a moment.
+
+        Connections opened together time out together; closing a thousand in one go (and
+        accepting their owners' reconnects) would stall every request behind them for tens of ms.
+        """
+        late, self.late = self.late[:DROPS_PER_SLICE], self.late[DROPS_PER_SLICE:]
+        now = self.loop.time()
+        for connection in late:
+            if connection.overdue(now):
+                connection.drop()
+        self.handle = self.loop.call_later(SLICE_SECONDS, self.drain) if self.late \
+            else self.loop.call_later(self.tick, self.sweep)
