@@ -29,14 +29,14 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def _schemathesis(base_url: str, bearer: str, report: Path, *, max_time: int, examples: int,
-                  extra: list[str]) -> dict[str, Any]:
+                  extra: list[str], quick: bool) -> dict[str, Any]:
     argv = [str(servers.VENV_BIN / "schemathesis"), "run", f"{base_url}/openapi.json",
             "-H", f"Authorization: Bearer {bearer}", "--checks", "all", "-n", str(examples),
             "--max-time", str(max_time), "--no-color", "--seed", "22", "--generation-database", "none",
             "--workers", "2", "--report", "json", "--report-json-path", str(report), *extra]
     proc = subprocess.run(argv, cwd=report.parent, capture_output=True, timeout=max_time + 120, check=False)
     RESULTS.mkdir(parents=True, exist_ok=True)  # the failures with their curl reproductions
-    (RESULTS / f"reliability-schemathesis-{report.stem}.txt").write_bytes(proc.stdout + proc.stderr)
+    (RESULTS / f"reliability-schemathesis-{report.stem}{'-quick' if quick else ''}.txt").write_bytes(proc.stdout + proc.stderr)
     if not report.exists():
         raise RuntimeError(f"schemathesis wrote no report (exit {proc.returncode}): "
                            f"{(proc.stdout + proc.stderr).decode(errors='replace')[-800:]}")
@@ -52,11 +52,11 @@ def run(quick: bool) -> harness.CheckResult:
         with ws.start() as server:
             started = time.monotonic()
             main = _schemathesis(server.base_url, bearer, ws.root / "main.json", max_time=max_time,
-                                 examples=examples, extra=["--exclude-name-regex", REVOKING])
+                                 examples=examples, extra=["--exclude-name-regex", REVOKING], quick=quick)
             revoking = _schemathesis(server.base_url, bearer, ws.root / "revoking.json",
                                      max_time=max(3, max_time // 5), examples=examples,
                                      extra=["--include-name-regex", REVOKING, "--phases",
-                                            "examples,coverage,fuzzing"])
+                                            "examples,coverage,fuzzing"], quick=quick)
             alive = server.proc.poll() is None
             seconds = time.monotonic() - started
             return _result(main, revoking, alive, seconds)
