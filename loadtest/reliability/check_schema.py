@@ -13,6 +13,7 @@ The two deleting identity operations therefore run in a second pass without the 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from loadtest.reliability import harness
 REVOKING = r"^DELETE /admin/identities/\{identity_id\}"
 SERVER_ERRORS = ("ST101", "ST102")
 RESULTS = Path(__file__).resolve().parents[1] / "results"
+TOKEN = re.compile(rb"(ss1_)[A-Za-z0-9_-]{20,}")
 
 
 def _schemathesis(base_url: str, bearer: str, report: Path, *, max_time: int, examples: int,
@@ -36,7 +38,8 @@ def _schemathesis(base_url: str, bearer: str, report: Path, *, max_time: int, ex
             "--workers", "2", "--report", "json", "--report-json-path", str(report), *extra]
     proc = subprocess.run(argv, cwd=report.parent, capture_output=True, timeout=max_time + 120, check=False)
     RESULTS.mkdir(parents=True, exist_ok=True)  # the failures with their curl reproductions
-    (RESULTS / f"reliability-schemathesis-{report.stem}{'-quick' if quick else ''}.txt").write_bytes(proc.stdout + proc.stderr)
+    text = TOKEN.sub(rb"\1[redacted]", proc.stdout + proc.stderr)  # tokens the run issued, in answers
+    (RESULTS / f"reliability-schemathesis-{report.stem}{'-quick' if quick else ''}.txt").write_bytes(text)
     if not report.exists():
         raise RuntimeError(f"schemathesis wrote no report (exit {proc.returncode}): "
                            f"{(proc.stdout + proc.stderr).decode(errors='replace')[-800:]}")
