@@ -31,6 +31,7 @@ import gc
 import itertools
 import sqlite3
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -273,9 +274,22 @@ Source = tuple[str, Iterable[tuple[int, Row | DiiMembership | Rejected]]]  # (fi
 
 def _sources(files: Sequence[Path], extra: Iterable[Membership], reading: ReadPosition) -> Iterator[Source]:
     for path in files:
-        yield str(path), iter_rows(Path(path), reading.opened)
+        yield str(path), _readable(Path(path), iter_rows(Path(path), reading.opened))
     for item in extra:
         yield item.path or "(memberships)", [(item.line, (item.key, item.segments, item.expires, item.xandr_id))]
+
+
+RowItem = tuple[int, Row | DiiMembership | Rejected]
+
+
+def _readable(path: Path, rows: Iterable[RowItem]) -> Iterator[RowItem]:
+    """``rows`` as they come; a file that cannot be read to its end (a damaged or cut ``.gz``)
+    is a :class:`LoadError` naming it, not a traceback — and nothing is published."""
+    try:
+        yield from rows
+    except (OSError, EOFError, zlib.error) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+        raise LoadError(f"{path}: cannot be read to its end ({problem}); nothing was published") from None
 
 
 def _stage(conn: sqlite3.Connection, sources: Iterable[Source], known: set[str], report: LoadReport,

@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.state.services = svc
         app.state.readiness = readiness_checks(svc)
         app.state.readiness["auth_db"] = auth.readiness  # auth.sqlite3 readable (issue 25 item 4)
+        svc.extras["auth"] = auth  # [cluster] shares the token endpoint's failure counts
         tasks = await start_background(svc)
         if settings.server.gc_freeze:
             freeze_startup_heap()  # last startup step: everything built above is long-lived

@@ -156,6 +156,8 @@ class CachedApiEndpoint:
         answer = resolve(keys, result, store.taxonomy, self.cap)
         _SEGMENTS.observe(len(answer.segment_ids))
         if not answer.segment_ids:
+            if not store.info.segments:  # nothing loaded yet: "retry", not an hour of cached "no data"
+                return 503, error_body("no segment data loaded yet, retry"), "no-store"
             if result.classifying:
                 return 200, EMPTY, "no-cache"
             return self.cfg.miss_status, EMPTY if self.cfg.miss_status != 204 else b"", self.miss_cache

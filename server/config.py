@@ -29,6 +29,7 @@ from typing import Final
 
 from server.artf.settings import GrpcSettings
 from server.auth.settings import AuthSettings
+from server.cluster.settings import ClusterSettings
 from server.errors import SettingsError
 from server.mirror.settings import MirrorSettings
 from server.observability.settings import ObservabilitySettings
@@ -53,7 +54,6 @@ BUILTIN: Final[dict[str, Table]] = {"euid": {"base_url": "https://prod.euid.eu",
 DERIVED: Final = {("mirror", "data_dir"): ("store", "data_dir")}
 
 
-
 @dataclass(frozen=True)
 class ServerSettings(Section):
     host: str = "127.0.0.1"
@@ -67,6 +67,25 @@ class ServerSettings(Section):
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 10.0
     keep_alive_timeout_seconds: float = 15.0
+
+    def validate(self, section: str) -> list[str]:
+        problems = []
+        if not 0 <= self.port <= 65535:
+            problems.append(f"port: {self.port} is not a TCP port")
+        if self.workers < 1:
+            problems.append(f"workers: expected at least 1, got {self.workers}")
+        if self.max_body_bytes < 1:
+            problems.append(f"max_body_bytes: expected at least 1, got {self.max_body_bytes}")
+        if not 0.0 <= self.access_log_sample_rate <= 1.0:
+            problems.append(f"access_log_sample_rate: expected a share 0.0–1.0, got {self.access_log_sample_rate}")
+        if self.log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
+            problems.append(f"log_level: expected critical, error, warning, info or debug, got {self.log_level!r}")
+        if self.max_connections < 1:
+            problems.append(f"max_connections: expected at least 1, got {self.max_connections}")
+        for name in ("header_timeout_seconds", "body_timeout_seconds", "keep_alive_timeout_seconds"):
+            if not getattr(self, name) > 0:
+                problems.append(f"{name}: expected more than 0 seconds, got {getattr(self, name)}")
+        return problems
 
 
 @dataclass(frozen=True)
@@ -120,6 +139,7 @@ class Settings:
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     grpc: GrpcSettings = field(default_factory=GrpcSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     #: The TOML files layered in, in order (for ``status`` pages and error messages).
     source_files: tuple[str, ...] = ()
 

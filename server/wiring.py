@@ -66,14 +66,25 @@ def _wire_uid2(svc: Services) -> None:
 def readiness_checks(svc: Services) -> dict[str, ReadinessCheck]:
     def store_check() -> Check:
         health = store_health(svc.store)
+        if health.state != "failed" and not svc.store.info.segments:
+            # A new data dir's empty first snapshot: every answer would be a miss (/segments says
+            # "retry"), so a load balancer should not send traffic here yet.
+            return Check(False, f"no segment data loaded yet ({health.path}): run `segment-server load` "
+                                "or `segment-server demo`")
         return Check(health.state != "failed", health.detail, degraded=health.state == "degraded")
 
     checks: dict[str, ReadinessCheck] = {"store": store_check}
     for scope, refresher in svc.extras.get("uid2", {}).items():
-        def keys_check(r: KeyRefresher = refresher) -> tuple[bool, str]:
+        def keys_check(r: KeyRefresher = refresher) -> Check:
             state = r.readiness()
-            return state is Readiness.READY, state.name
+            if state is Readiness.READY and r.consecutive_failures:  # serving on the last good keys
+                return Check(True, f"READY on the last good keys; {r.consecutive_failures} key refreshes "
+                                   f"failed in a row, last: {r.last_error}", degraded=True)
+            return Check(state is Readiness.READY, state.name)
         checks[f"{scope.lower()}_keys"] = keys_check
+    if svc.settings.cluster.enabled:  # the node is made in start_background, after this runs
+        checks["cluster"] = lambda: (node.readiness() if (node := svc.extras.get("cluster")) is not None
+                                     else Check(True, "cluster starting", degraded=True))
     return checks
 
 
@@ -109,6 +120,11 @@ async def start_background(svc: Services) -> list[asyncio.Task[Any]]:
     if svc.settings.grpc.enabled:  # ARTF gRPC, this worker
         from server.artf.server import start_for
         svc.extras["artf"] = await start_for(svc)
+    if svc.settings.cluster.enabled:  # imported only when on: a single node never loads redis-py
+        from server.cluster.node import start as start_cluster
+        auth = svc.extras.get("auth")  # AuthComponents, put there by the app's lifespan
+        svc.extras["cluster"] = await start_cluster(svc.settings.cluster, getattr(svc.guard, "view", None),
+                                                    getattr(auth, "token_endpoint", None))
     return tasks
 
 
@@ -118,6 +134,8 @@ async def stop_background(svc: Services, tasks: list[asyncio.Task[Any]]) -> None
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    if (node := svc.extras.pop("cluster", None)) is not None:
+        await node.stop()
     if isinstance(svc.mirror, Mirror):
         await svc.mirror.stop()  # final flush of the in-memory buffer into the durable outbox
     for refresher in svc.extras.get("uid2", {}).values():
@@ -136,4 +154,6 @@ def subsystem_status(svc: Services) -> dict[str, Any]:
         except Exception:  # noqa: BLE001 -- not started yet
             outbox = None
     out["mirror"] = dataclasses.asdict(outbox.stats()) if outbox is not None else None
+    if (node := svc.extras.get("cluster")) is not None:  # [cluster] on: the engine link and sync counters
+        out["cluster"] = node.status()
     return out

@@ -39,6 +39,10 @@ _T = TypeVar("_T")
 # Keys whose values are remembered per worker (see lookup); user-level keys are never cached.
 CONTEXTUAL_PREFIXES = ("url:", "domain:", "bundle:", "content_id:", "geo:", "ip:")
 CONTEXT_CACHE_SIZE = 65536
+# Longer keys are looked up but never remembered: the cache is bounded by entries *and* entry
+# size, so unique long URLs from requests cannot grow a worker (issue 25, item 7) — 65,536
+# entries of at most 256 characters is ~20 MB at worst.
+CONTEXT_KEY_MAX = 256
 EQUALITY_TERMS = 32
 _UNKNOWN: Any = object()
 # A remembered contextual value: (stored blob, live segment ids, when that list next changes).
@@ -195,7 +199,7 @@ class SQLiteStore:
                 live, until = schema.live_segments_until(value, now)
                 if live:
                     result.hits[key] = live
-                if cache is not None and key.startswith(CONTEXTUAL_PREFIXES):
+                if cache is not None and len(key) <= CONTEXT_KEY_MAX and key.startswith(CONTEXTUAL_PREFIXES):
                     cache[key] = (value, live, until)
             elif table == 1:
                 result.classifying.add(key)
@@ -205,7 +209,7 @@ class SQLiteStore:
             if len(cache) > CONTEXT_CACHE_SIZE:
                 cache.clear()  # crude but O(1) per request: an LRU's bookkeeping costs more than a refill
             for key in ask:
-                if key not in found and key.startswith(CONTEXTUAL_PREFIXES):
+                if key not in found and len(key) <= CONTEXT_KEY_MAX and key.startswith(CONTEXTUAL_PREFIXES):
                     cache[key] = None
 
     def health(self) -> StoreHealth:

@@ -23,12 +23,12 @@ _KEY: Final = {"kind": {"type": "string"}, "key": {"type": "string"}}
 
 
 def _op(summary: str, ok: dict[str, Any] | None, status: str = "200", body: dict[str, Any] | None = None,
-        params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        params: list[dict[str, Any]] | None = None, extra: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     responses: dict[str, Any] = {status: {"description": "OK"}}
     if ok is not None:
         responses[status]["content"] = {"application/json": {"schema": ok}}
     for code, text in (("400", "Invalid input"), ("401", "Missing or invalid token"), ("403", "Token lacks admin"),
-                       ("409", "No snapshot loaded")):
+                       ("409", "No snapshot loaded"), ("503", "Snapshot damaged: nothing written, retry"), *extra):
         responses[code] = {"description": text, "content": {"application/json": {"schema": _ERROR}}}
     op: dict[str, Any] = {"summary": summary, "tags": ["admin"], "security": [{"bearer": ["admin"]}],
                           "responses": responses}
@@ -61,7 +61,7 @@ def openapi_paths() -> dict[str, Any]:
         },
         "/admin/taxonomy/{segment_id}": {
             "parameters": [{"name": "segment_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "delete": _op("Delete a segment", None, "204"),
+            "delete": _op("Delete a segment", None, "204", extra=(("404", "No such segment"),)),
         },
         "/admin/memberships": {
             "get": _op("One key's memberships", {"type": "object"}, params=query),

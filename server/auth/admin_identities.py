@@ -77,7 +77,9 @@ def admin_identity_routes(service: IdentityService, guard: Guard) -> list[Route]
 
     async def delete_identity(request: Request) -> Response:
         """Delete an identity; its tokens are refused everywhere within ~1 s."""
+        await guard.view.before_shared_write()  # [cluster]: refused (503) if other nodes cannot learn it
         await run_in_threadpool(service.delete_identity, request.path_params["identity_id"])
+        guard.view.shared_write_done()
         return Response(status_code=204)
 
     async def issue_token(request: Request) -> Response:
@@ -91,7 +93,9 @@ def admin_identity_routes(service: IdentityService, guard: Guard) -> list[Route]
     async def revoke_tokens(request: Request) -> Response:
         """Revoke every token issued so far to the identity."""
         identity_id = request.path_params["identity_id"]
+        await guard.view.before_shared_write()  # [cluster]: refused (503) if other nodes cannot learn it
         not_before_ms = await run_in_threadpool(service.revoke_tokens, identity_id)
+        guard.view.shared_write_done()
         return json_response({"identity_id": identity_id, "tokens_valid_from": not_before_ms / 1000})
 
     async def create_identity_with_token(request: Request) -> Response:

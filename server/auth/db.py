@@ -102,15 +102,17 @@ def check_database(path: Path) -> None:
     Checks, cheapest first: size and header, ``PRAGMA quick_check``, and the expected tables and
     columns (so a snapshot or any other SQLite file copied over it is refused too).
     """
+    # No open()/close() of the file here: this runs in workers that hold SQLite connections to
+    # it, and closing *any* descriptor of a file drops every POSIX lock the process holds on it
+    # (fcntl(2)). SQLite would then let another process checkpoint and delete the WAL under our
+    # connection, which never sees a commit again (revocations stop arriving). os.stat opens
+    # nothing, and SQLite itself says "file is not a database" for a bad header.
     try:
-        with path.open("rb") as f:
-            header = f.read(len(SQLITE_HEADER))
+        size = path.stat().st_size
     except OSError as exc:
         raise AuthDatabaseError(path, f"cannot be read ({exc.strerror or exc})") from None
-    if not header:
+    if size == 0:
         raise AuthDatabaseError(path, "is empty (0 bytes)")
-    if header != SQLITE_HEADER:
-        raise AuthDatabaseError(path, "is not an SQLite database (bad header)")
     try:
         conn = _open(path)  # no pragmas: checking must not change the file (e.g. its journal mode)
         try:
@@ -121,6 +123,8 @@ def check_database(path: Path) -> None:
         finally:
             conn.close()
     except sqlite3.Error as exc:
+        if "file is not a database" in str(exc):
+            raise AuthDatabaseError(path, "is not an SQLite database (bad header)") from None
         raise AuthDatabaseError(path, f"cannot be read ({exc})") from None
     if missing:
         raise AuthDatabaseError(path, "is not an auth database (missing " + ", ".join(missing) + ")")

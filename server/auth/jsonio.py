@@ -19,6 +19,7 @@ from server.auth.errors import (
     InvalidRequest,
     InvalidScope,
 )
+from server.auth.revocation import RevocationNotShared
 
 MAX_JSON_BODY: Final = 1 << 20
 
@@ -27,6 +28,7 @@ _STATUS: Final[dict[type[AuthError], tuple[int, str]]] = {
     InvalidScope: (400, "invalid_scope"),
     InvalidLifetime: (400, "invalid_lifetime"),
     InvalidRequest: (400, "invalid_request"),
+    RevocationNotShared: (503, "cluster_unavailable"),
 }
 
 

@@ -10,6 +10,13 @@ tables (revocations are pruned after 24 h; keys after their tokens expire).
 The check runs inline on the request that notices the interval has passed, rather than in a
 background task: no task to own or cancel, it works the same in a bare subprocess, and a
 refresh is one tiny query. The connection is opened lazily and re-opened after a ``fork``.
+
+With ``[cluster]`` on, :mod:`server.cluster.authsync` keeps this node's database in step with the
+other nodes and calls :meth:`RevocationView.check_soon` after it merged or pushed a change, so the
+change is in force from the next request instead of up to ``refresh_s`` later. The view itself
+never talks to the engine: the hot path stays a dict lookup. The admin API asks it, through
+:attr:`RevocationView.shared`, whether a revoke can reach the other nodes *before* doing one:
+a revoke that only one node would know about is refused (503), never done half-way.
 """
 
 from __future__ import annotations
@@ -18,10 +25,11 @@ import os
 import sqlite3
 import threading
 import time
-from typing import Final
+from typing import Final, Protocol
 
 from server.auth import db
 from server.auth.dbhealth import AuthDbHealth
+from server.auth.errors import AuthError
 from server.auth.keys import load_verification_keys
 from server.auth.tokens import MacKey
 from server.auth.types import Clock
@@ -29,6 +37,20 @@ from server.metrics import AUTH_FAILURES
 
 DEFAULT_REFRESH_S: Final = 0.5
 _REFRESH_FAILED: Final = AUTH_FAILURES.labels(reason="view_refresh_error")
+
+
+class RevocationNotShared(AuthError):
+    """A revoke or delete refused because the other nodes could not learn of it now (503)."""
+
+
+class SharedRevocations(Protocol):
+    """What the view needs from a cluster (``server.cluster.authsync.AuthSync``)."""
+
+    async def before_write(self) -> None:
+        """Raise :class:`RevocationNotShared` unless a change made now reaches every node."""
+
+    def written(self) -> None:
+        """A revoke or delete was just committed locally: share it now, not at the next tick."""
 
 
 class RevocationView:
@@ -56,6 +78,8 @@ class RevocationView:
         #: kid → prepared HMAC key, for every key that may still have live tokens.
         self.keys: dict[int, MacKey] = {}
         self.loaded_at: float | None = None
+        #: Set by the cluster (``[cluster] enabled``); ``None`` on a single node.
+        self.shared: SharedRevocations | None = None
 
     def maybe_refresh(self) -> None:
         """Hot-path entry: a clock read and a compare, unless the refresh interval has passed.
@@ -72,6 +96,20 @@ class RevocationView:
                 _REFRESH_FAILED.inc()
                 self.health.failed(exc)
                 self.close()
+
+    async def before_shared_write(self) -> None:
+        """Raise :class:`RevocationNotShared` if a revoke now would stay on this node alone."""
+        if self.shared is not None:
+            await self.shared.before_write()
+
+    def shared_write_done(self) -> None:
+        """A revoke or delete was committed: have the cluster share it at once."""
+        if self.shared is not None:
+            self.shared.written()
+
+    def check_soon(self) -> None:
+        """Make the next :meth:`maybe_refresh` look at the database (someone just changed it)."""
+        self._next_check = float("-inf")
 
     def refresh(self, *, force: bool = False) -> None:
         """Check ``data_version`` and reload if anything was committed since the last load."""

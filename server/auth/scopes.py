@@ -31,8 +31,13 @@ def parse_scopes(value: str | Iterable[str]) -> frozenset[str]:
 
     Raises :class:`InvalidScope` naming every unknown scope. Order and duplicates do not matter.
     """
-    names = value.split() if isinstance(value, str) else list(value)
-    bad = sorted({n for n in names if not isinstance(n, str) or n not in SCOPE_BITS}, key=str)
+    if isinstance(value, str):
+        names = value.split()
+    elif isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(n, str) for n in value):
+        names = list(value)
+    else:  # JSON gives objects, numbers, nested lists: a client error (400), never a crash
+        raise InvalidScope(f"scopes must be a space-delimited string or a list of scope names, got {value!r:.80}")
+    bad = sorted({n for n in names if n not in SCOPE_BITS})
     if bad:
         raise InvalidScope(f"unknown scope(s) {bad}; known scopes are {sorted(ALL_SCOPES)}")
     return frozenset(names)

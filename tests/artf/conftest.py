@@ -9,7 +9,6 @@ answered by the same store, gate and metrics.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,14 +24,9 @@ from server.artf.pb import agenticrtbframework_pb2 as artf
 from server.artf.service import PATH
 from tests.helpers import build_data_dir, settings_for
 from tests.server.conftest import MEMBERS
+from tests.serverproc import free_port
 
 HERE = Path(__file__).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def sample(name: str) -> artf.RTBRequest:

@@ -11,8 +11,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,15 +21,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from server.artf.pb import agenticrtbframework_pb2 as artf
 from server.artf.service import PATH
-from tests.artf.conftest import free_port, sample
+from tests.artf.conftest import sample
 from tests.helpers import load_json
+from tests.serverproc import Server, free_port, run_cli, serve_ready, write_config
 
 pytestmark = pytest.mark.slow
-
-
-def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("segment-server")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "server.cli"]
 
 
 def listening_sockets(port: int) -> int:
@@ -50,38 +44,23 @@ def listening_sockets(port: int) -> int:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, subprocess.Popen[bytes], Path]]:
     tmp = tmp_path_factory.mktemp("serve")
-    config = tmp / "config.toml"
     grpc_port = free_port()
-    config.write_text(f'[store]\ndata_dir = "{tmp / "data"}"\n\n[grpc]\nport = {grpc_port}\n\n'
-                      "[auth]\nrtd_enabled = false\nsegments_enabled = false\nadmin_enabled = false\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGMENT_SERVER_", "PROMETHEUS_"))}
-    env["SEGMENT_SERVER_CONFIG"] = str(config)
-    subprocess.run([*_cli(), "demo", "--users", "50"], env=env, check=True, capture_output=True, timeout=120)
+    config = write_config(tmp / "config.toml", {
+        "store": {"data_dir": tmp / "data"},
+        "grpc": {"port": grpc_port},
+        "auth": {"rtd_enabled": False, "segments_enabled": False, "admin_enabled": False},
+    })
+    demo = run_cli(config, "demo", "--users", "50")
+    assert demo.returncode == 0, demo.stderr
     port = free_port()
-    log = tmp / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([*_cli(), "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port)],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(base + "/health/ready", timeout=1).status_code == 200 and \
-                        listening_sockets(grpc_port) == 2:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"server did not become ready with two gRPC listeners:\n{log.read_text()[-3000:]}")
-        yield base, grpc_port, proc, log
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+
+    def both_listening(server: Server) -> None:
+        server.wait_until(lambda: httpx.get(server.base + "/health/ready", timeout=1).status_code == 200
+                          and listening_sockets(grpc_port) == 2, "ready with two gRPC listeners", step_s=0.2)
+
+    with serve_ready(config, "--workers", "2", "--host", "127.0.0.1", "--port", str(port), port=port,
+                     logs=tmp / "server.log", merged=True, ready=both_listening) as running:
+        yield running.base, grpc_port, running.proc, running.log
 
 
 def test_both_workers_answer_like_http(served: tuple[str, int, subprocess.Popen[bytes], Path]) -> None:

@@ -13,8 +13,6 @@ Config reaches the server only through ``SEGMENT_SERVER_CONFIG`` (a temp TOML), 
 from __future__ import annotations
 
 import os
-import sqlite3
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,8 +23,10 @@ import pytest
 from server.auth import IdentityService
 from server.auth.settings import AuthSettings
 from tests.helpers import build_data_dir
+from tests.serverproc import free_port, run_cli
 
-from .serverproc import Server, cli, free_port, server_env, serving
+from . import damage
+from .serverproc import Server, config_for, serving
 
 pytestmark = pytest.mark.slow
 
@@ -38,36 +38,13 @@ def _data_dir(tmp: Path) -> Path:
     return build_data_dir(tmp, [{"kind": "ip", "key": IP4, "segments": ["sports"]}])
 
 
-def _zero_bytes(path: Path) -> None:
-    path.write_bytes(b"")
-
-
-def _garbage(path: Path) -> None:
-    path.write_bytes(os.urandom(8192))
-
-
-def _foreign_sqlite(path: Path) -> None:
-    path.unlink()
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE members (key TEXT, segments TEXT)")
-    conn.commit()
-    conn.close()
-
-
-def _torn_page(path: Path) -> None:
-    """A valid header, then damage where the schema lives: what a torn write leaves."""
-    with path.open("r+b") as f:
-        f.seek(100)
-        f.write(os.urandom(3900))
-
-
 @pytest.mark.parametrize(
     ("damage", "problem"),
     [
-        pytest.param(_zero_bytes, "is empty (0 bytes)", id="truncated-to-0-bytes"),
-        pytest.param(_garbage, "is not an SQLite database", id="random-bytes"),
-        pytest.param(_foreign_sqlite, "is not an auth database", id="other-sqlite-file"),
-        pytest.param(_torn_page, "", id="torn-first-page"),
+        pytest.param(damage.empty, "is empty (0 bytes)", id="truncated-to-0-bytes"),
+        pytest.param(damage.garbage, "is not an SQLite database", id="random-bytes"),
+        pytest.param(damage.foreign_sqlite, "is not an auth database", id="other-sqlite-file"),
+        pytest.param(damage.corrupt_pages, "", id="torn-first-page"),
     ],
 )
 def test_damaged_auth_db_refuses_to_start(tmp_path: Path, damage: Callable[[Path], None], problem: str) -> None:
@@ -77,8 +54,7 @@ def test_damaged_auth_db_refuses_to_start(tmp_path: Path, damage: Callable[[Path
     path = service.store.path
     damage(path)
     before = path.read_bytes()
-    env = server_env(tmp_path, data, free_port(), workers=2)
-    proc = subprocess.run([*cli(), "serve"], check=False, env=env, capture_output=True, text=True, timeout=60)
+    proc = run_cli(config_for(tmp_path, data, free_port(), workers=2), "serve", timeout=60)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert f"refusing to start: auth database {path} {problem}" in proc.stderr
     assert path.read_bytes() == before  # nothing "repaired" or recreated over the evidence

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import stat
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from server.auth import AuthDatabaseError, IdentityService, db, startup_problem
 from server.auth.dbhealth import AuthDbHealth
 from server.auth.settings import AuthSettings
 
+from . import damage
 from .conftest import FakeClock, TestClient, bearer
 
 SETTINGS = AuthSettings(scrypt_n=2**10)
@@ -30,41 +30,20 @@ def test_created_whole_and_private(tmp_path: Path) -> None:
     db.ensure_database(path)  # an existing sound file is only checked
 
 
-def _empty(path: Path) -> None:
-    path.write_bytes(b"")
-
-
-def _garbage(path: Path) -> None:
-    path.write_bytes(b"\x00garbage" * 1000)
-
-
-def _foreign(path: Path) -> None:
-    path.unlink()
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE members (key TEXT)")
-    conn.close()
-
-
 def _old_columns(path: Path) -> None:
     with db.write_tx(path) as conn:
         conn.execute("DROP TABLE revocations")
         conn.execute("CREATE TABLE revocations (identity_id TEXT PRIMARY KEY)")
 
 
-def _corrupt_pages(path: Path) -> None:
-    with path.open("r+b") as f:
-        f.seek(100)
-        f.write(os.urandom(path.stat().st_size - 100))
-
-
 @pytest.mark.parametrize(
     ("damage", "problem"),
     [
-        pytest.param(_empty, "is empty (0 bytes)", id="zero-bytes"),
-        pytest.param(_garbage, "is not an SQLite database (bad header)", id="garbage"),
-        pytest.param(_foreign, "is not an auth database (missing table identities", id="other-sqlite-file"),
+        pytest.param(damage.empty, "is empty (0 bytes)", id="zero-bytes"),
+        pytest.param(damage.garbage, "is not an SQLite database (bad header)", id="garbage"),
+        pytest.param(damage.foreign_sqlite, "is not an auth database (missing table identities", id="other-sqlite-file"),
         pytest.param(_old_columns, "missing column revocations.not_before_ms", id="wrong-columns"),
-        pytest.param(_corrupt_pages, "", id="corrupt-pages"),
+        pytest.param(damage.corrupt_pages, "", id="corrupt-pages"),
     ],
 )
 def test_damage_is_named_and_refused(tmp_path: Path, damage: Callable[[Path], None], problem: str) -> None:
@@ -95,7 +74,7 @@ def test_health_logs_once_and_recovers(tmp_path: Path) -> None:
     health = AuthDbHealth(service.store.path, clock=clock, probe_interval_s=5)
     assert health.check() == (True, f"auth database {service.store.path} readable")
     saved = service.store.path.read_bytes()
-    _empty(service.store.path)
+    damage.empty(service.store.path)
     assert health.check()[0]  # not probed again within the interval
     clock.advance(5)
     with capture_logs() as logs:
@@ -120,7 +99,7 @@ def test_endpoints_answer_503_and_issued_tokens_keep_working(service: IdentitySe
     token = client.post("/oauth/token", data=form).json()["access_token"]
     assert client.post("/rtd", headers=bearer(token)).status_code == 200
     saved = service.store.path.read_bytes()
-    _garbage(service.store.path)
+    damage.garbage(service.store.path)
 
     r = client.post("/oauth/token", data=form)
     assert r.status_code == 503 and r.json()["error"] == "temporarily_unavailable"

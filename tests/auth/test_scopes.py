@@ -27,6 +27,11 @@ def test_parse(value: object, expected: set[str]) -> None:
         pytest.param("rtd,segments", id="comma"),
         pytest.param(["rtd", "root"], id="unknown"),
         pytest.param([1], id="not-a-string"),
+        pytest.param([{"rtd": 1}], id="object-in-list"),
+        pytest.param([["rtd"]], id="nested-list"),
+        pytest.param({"rtd": True}, id="object"),
+        pytest.param(3, id="number"),
+        pytest.param(None, id="null"),
     ],
 )
 def test_parse_rejects(value: object) -> None:

@@ -7,31 +7,18 @@ thread of the test process), so a test reads the fake's state directly.
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.fakes.uid2_operator import FakeUID2Operator
+from tests.server.uid2_app import SECRET, fresh_sharing_keys
 
-VECTORS = json.loads((Path(__file__).parents[1] / "uid2" / "data" / "vectors.json").read_text())
-SECRET = bytes(range(32))
+__all__ = ["SECRET", "OperatorApp", "fresh_sharing_keys"]
+
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-def fresh_sharing_keys() -> dict[str, Any]:
-    """The vectors' sharing key set, re-dated so it is valid now."""
-    now = int(time.time())
-    body = VECTORS["key_sets"]["sharing"]["body"]
-    keys = [{**k, "created": now - 86400, "activates": now - 3600, "expires": now + 86400,
-             "secret": base64.b64encode(os.urandom(32)).decode()} for k in body["keys"]]
-    return {"body": {**body, "keys": keys}, "status": "success"}
 
 
 class OperatorApp:

@@ -121,7 +121,7 @@ ONE_SHOT: dict[str, tuple[Case, Case]] = {
                     case("uid2", "optout", "--config", "{tmp}/missing.toml", code=2, says=r"missing\.toml")),
     "uid2 status": (case("uid2", "status", says=r'"counts"'),
                     case("uid2", "status", "--config", "{tmp}/missing.toml", code=2, says=r"missing\.toml")),
-    "mirror status": (case("mirror", "status", "--json", says=r'"outbox": "[^"]*/data/mirror-outbox'),
+    "mirror status": (case("mirror", "status", "--json", says=r'"outbox": "[^"]*/data"'),
                       case("mirror", "status", "--config", "{tmp}/missing.toml", code=2, says=r"missing\.toml")),
     "mirror retry-dead-letters": (case("mirror", "retry-dead-letters", says=r"requeued 0"),
                                   case("mirror", "retry-dead-letters", "--config", "{tmp}/missing.toml",

@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -37,11 +38,21 @@ def test_printed_curl_examples_work(make_run_server: Server) -> None:
     assert shutil.which("curl"), "curl is needed to run the README's examples"
     printed = _printed(make_run_server)
     commands = [line.strip() for line in printed.splitlines() if line.strip().startswith("curl ")]
-    assert len(commands) == 3, printed
-    assert all("Authorization: Bearer ss1_" in c for c in commands), "the demo runs with auth on"
+    assert len(commands) == 5, printed  # two /rtd, /segments, /status.json, /metrics
+    assert all("Authorization: Bearer ss1_" in c for c in commands[:3]), "the demo runs with auth on"
     bodies = []
     for command in commands:
         command = re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{make_run_server.port}", command)
+        if "|" in command:  # the /metrics line pipes into grep: found once the tallies flush (1 s)
+            deadline = time.monotonic() + 15
+            while True:
+                done = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=ROOT, capture_output=True,
+                                      text=True, timeout=60, check=False)
+                if done.returncode == 0 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.3)
+            assert done.returncode == 0 and "segserver_requests_total" in done.stdout, (command, done)
+            continue
         done = subprocess.run(["bash", "-c", command + " -w '\\n%{http_code}'"], cwd=ROOT, capture_output=True,
                               text=True, timeout=60, check=False)
         assert done.returncode == 0, (command, done.stderr)
@@ -54,6 +65,7 @@ def test_printed_curl_examples_work(make_run_server: Server) -> None:
     cached = bodies[2]  # curl -si: headers, blank line, body
     assert re.search(r"(?im)^cache-control: max-age=\d+", cached), cached
     assert json.loads(cached.split("\n\n", 1)[1])["segment_ids"], cached
+    assert json.loads(bodies[3]), bodies[3]  # /status.json from this machine, no token
 
 
 def test_status_page_line_points_at_the_server(make_run_server: Server) -> None:

@@ -53,7 +53,8 @@ def mirrored(tmp_path: Path) -> Iterator[tuple[Server, FakeXandr]]:
                              "username": fake.username, "password": fake.password, "lease_seconds": 2.0,
                              "idle_poll": 0.05, "backoff_initial": 0.1, "backoff_max": 1.0},
                   "auth": {"rtd_enabled": False}}
-        server = start_server(tmp_path / "srv", workers=2, tables=tables, demo_users=None)
+        server = start_server(tmp_path / "srv", workers=2, tables=tables, demo_users=None, ready=None)
+        server.wait_ready(200, "/health/live")  # ready only once data is loaded (README, Operating)
         loaded = run_cli(server.config, "load", "--replace", "--taxonomy", str(rows / "taxonomy.jsonl"),
                          str(rows / "members.csv"))
         assert loaded.returncode == 0, loaded.stderr

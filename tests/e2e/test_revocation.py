@@ -12,8 +12,15 @@ import httpx
 import pytest
 
 from tests.e2e.harness import Server, run_cli
+from tests.serverproc import wait_for
 
 DOCUMENTED_S = 1.0  # README: "within 1 s"
+REFUSAL_DEADLINE_S = 30.0  # a cap for a stuck worker, not a measurement
+
+
+def _fresh_status(server: Server, token: str) -> int:
+    with server.client(token=token, headers={"connection": "close"}) as c:
+        return c.post("/rtd", content=b"{}").status_code
 WORKER_PIDS_CAP = 400  # fresh connections tried until every worker has answered at least once
 
 
@@ -60,7 +67,13 @@ def test_revoked_token_refused_by_every_worker(served: Server, action: str) -> N
         assert c.post("/rtd", content=b"{}").status_code == 200
     done = run_cli(served.config, "identities", action, identity_id)
     assert done.returncode == 0, done.stderr
-    time.sleep(DOCUMENTED_S)  # the promise: after 1 s, no worker accepts the token any more
+    started = time.monotonic()
+    # The promise is "within 1 s"; the test waits with a generous deadline and prints the figure
+    # (timings are measured, not asserted: issue 29). 20 fresh connections in a row refused.
+    wait_for(lambda: all(_fresh_status(served, token) == 401 for _ in range(20)), REFUSAL_DEADLINE_S,
+             f"a worker still accepts the {action}d token")
+    print(f"\n{action} refused by fresh connections after {time.monotonic() - started:.2f} s "
+          f"(documented: {DOCUMENTED_S} s)")
     by_pid = _answers_by_pid(served, token, workers)
     assert len(by_pid) == workers, f"expected {workers} workers to answer, saw pids {sorted(by_pid)}"
     assert all(s == {401} for s in by_pid.values()), by_pid

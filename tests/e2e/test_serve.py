@@ -15,10 +15,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from segments import demo
+from tests import metrics_text
 from tests.e2e.harness import ROOT, Server, wait_for
+from tests.metrics_text import Samples, total
 
 SAMPLES = ROOT / "tests" / "data"
 TAXONOMY = {row["id"]: row for row in demo.taxonomy()}
@@ -28,20 +29,11 @@ WEB_CONTEXTUAL = ["news_readers", "gender_female", "outdoor"]  # url, domain, ge
 APP_CONTEXTUAL = ["gamers", "students"]  # the bundle row
 METRICS_DEADLINE = 20.0  # workers move tallies into /metrics once a second; this only caps a hang
 
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def scrape(server: Server) -> Samples:
-    with server.client() as c:
-        response = c.get("/metrics")
-    assert response.status_code == 200, response.text
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(response.text) for s in family.samples}
-
-
-def total(samples: Samples, name: str, **labels: str) -> float:
-    want = set(labels.items())
-    return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
+    """``/metrics`` with the server's token, as the scraper of an auth-on deployment sends it."""
+    return metrics_text.scrape(server.base, headers={"authorization": f"Bearer {server.token}"} if server.token else {})
 
 
 def settled(server: Server) -> Samples:

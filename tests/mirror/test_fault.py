@@ -15,6 +15,7 @@ import pytest
 from server.mirror.outbox import Outbox
 from server.mirror.types import SegBlock
 from tests.fakes.xandr import FakeXandr, LoopbackServer
+from tests.serverproc import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ADD = SegBlock(seg_id=10001, value=1, expiration=1440)
@@ -27,14 +28,6 @@ def start_sender(base: str, data_dir: Path, secret: Path) -> subprocess.Popen[by
         [sys.executable, "-m", "server.mirror.cli", "run", "--data-dir", str(data_dir), "--api-url", base,
          "--streaming-url", base, "--username", "mirror-user", "--password-file", str(secret)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def wait_for(predicate: object, timeout: float, what: object = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out: {what() if callable(what) else what}")
-        time.sleep(0.01)
 
 
 @pytest.mark.slow
@@ -59,7 +52,7 @@ def test_kill_9_mid_batch_loses_nothing(tmp_path: Path) -> None:
         load.start()
         try:
             wait_for(lambda: fake.users_delivered >= 1000 and fake.in_flight > 0, 30,
-                     lambda: (fake.log[-5:], fake.users_delivered, first.poll()))
+                     lambda: (fake.log[-5:], fake.users_delivered, first.poll()), step_s=0.01)
             first.send_signal(signal.SIGKILL)  # a request is in flight: its batch is not yet deleted
             first.wait(5)
         finally:

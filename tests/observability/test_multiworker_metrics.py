@@ -37,11 +37,11 @@ N_RTD_OK, N_RTD_BAD, N_SEG_OK, N_SEG_BAD = 40, 10, 30, 10
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[serving.Server]:
     tmp = tmp_path_factory.mktemp("multiworker")
-    _, env, port = serving.prepare(
+    config, _, port = serving.prepare(
         tmp, server={"access_log_sample_rate": 1.0}, store={"check_interval_seconds": 0.5},
         # This test counts requests; auth on these endpoints is tested in tests/server/test_app_auth.py.
         auth={"rtd_enabled": False, "segments_enabled": False, "admin_enabled": False})
-    srv = serving.start(tmp, env, port, "--workers", "2")
+    srv = serving.start(tmp, config, port, "--workers", "2")
     try:
         serving.wait_for(lambda: httpx.get(srv.base + "/health/ready", timeout=2).status_code == 200, "readiness")
         yield srv
@@ -77,7 +77,7 @@ def _traffic(base: str) -> None:
 
 
 def test_exact_counter_deltas_across_two_workers(server: serving.Server) -> None:
-    base, log = server.base, server.stdout
+    base, log = server.base, server.stdout_path
     time.sleep(1.5)  # let both workers flush their start-up counts before the baseline
     before = _scrape(base)
     _traffic(base)
@@ -134,7 +134,7 @@ def test_status_json_sums_both_workers(server: serving.Server) -> None:
 
 
 def _run_dir(server: serving.Server) -> Path:
-    runs = list((server.data / "metrics").glob("run-*"))
+    runs = list((server.data_dir / "metrics").glob("run-*"))
     assert [r.name for r in runs] == [f"run-{server.proc.pid}"], runs
     return runs[0]
 

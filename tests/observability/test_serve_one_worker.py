@@ -28,8 +28,8 @@ N_OK = 25
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[serving.Server]:
     tmp = tmp_path_factory.mktemp("one-worker")
-    _, env, port = serving.prepare(tmp)
-    srv = serving.start(tmp, env, port, "--workers", "1")
+    config, _, port = serving.prepare(tmp)
+    srv = serving.start(tmp, config, port, "--workers", "1")
     try:
         yield srv
     finally:
@@ -110,7 +110,7 @@ def test_access_log_writes_errors_only_and_no_query_values(server: serving.Serve
     assert all(int(str(r["status"])) >= 400 and r["sampled"] is False for r in lines), lines
     assert {(r["path"], r["status"]) for r in lines} >= {("/segments", 400), ("/segments", 401)}
     assert not [r for r in server.records() if r.get("logger") == "uvicorn.access"]
-    raw = server.stdout.read_text()
+    raw = server.stdout_path.read_text()
     for value in (IP4, EMAIL, token):
         assert value not in raw
 
@@ -121,5 +121,5 @@ def test_every_stdout_line_is_one_json_object(server: serving.Server) -> None:
     assert any("Uvicorn running on" in line for line in lines)  # uvicorn's own lines are included
     for line in lines:
         assert isinstance(json.loads(line), dict), line
-    assert server.stderr.read_text() == ""
+    assert server.stderr_path.read_text() == ""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -26,6 +25,7 @@ import pytest
 from server import observability as obs
 from server.app import create_app
 from tests.helpers import build_data_dir, settings_for
+from tests.serverproc import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -58,9 +58,7 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     app = create_app(settings_for(build_data_dir(tmp_path, MEMBERS)))
     if not any(getattr(r, "path", None) == "/status" for r in app.routes):  # before the lead mounts them
         app.router.routes.extend(obs.routes())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -7,13 +7,8 @@ Config only through ``SEGMENT_SERVER_CONFIG`` (a temp TOML with ``[store] data_d
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -22,68 +17,31 @@ import privacy_vectors as v
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.serverproc import free_port, run_cli, serve_ready, write_config
+
 pytestmark = pytest.mark.slow
 
 
-def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("segment-server")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "server.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(config: Path) -> dict[str, str]:
-    env = {k: val for k, val in os.environ.items() if not k.startswith(("SEGMENT_SERVER_", "PROMETHEUS_"))}
-    env["SEGMENT_SERVER_CONFIG"] = str(config)
-    return env
-
-
-def _config(tmp: Path, privacy: str) -> Path:
-    path = tmp / "config.toml"
-    path.write_text(f'[store]\ndata_dir = "{tmp / "data"}"\n\n'
-                    "[auth]\nrtd_enabled = false\nsegments_enabled = false\nadmin_enabled = false\n\n"
-                    f"[privacy]\n{privacy}\n")
-    return path
+def _config(tmp: Path, privacy: Mapping[str, object]) -> Path:
+    return write_config(tmp / "config.toml", {
+        "store": {"data_dir": tmp / "data"},
+        "auth": {"rtd_enabled": False, "segments_enabled": False, "admin_enabled": False},
+        "privacy": privacy,
+    })
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("privacy-process")
-    env = _env(_config(tmp, "gvl_vendor_id = 8\ntcfca_vendor_id = 18\ntcfca_required_purposes = [7, 8]\n"
-                            "tcfca_implied_consent = false"))
-    subprocess.run([*_cli(), "demo", "--users", "20"], env=env, check=True, capture_output=True, timeout=120)
-    port = _free_port()
-    log = tmp / "server.log"
+    config = _config(tmp, {"gvl_vendor_id": 8, "tcfca_vendor_id": 18, "tcfca_required_purposes": [7, 8],
+                           "tcfca_implied_consent": False})
+    demo = run_cli(config, "demo", "--users", "20")
+    assert demo.returncode == 0, demo.stderr
+    port = free_port()
     # Two workers, as in production: with one, /metrics answered empty on this snapshot (reported to obs).
-    with log.open("wb") as out:
-        proc = subprocess.Popen([*_cli(), "serve", "--workers", "2", "--host", "127.0.0.1", "--port", str(port)],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 45
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(base + "/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server did not become ready:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serve_ready(config, "--workers", "2", "--host", "127.0.0.1", "--port", str(port), port=port,
+                     logs=tmp / "server.log", merged=True) as running:
+        yield running.base
 
 
 def _decisions(base: str) -> dict[str, float]:
@@ -114,9 +72,8 @@ def test_decision_reason_is_counted(server: str, regs: dict[str, object], reason
 
 
 def test_a_bad_canada_setting_fails_the_start_naming_the_key(tmp_path: Path) -> None:
-    env = _env(_config(tmp_path, "tcfca_vendor_id = 70000\ntcfca_implied_consent = \"yes\""))
-    result = subprocess.run([*_cli(), "serve", "--host", "127.0.0.1", "--port", str(_free_port())], env=env, check=False,
-                            capture_output=True, timeout=60)
+    config = _config(tmp_path, {"tcfca_vendor_id": 70000, "tcfca_implied_consent": "yes"})
+    result = run_cli(config, "serve", "--host", "127.0.0.1", "--port", str(free_port()), timeout=60)
     assert result.returncode != 0
-    output = (result.stdout + result.stderr).decode()
+    output = result.stdout + result.stderr
     assert "privacy.tcfca_vendor_id" in output and "privacy.tcfca_implied_consent" in output

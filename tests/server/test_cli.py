@@ -1,11 +1,6 @@
 import base64
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +10,7 @@ from typer.testing import CliRunner
 
 from server.cli import app
 from tests.helpers import TAXONOMY, write_jsonl
+from tests.serverproc import free_port, run_cli, spawn
 
 runner = CliRunner()
 
@@ -70,79 +66,49 @@ def test_demo_is_deterministic_and_contains_seed_sample_keys(tmp_path: Path, env
 SECRET_B64 = base64.b64encode(bytes(range(32))).decode()
 
 
-def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("segment-server")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "server.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _only_config(config: Path, home: Path) -> dict[str, str]:
-    env = {"SEGMENT_SERVER_CONFIG": str(config), "PATH": os.environ["PATH"], "HOME": str(home)}
-    if "SEGMENT_SERVER_NATIVE" in os.environ:  # the suite's plain-Python pass
-        env["SEGMENT_SERVER_NATIVE"] = os.environ["SEGMENT_SERVER_NATIVE"]
-    return env
-
-
 def _files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
-def _until(argv: list[str], env: dict[str, str], cwd: Path, ready: Callable[[], bool]) -> None:
+def _until(argv: list[str], config: Path, home: Path, cwd: Path, logs: Path, ready: Callable[[], bool]) -> None:
     """Start a long-running command, wait until ``ready()``, then stop it with SIGTERM."""
-    proc = subprocess.Popen([*_cli(), *argv], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while not ready():
-            assert proc.poll() is None, proc.communicate()[0].decode()[-2000:]
-            assert time.monotonic() < deadline, f"{argv}: not ready in time"
-            time.sleep(0.1)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+    with spawn(config, *argv, port=0, logs=logs / "-".join(argv), merged=True, cwd=cwd, home=home) as proc:
+        proc.wait_until(ready, f"{argv}: ready")
 
 
 def _live(port: int) -> Callable[[], bool]:
-    def check() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-    return check
+    return lambda: httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200
 
 
 @pytest.mark.slow
-def test_every_command_reads_one_config_and_writes_only_under_its_data_dir(tmp_path: Path) -> None:
+def test_every_command_reads_one_config_and_writes_only_under_its_data_dir(
+        tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     data, cwd, home = tmp_path / "data", tmp_path / "cwd", tmp_path / "home"
     cwd.mkdir(), home.mkdir()
-    port, dead = _free_port(), f"http://127.0.0.1:{_free_port()}"
+    port, dead = free_port(), f"http://127.0.0.1:{free_port()}"
     config = tmp_path / "site.toml"
     config.write_text(f'[store]\ndata_dir = "{data}"\n[server]\nport = {port}\n'
                       f'[uid2]\nbase_url = "{dead}"\napi_key = "k"\nsecret = "{SECRET_B64}"\n'
                       f'[identity]\nenabled = true\n[mirror]\napi_url = "{dead}"\nstreaming_url = "{dead}"\n'
                       f'username = "u"\npassword = "p"\n')
-    env = _only_config(config, home)
+    logs = tmp_path_factory.mktemp("cli-logs")  # outside tmp_path: only data/ may change there
     before = _files(tmp_path)
 
     def run(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*_cli(), *argv], check=False, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+        return run_cli(config, *argv, cwd=cwd, home=home)
 
     assert run("demo", "--users", "50").returncode == 0
     assert (data / "store").is_dir()
     assert run("stats").returncode == 0
     assert run("identities", "list").returncode == 0 and (data / "auth.sqlite3").exists()
     assert run("demo-token").returncode == 0
-    _until(["mirror", "run"], env, cwd, lambda: (data / "mirror-outbox.sqlite3").exists())
+    _until(["mirror", "run"], config, home, cwd, logs, lambda: (data / "mirror-outbox.sqlite3").exists())
     assert json.loads(run("mirror", "status", "--json").stdout)["outbox"] == str(data)
-    _until(["worker"], env, cwd, lambda: (data / "identity.sqlite").exists())
+    _until(["worker"], config, home, cwd, logs, lambda: (data / "identity.sqlite").exists())
     assert run("uid2", "status").returncode == 0
     keys = run("uid2", "keys")
     assert keys.returncode == 2 and "key refresh failed" in keys.stderr  # the operator URL is dead
-    _until(["serve"], env, cwd, _live(port))  # one worker counts in memory: no metrics dir to write
+    _until(["serve"], config, home, cwd, logs, _live(port))  # one worker counts in memory: no metrics dir to write
 
     written = _files(tmp_path) - before
     assert written and all(name.startswith("data/") for name in written), sorted(written)
@@ -170,8 +136,7 @@ def test_every_command_reads_one_config_and_writes_only_under_its_data_dir(tmp_p
 def test_unconfigured_commands_say_what_to_set_and_how(tmp_path: Path, argv: list[str], lines: list[str]) -> None:
     config = tmp_path / "site.toml"
     config.write_text(f'[store]\ndata_dir = "{tmp_path / "data"}"\n')
-    result = subprocess.run([*_cli(), *argv], check=False, env=_only_config(config, tmp_path), cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
+    result = run_cli(config, *argv, cwd=tmp_path, home=tmp_path)
     assert result.returncode == 2
     for line in lines:
         assert f"\n  {line}\n" in result.stderr + "\n", result.stderr

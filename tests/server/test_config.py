@@ -64,7 +64,7 @@ def test_no_setting_is_typed_any() -> None:
         for name, annotation in typing.get_type_hints(cls).items():
             assert typing.Any not in _leaves(annotation) and annotation is not object, f"{cls.__name__}.{name}"
     assert set(section_types()) == {"server", "store", "rtd", "cached_api", "privacy", "uid2", "euid", "mirror",
-                                    "identity", "observability", "auth", "grpc"}
+                                    "identity", "observability", "auth", "grpc", "cluster"}
 
 
 def test_one_loader() -> None:

@@ -26,15 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from segments.store import SQLiteStore
 from server.app import create_app
-from server.privacy import PrivacyGate
-from server.services import Services
-from server.uid2 import BidstreamDecryptor, ClientType, KeyRefresher, OperatorClient, encrypt_raw_uid
-from server.uid2.identity import OptOutIndex
-from tests.e2e.fake_servers import SECRET, fresh_sharing_keys
-from tests.fakes.uid2_operator import FakeUID2Operator
 from tests.helpers import TAXONOMY, build_data_dir, settings_for
+from tests.server.uid2_app import token_for, uid2_services
 
 STORED_RAW = "AdNJ41yOVH7B5hbGTVN1w0oUEZmJ9h9PPvM+8sTpN4k="
 STRANGER_RAW = base64.b64encode(bytes(range(100, 132))).decode()
@@ -59,17 +53,10 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, 
     tmp = tmp_path_factory.mktemp("fuzz")
     data_dir = build_data_dir(tmp, MEMBERS)
     settings_ = settings_for(data_dir)
-    fake = FakeUID2Operator(secret=SECRET, keys={"/v2/key/sharing": fresh_sharing_keys()})
-    operator = OperatorClient("https://operator.test", fake.api_key, SECRET, transport=fake.transport())
-    refresher = KeyRefresher(lambda: operator.fetch_keys(ClientType.SHARING), interval=3600)
-    svc = Services(settings=settings_, store=SQLiteStore(data_dir, check_interval=0),
-                   gate=PrivacyGate(settings_.privacy),
-                   decryptor=BidstreamDecryptor(refresher, client_type=ClientType.SHARING),
-                   optouts=OptOutIndex(data_dir, refresh_seconds=0.0))
-    svc.extras["uid2"] = {"UID2": refresher}
+    svc, refresher = uid2_services(data_dir, settings_)
     with TestClient(create_app(settings_, services=svc)) as client:
         now = time.time()
-        tokens = {name: encrypt_raw_uid(raw, refresher.snapshot, now=at).token or ""
+        tokens = {name: token_for(refresher, raw, at)
                   for name, raw, at in (("stored", STORED_RAW, now), ("stranger", STRANGER_RAW, now))}
         assert all(tokens.values())
         yield client, tokens

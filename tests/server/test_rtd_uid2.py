@@ -1,8 +1,5 @@
 """/rtd end to end with UID2: the real key refresher, fed by the fake operator, behind the real app."""
 
-import base64
-import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,50 +9,35 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-from segments.store import SQLiteStore
 from server import metrics as M
 from server.app import create_app
 from server.observability import hotpath
-from server.privacy import PrivacyGate
-from server.services import Services
-from server.uid2 import BidstreamDecryptor, ClientType, KeyRefresher, OperatorClient, encrypt_raw_uid
-from server.uid2.identity import IdentityDB, OptOutIndex
-from tests.fakes.uid2_operator import FakeUID2Operator
+from server.uid2 import KeyRefresher
+from server.uid2.identity import IdentityDB
+from tests.fakes.uid2_operator import FakeUID2Operator, Fault
 from tests.helpers import build_data_dir, settings_for
+from tests.server.uid2_app import VECTORS, sharing_operator, uid2_services
+from tests.server.uid2_app import token_for as mint
 
-VECTORS = json.loads((Path(__file__).parents[1] / "uid2" / "data" / "vectors.json").read_text())
-SECRET = bytes(range(32))
 RAW = "AdNJ41yOVH7B5hbGTVN1w0oUEZmJ9h9PPvM+8sTpN4k="  # any 32-byte base64 raw UID2
 
 
-def fresh_sharing_keys() -> dict[str, Any]:
-    now = int(time.time())
-    body = VECTORS["key_sets"]["sharing"]["body"]
-    keys = [{**k, "created": now - 86400, "activates": now - 3600, "expires": now + 86400,
-             "secret": base64.b64encode(os.urandom(32)).decode()} for k in body["keys"]]
-    return {"body": {**body, "keys": keys}, "status": "success"}
+@pytest.fixture
+def fake() -> FakeUID2Operator:
+    return sharing_operator()
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[tuple[TestClient, KeyRefresher]]:
+def client(tmp_path: Path, fake: FakeUID2Operator) -> Iterator[tuple[TestClient, KeyRefresher]]:
     data_dir = build_data_dir(tmp_path, [{"kind": "uid2", "key": RAW, "segments": ["uid2_auto"]}])
     settings = settings_for(data_dir)
-    fake = FakeUID2Operator(secret=SECRET, keys={"/v2/key/sharing": fresh_sharing_keys()})
-    operator = OperatorClient("https://operator.test", fake.api_key, SECRET, transport=fake.transport())
-    refresher = KeyRefresher(lambda: operator.fetch_keys(ClientType.SHARING), interval=3600)
-    svc = Services(settings=settings, store=SQLiteStore(data_dir, check_interval=0),
-                   gate=PrivacyGate(settings.privacy),
-                   decryptor=BidstreamDecryptor(refresher, client_type=ClientType.SHARING),
-                   optouts=OptOutIndex(data_dir, refresh_seconds=0.0))
-    svc.extras["uid2"] = {"UID2": refresher}
+    svc, refresher = uid2_services(data_dir, settings, fake)
     with TestClient(create_app(settings, services=svc)) as test_client:
         yield test_client, refresher
 
 
 def token_for(refresher: KeyRefresher, raw: str = RAW, at: float | None = None) -> str:
-    result = encrypt_raw_uid(raw, refresher.snapshot, now=time.time() if at is None else at)
-    assert result.token
-    return result.token
+    return mint(refresher, raw, at)
 
 
 def body(token: str, **regs: Any) -> bytes:
@@ -76,6 +58,21 @@ def test_token_becomes_raw_uid2_key(client: tuple[TestClient, KeyRefresher]) -> 
     assert decrypts("SUCCESS") == before + 1
     ready = test_client.get("/health/ready").json()
     assert ready["checks"]["uid2_keys"] == {"ok": True, "detail": "READY"}
+
+
+def test_ready_says_degraded_while_refreshes_fail_and_tokens_still_decrypt(
+        client: tuple[TestClient, KeyRefresher], fake: FakeUID2Operator) -> None:
+    """Issue 22: the operator down → serving continues on the last good keys, and readiness says so."""
+    test_client, refresher = client
+    fake.inject(Fault.SERVER_ERROR)
+    assert test_client.portal is not None and not test_client.portal.call(refresher.refresh_now)
+    ready = test_client.get("/health/ready")
+    assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+    assert ready.json()["checks"]["uid2_keys"]["degraded"] is True
+    assert "1 key refreshes failed in a row" in ready.json()["checks"]["uid2_keys"]["detail"]
+    assert test_client.post("/rtd", content=body(token_for(refresher))).json()["segment_ids"] == ["uid2_auto"]
+    assert test_client.portal.call(refresher.refresh_now)  # the operator is back: ready again
+    assert test_client.get("/health/ready").json()["status"] == "ready"
 
 
 def test_tokens_in_user_ext_eids_too(client: tuple[TestClient, KeyRefresher]) -> None:

@@ -186,3 +186,14 @@ def test_prewarmed_store_reload_is_immediate(data: Path, tmp_path: Path) -> None
     load(data, [write_jsonl(tmp_path / "n.jsonl", [{"kind": "uid2", "key": "new", "segments": ["cars"]}])])
     assert store.reload() is True and "uid2:new" in store.lookup(["uid2:new"], 0).hits
     store.close()
+
+
+def test_long_contextual_keys_are_answered_but_never_remembered(tmp_path: Path) -> None:
+    """The per-worker cache is bounded by entry size too: unique long URLs from requests add nothing."""
+    long_url = "example.com/" + "a" * 600
+    data = build_data_dir(tmp_path, [{"kind": "url", "key": long_url, "segments": ["sports"]}])
+    store = SQLiteStore(data)
+    misses = [f"url:example.com/{i}-" + "b" * 600 for i in range(50)]
+    assert store.lookup([f"url:{long_url}", *misses], 0).hits == {f"url:{long_url}": ["sports"]}
+    assert store.lookup(["url:example.com/short"], 0).hits == {}
+    assert list(store._context_cache) == ["url:example.com/short"]  # only the short key is remembered

@@ -1,0 +1,34 @@
+"""docker-compose.yml, profile ``cluster``: two replicas on their own volumes, one engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from server.config import load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _services() -> dict[str, Any]:
+    services: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    return {name: svc for name, svc in services.items() if "cluster" in svc.get("profiles", [])}
+
+
+def test_two_replicas_and_an_engine_behind_the_cluster_profile() -> None:
+    services = _services()
+    assert set(services) == {"engine", "node1", "node2"}
+    nodes = [services["node1"], services["node2"]]
+    assert all(svc["command"][0].endswith("exec segment-server serve") for svc in nodes)
+    assert nodes[0]["volumes"] != nodes[1]["volumes"], "nothing shared but the engine"
+    assert nodes[0]["ports"] != nodes[1]["ports"]
+    assert all(svc["depends_on"] == ["engine"] for svc in nodes)
+    assert services["engine"]["command"][0] == "redis-server"
+
+
+def test_the_replicas_environment_is_valid_cluster_settings() -> None:
+    env = {k: str(v) for k, v in _services()["node2"]["environment"].items() if "${" not in str(v)}
+    cluster = load_settings(env=env).cluster
+    assert cluster.enabled and cluster.url == "redis://engine:6379/0"
