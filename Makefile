@@ -46,10 +46,13 @@ test: dev-deps browser
 browser:
 	@scripts/install-browser.sh || { [ "$${CI:-}" != true ] && echo "chromium not installed: the status-page browser test will skip (CI fails instead)"; }
 
-# Property tests with 10x examples, randomized (HYPOTHESIS_PROFILE=deep; see tests/conftest.py).
-reliability: dev-deps
+# Property tests with 10x examples, randomized (HYPOTHESIS_PROFILE=deep; see tests/conftest.py), then
+# the reliability suite against the real server (loadtest/reliability: schemathesis, 100k fuzzed
+# requests, abusive clients, faults, damaged files, kill -9; README "Reliability").
+reliability: dev-deps native
 	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -q -p no:cacheprovider -m "not e2e and not slow" \
 		tests/server tests/privacy tests/uid2 tests/auth tests/segments tests/mirror
+	scripts/reliability
 
 lint: dev-deps
 	$(VENV)/bin/ruff check server segments loadtest tests
