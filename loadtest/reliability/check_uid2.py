@@ -18,6 +18,7 @@ import httpx
 
 from loadtest import traffic
 from loadtest.reliability import harness, operator
+from loadtest.reliability.client import find_holding
 from loadtest.servers import ServerProcess
 
 FAULTS = ("500", "429", "slow", "garbage", "bad_keys", "down")
@@ -35,18 +36,8 @@ def _uid2_state(http: httpx.Client, bearer: str) -> dict[str, Any]:
     status = http.get("/admin/status", headers={"Authorization": f"Bearer {bearer}"}).json()
     state: dict[str, Any] = status.get("subsystems", status).get("uid2", {}).get("UID2", {})
     if not state:  # the layout of /admin/status: look for the refresher's state anywhere
-        state = _find(status, "consecutive_failures") or {}
+        state = find_holding(status, "consecutive_failures") or {}
     return state
-
-
-def _find(doc: Any, key: str) -> dict[str, Any] | None:
-    if isinstance(doc, dict):
-        if key in doc:
-            return doc
-        for value in doc.values():
-            if (found := _find(value, key)) is not None:
-                return found
-    return None
 
 
 def _phase(server: ServerProcess, op: ServerProcess, fault: str, token: str, bearer: str,
@@ -78,7 +69,7 @@ def _phase(server: ServerProcess, op: ServerProcess, fault: str, token: str, bea
 
 
 def _segments(doc: Any) -> list[Any]:
-    found = _find(doc, "segment_ids") or _find(doc, "segments") or {}
+    found = find_holding(doc, "segment_ids") or find_holding(doc, "segments") or {}
     value = found.get("segment_ids", found.get("segments", []))
     return value if isinstance(value, list) else []
 

@@ -26,6 +26,7 @@ import orjson
 
 from loadtest import traffic
 from loadtest.reliability import harness
+from loadtest.reliability.client import find_holding
 from loadtest.servers import ServerProcess
 from tests.fakes.xandr import FakeXandr, Fault, LoopbackServer, Reply
 
@@ -97,18 +98,8 @@ def _delivered(fake: FakeXandr) -> set[str]:
 
 def _mirror_stats(server: ServerProcess, bearer: str) -> dict[str, Any]:
     doc = httpx.get(f"{server.base_url}/admin/status", headers={"Authorization": f"Bearer {bearer}"}, timeout=5).json()
-    stats: dict[str, Any] = _find(doc, "dead_letters") or {}
+    stats: dict[str, Any] = find_holding(doc, "dead_letters") or {}
     return stats
-
-
-def _find(doc: Any, key: str) -> dict[str, Any] | None:
-    if isinstance(doc, dict):
-        if key in doc:
-            return doc
-        for value in doc.values():
-            if (found := _find(value, key)) is not None:
-                return found
-    return None
 
 
 def _mapped_user(server: ServerProcess, bearer: str, fake: FakeXandr, users: int) -> str | None:

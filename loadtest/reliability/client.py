@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from loadtest.generator import Prepared, summarize_ms
 
@@ -139,3 +140,15 @@ def send_all(port: int, requests: Sequence[Prepared] | Iterable[Prepared], *, co
 
 def latency_summary(out: Outcomes) -> dict[str, float]:
     return summarize_ms(list(out.latencies))
+
+
+def find_holding(doc: Any, key: str) -> dict[str, Any] | None:
+    """The first object in ``doc`` (``/admin/status``, nested) that has ``key``: the checks read a
+    subsystem's counters without depending on where the status document nests them."""
+    if isinstance(doc, dict):
+        if key in doc:
+            return doc
+        for value in doc.values():
+            if (found := find_holding(value, key)) is not None:
+                return found
+    return None
