@@ -48,7 +48,7 @@ class AuthSettings(Section):
     failed_auth_window_s: int = 300
     failed_auth_max_per_client: int = 10
     failed_auth_max_per_address: int = 50
-    #: scrypt cost for client secrets (2**15 ≈ 50–100 ms, 32 MiB). Stored with each hash, so
+    #: scrypt cost for client secrets (2**15 ≈ 50–150 ms, 32 MiB). Stored with each hash, so
     #: changing it only affects secrets created afterwards.
     scrypt_n: int = 2**15
     #: Client-secret checks (scrypt) running at once per worker, in threads off the event loop.
