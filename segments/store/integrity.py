@@ -7,8 +7,9 @@ file is not an error but a SIGBUS that kills the worker. So every snapshot is ch
 serves and before it is published:
 
 1. :func:`check_header` — the 100-byte header (magic string, page size) and the file size against
-   the page count the header records (a truncated file is shorter), all from one ``read`` and one
-   ``stat``;
+   the page count the header records (a truncated file is shorter), all from one ``pread`` and
+   one ``fstat`` on a descriptor held while the file exists (closing one would drop SQLite's
+   locks, see :data:`_HELD`);
 2. :func:`quick_check` — SQLite's ``PRAGMA quick_check``: every page of every b-tree is read and
    its structure checked (not the row values). It costs about what a prewarm costs (one pass over
    the file), and on a reader's own connection it *is* the prewarm.
@@ -60,12 +61,33 @@ def expected_size(header: bytes) -> tuple[int, int]:
     return page_size, page_size * pages if valid else 0
 
 
+#: One read-only descriptor per snapshot file (by device and inode) this process has checked, kept
+#: open while the file exists. Closing *any* descriptor of a file drops every POSIX lock the process
+#: holds on it (fcntl(2)), including SQLite's: a check of the serving file (before a live edit,
+#: or a fallback re-check) that opened and closed it would let another process take the exclusive
+#: lock, checkpoint and delete the WAL under this process's reader, which then never sees another
+#: live edit (the auth database had exactly that bug). Pruned files are closed on the next check.
+_HELD: dict[tuple[int, int], int] = {}
+
+
+def _header_and_size(path: Path) -> tuple[bytes, int]:
+    st = os.stat(path)
+    fd = _HELD.get((st.st_dev, st.st_ino))
+    if fd is None:
+        for key, old in list(_HELD.items()):  # a file pruned since: no SQLite lock left to keep
+            if os.fstat(old).st_nlink == 0:
+                os.close(old)
+                del _HELD[key]
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        opened = os.fstat(fd)
+        _HELD[(opened.st_dev, opened.st_ino)] = fd
+    return os.pread(fd, HEADER_BYTES, 0), os.fstat(fd).st_size
+
+
 def check_header(path: Path, *, recheck: bool = True) -> int:
     """Raise :class:`DamagedSnapshot` unless ``path`` starts like a whole SQLite file; return its size."""
     try:
-        with open(path, "rb") as fh:
-            header = fh.read(HEADER_BYTES)
-            size = os.fstat(fh.fileno()).st_size
+        header, size = _header_and_size(path)
     except FileNotFoundError:
         raise DamagedSnapshot(path, "file not found") from None
     except OSError as exc:

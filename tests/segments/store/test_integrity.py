@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from segments.loader import load
-from segments.store import NoSnapshot, SnapshotDir, StoreError
+from segments.store import NoSnapshot, SnapshotDir, SQLiteStore, StoreError
 from segments.store.integrity import DamagedSnapshot, MissingSnapshot, check_header, verify
-from tests.helpers import TAXONOMY, write_jsonl
+from tests.helpers import TAXONOMY, build_data_dir, write_jsonl
 
 
 @pytest.fixture
@@ -111,3 +113,32 @@ def test_stale_temp_files_go_unless_a_writer_holds_the_lock(data: Path) -> None:
         assert all(p.exists() for p in stale)
     assert sorted(snapdir.clean_stale_if_idle()) == sorted(stale)
     assert not any(p.exists() for p in stale)
+
+
+def _posix_locks_held_on(path: str) -> list[str]:
+    """This process's POSIX locks on ``path`` (Linux ``/proc/locks``: SQLite's SHARED byte range)."""
+    inode = os.stat(path).st_ino
+    with open("/proc/locks") as locks:
+        return [line for line in locks if f":{inode} " in line and f" {os.getpid()} " in line]
+
+
+def test_checking_the_serving_file_keeps_its_readers_locks(tmp_path: Path) -> None:
+    """What a live edit in a worker does: check the serving file, then another process edits it.
+
+    Closing a descriptor of the file drops every POSIX lock this process holds on it, SQLite's
+    SHARED lock included; the other process could then checkpoint and delete the WAL on close,
+    and this reader would stop seeing edits (the auth database had exactly that bug).
+    """
+    data = build_data_dir(tmp_path, [{"kind": "url", "key": "example.com/a", "segments": ["sports"]}])
+    store = SQLiteStore(data, check_interval=0.0)
+    assert store.lookup(["url:example.com/b"], 0).hits == {}
+    held = _posix_locks_held_on(store.info.path)
+    assert held, "the reader holds SQLite's SHARED lock on the snapshot"
+    for _ in range(2):
+        check_header(Path(store.info.path))
+    assert _posix_locks_held_on(store.info.path) == held
+    edit = ("import sys; from segments.store import StoreWriter; "
+            "StoreWriter(sys.argv[1]).upsert_memberships([('url:example.com/b', {'cars': None})])")
+    subprocess.run([sys.executable, "-c", edit, str(data)], check=True, cwd=Path(__file__).parents[3])
+    store.maybe_reload()
+    assert store.lookup(["url:example.com/b"], 0).hits == {"url:example.com/b": ["cars"]}
