@@ -153,7 +153,7 @@ async def measure(server: servers.ServerProcess, grpc_port: int, http: list[byte
     results: dict[str, Any] = {}
     async with grpc.aio.insecure_channel(f"{servers.HOST}:{grpc_port}") as channel:
         callers = {"http_rtd": http_caller(server.port, http), "grpc_getmutations": grpc_caller(channel, pb, metadata)}
-        for name, make in callers.items():  # warm-up: connections, caches, first-call costs
+        for make in callers.values():  # warm-up: connections, caches, first-call costs
             await run_round(make, 4, 1.0, len(http))
         for concurrency in args.concurrency:
             rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in callers}

@@ -107,7 +107,7 @@ def lookup_batches(hits: list[str], count: int, rng: random.Random) -> list[list
             keys.append(rng.choice(hits))
         else:
             keys.append(K.make(K.UID2, demo.raw_uid2(rng)))
-        domain = rng.choice(demo.DOMAINS + ["unknown-publisher.test"])
+        domain = rng.choice([*demo.DOMAINS, "unknown-publisher.test"])
         section = rng.choice(demo.SECTIONS)
         page = f"{domain}/{section}/article-{rng.randrange(10_000)}".replace("//", "/")
         parts = page.split("/")

@@ -96,7 +96,7 @@ def latency_chart(runs: list[dict[str, Any]], path: Path, budget_ms: float = 5.0
             xs = [s["offered_rate"] for s in steps]
             for pct, style in styles.items():
                 ys = [max(s["latency_ms"][pct], 1e-3) for s in steps]
-                ax.plot(xs, ys, style, marker="o", markersize=3, color=colours.get(name, None),
+                ax.plot(xs, ys, style, marker="o", markersize=3, color=colours.get(name),
                         label=f"{name} {pct.replace('_', '.')}")
             if target.get("max_rate"):
                 ax.axvline(target["max_rate"], color=colours.get(name, "k"), alpha=0.3)

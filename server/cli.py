@@ -25,7 +25,7 @@ app = typer.Typer(help="Index Exchange data-partner segment server.", no_args_is
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML file layered over config/default.toml")]
 
 
-class LogFormatOpt(str, enum.Enum):
+class LogFormatOpt(enum.StrEnum):
     json = "json"
     console = "console"
 

@@ -105,7 +105,7 @@ def _seal(entries: list[Entry], parts: list[bytes]) -> Batch:
 
 def _explode(entry: Entry) -> list[Intent]:
     return [Intent(id=i, user_id=entry.user_id, domain=entry.domain, block=b, created=0.0)
-            for b, ids in zip(entry.blocks, entry.ids) for i in ids]
+            for b, ids in zip(entry.blocks, entry.ids, strict=True) for i in ids]
 
 
 def split_batch(batch: Batch) -> list[Batch]:

@@ -17,6 +17,7 @@ written, the list is kept up to ``max_buffer`` intents and further offers are dr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 
@@ -182,10 +183,8 @@ class Mirror:
         loop = asyncio.get_running_loop()
         next_at = loop.time() + interval
         while not self._stopping.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), max(0.0, next_at - loop.time()))
-            except TimeoutError:
-                pass
             next_at = loop.time() + interval
             await self.flush()
 

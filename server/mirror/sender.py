@@ -263,5 +263,5 @@ def _ids_for_entity(batch: Batch, entity: Mapping[str, Any]) -> list[int]:
     if "seg_block" in entity:  # no user_id: the empty-user_id warning
         return [i for e in batch.entries if not e.user_id for ids in e.ids for i in ids]
     key = (entity.get("seg_id"), entity.get("seg_code"), entity.get("member_id"))
-    return [i for e in batch.entries for b, ids in zip(e.blocks, e.ids) if b.key == key for i in ids]
+    return [i for e in batch.entries for b, ids in zip(e.blocks, e.ids, strict=True) if b.key == key for i in ids]
 

@@ -82,7 +82,7 @@ def _b64(match: re.Match[str]) -> str:
     has_lower = any(c.islower() for c in run)
     has_digit = any(c.isdigit() for c in run)
     # Random base64 (ids, tokens, keys) mixes all three; paths, words and snake_case names don't.
-    if has_digit and has_upper and has_lower or len(run) >= 40 and has_digit and (has_upper or has_lower):
+    if (has_digit and has_upper and has_lower) or (len(run) >= 40 and has_digit and (has_upper or has_lower)):
         return "[b64]"
     return run
 

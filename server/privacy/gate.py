@@ -216,10 +216,8 @@ class PrivacyGate:
 
     def _gdpr(self, signals: PrivacySignals, gpp_says_tcf: bool, gpp_tcf: str | None) -> Gdpr:
         flag = signals.gdpr
-        if flag is None:
-            applies = self.settings.gdpr_default
-        else:
-            applies = not (isinstance(flag, int) and flag == 0)  # 1, or garbage: applies
+        # absent: the configured default; 1, or garbage: applies
+        applies = self.settings.gdpr_default if flag is None else not (isinstance(flag, int) and flag == 0)
         if not (applies or gpp_says_tcf):
             return Gdpr.NOT_APPLICABLE
         raw = _text(signals.consent) or _text(gpp_tcf)

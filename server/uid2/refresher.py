@@ -194,7 +194,7 @@ class KeyRefresher:
             await self._early_wake.wait()
             self._early_wake.clear()
             key_id, snapshot = self._early_key_id, self.snapshot
-            if key_id is None or snapshot is not None and key_id in snapshot.keys:
+            if key_id is None or (snapshot is not None and key_id in snapshot.keys):
                 continue  # a scheduled refresh brought it meanwhile
             if self._sibling_fetched_without(key_id):
                 EARLY_REFRESHES.labels(self.scope, "skipped").inc()

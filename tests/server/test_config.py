@@ -49,7 +49,7 @@ def test_every_bad_key_is_reported(tmp_path: Path) -> None:
 def test_unreadable_toml_is_reported(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[server\n")
-    with pytest.raises(ConfigError, match="bad.toml"):
+    with pytest.raises(ConfigError, match=r"bad\.toml"):
         load_settings(bad, env={})
 
 

@@ -46,7 +46,7 @@ async def test_map_keys_memberships_by_raw_uid2(make_env: Callable[..., Env], ap
     env = make_env(api=api, map_batch_size=7)
     odd = {"kind": "email_hash", "key": "tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ=", "segments": "auto"}
     env.fake.invalid.add(did("email_hash", odd["key"]))
-    loaded = env.load(users(20) + [odd, {"kind": "email_hash", "key": "bm90IGEgaGFzaA==", "segments": "auto"}])
+    loaded = env.load([*users(20), odd, {"kind": "email_hash", "key": "bm90IGEgaGFzaA==", "segments": "auto"}])
     assert [r.reason for r in loaded.rejected] == ["invalid email_hash: hash must be a base64 SHA-256 (32 bytes)"]
     report = await env.run("map")
     assert report.error is None
