@@ -79,6 +79,14 @@ def test_published_sections(sid: int, body: str, expected: UsSection) -> None:
         pytest.param(25, "ZBABYA", id="usin header without core"),
         pytest.param(25, "ZCABYA.BVVV.kkk", id="usin section header version 2"),
         pytest.param(24, "B___.YA", id="usmd 2-bit value 3"),
+        pytest.param(7, "z", id="usnat/states: garbage (iabgpp-java testDecodeGarbage)"),
+        pytest.param(7, "BVVV", id="usnat/states: truncated"),
+        pytest.param(8, "", id="usnat/states: empty"),
+        pytest.param(7, "DVVVkkkkkpFY", id="usnat/states: version 3"),
+        pytest.param(7, "AVVVkkkkkpFY", id="usnat/states: version 0"),
+        pytest.param(9, "CVWSSVY", id="usnat/states: usva version 2"),
+        pytest.param(9, "B_____________", id="usnat/states: 2-bit value 3"),
+        pytest.param(9, "BVWS!VY", id="usnat/states: not base64url"),
     ],
 )
 def test_malformed_sections(sid: int, body: str) -> None:
