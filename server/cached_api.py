@@ -10,7 +10,6 @@ parameter names are configuration.
 from __future__ import annotations
 
 import functools
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Final
@@ -145,12 +144,9 @@ class CachedApiEndpoint:
             body = error_body(str(exc), accepted_parameters=self.accepted, accepted_combinations=self.combos)
             return 400, body, "no-store"
         store = self.services.store
-        try:
-            store.maybe_reload()
-            keys = collect_keys(found, ALL_KINDS, params.get(self.cfg.ip_param), store.ip_prefix_lengths)
-            result = store.lookup(keys, time.time() if now is None else now)
-        except sqlite3.Error:
-            return 503, error_body("store unavailable, retry"), "no-store"
+        store.maybe_reload()
+        keys = collect_keys(found, ALL_KINDS, params.get(self.cfg.ip_param), store.ip_prefix_lengths)
+        result = store.lookup(keys, time.time() if now is None else now)
         if result.failed:  # a damaged snapshot answers empty: say "retry" (5xx), not "no data" (4xx/miss)
             return 503, error_body("store unavailable, retry"), "no-store"
         answer = resolve(keys, result, store.taxonomy, self.cap)

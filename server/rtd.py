@@ -7,14 +7,13 @@ is not the client's fault is a ``200`` — a miss is ``{"segment_ids": [], "deal
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any, Final
 
 import orjson
 
 from segments import keys as K
-from segments.store.base import LookupResult, StoreError
+from segments.store.base import LookupResult
 from server import metrics as M
 from server.artf.metrics import STORE_ERRORS
 from server.http import (
@@ -53,8 +52,6 @@ _LATENCY: Final = hotpath.histogram(M.LATENCY, "rtd")
 _SEGMENTS: Final = {name: hotpath.histogram(M.SEGMENTS_RETURNED, name) for name in ("rtd", "grpc")}
 _STORE_ERRORS: Final = hotpath.tally(STORE_ERRORS)
 # What the store raises when it cannot serve: its own errors, SQLite's, and I/O.
-STORE_TROUBLE: Final = (StoreError, sqlite3.Error, OSError)
-FAILED_LOOKUP: Final = LookupResult(failed=True)  # never mutated: stands for any read that raised
 
 
 def count_lookups(keys: list[str], hits: dict[str, list[str]]) -> None:
@@ -171,14 +168,11 @@ class RtdEndpoint:
         decision = self._decide(signals.privacy)                                          # gate
         _PRIVACY.add(decision.reason)
         self._decrypt(signals, decision, now)                                             # decrypt
-        try:
-            store.maybe_reload()
-            keys = collect_keys(signals.keys, decision.allowed_kinds, signals.ip, store.ip_prefix_lengths,
-                                truncate=decision.truncate_ip, limit=self.max_keys)
-            result = store.lookup(keys, now, classifying=False, links=self.want_links)    # lookup
-        except STORE_TROUBLE:
-            result = FAILED_LOOKUP
-        if result.failed:  # a damaged snapshot answers empty (segments.store), or the read raised
+        store.maybe_reload()
+        keys = collect_keys(signals.keys, decision.allowed_kinds, signals.ip, store.ip_prefix_lengths,
+                            truncate=decision.truncate_ip, limit=self.max_keys)
+        result = store.lookup(keys, now, classifying=False, links=self.want_links)        # lookup
+        if result.failed:  # the store never raises into a request: a read it could not do answers this
             _STORE_ERRORS.add(endpoint)
             return Answer([], [], False, [])
         answer = resolve(keys, result, store.taxonomy, self.cap)
