@@ -123,7 +123,10 @@ def test_kill_9_of_the_sender_worker_loses_at_most_the_flush_window(
     ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     assert ppid == server.proc.pid, "the lease holder must be a worker of this server (never kill anything else)"
     answered, killed_at = _answered_until_killed(server, pid)
-    after_kill = [u for u, t in answered.items() if t > killed_at]
+    # A 200 read just after the kill may still be the killed worker's: it was written before SIGKILL
+    # landed and read later (or its thread waited for the lock). Only answers read well after the kill
+    # are surely the survivor's, whose intents must all arrive.
+    after_kill = [u for u, t in answered.items() if t > killed_at + SCHEDULING_ALLOWANCE]
     assert after_kill, "traffic went on after the kill (the surviving worker kept answering)"
     must_arrive = {u for u, t in answered.items() if t <= killed_at - FLUSH_INTERVAL - SCHEDULING_ALLOWANCE}
     assert len(must_arrive) >= KILL_AFTER // 4, "the kill must land well after the traffic began"
