@@ -2,13 +2,15 @@
 
 Rules, in the order they apply:
 
-* **One active sender.** Each loop renews a lease row in the outbox; a sender without it idles.
-  A killed sender stops renewing, and another takes over after ``lease_seconds``.
+* **One active sender.** Each loop renews a lease (a row in the outbox, or a key in the engine
+  with ``[cluster]``); a sender without it idles. A killed sender stops renewing, and another takes
+  over after ``lease_seconds``. Where intents wait is the :class:`~server.mirror.source.IntentSource`.
 * **Delete only after success.** Intents leave the outbox when Xandr answered ``status: "OK"``
   for their request, or move to ``dead_letters`` when a warning names them. A crash at any point
   leaves them pending, so they are sent again (adds are idempotent; duplicates are the price).
-* **Rate limits** (aiolimiter leaky buckets): ≤ ``posts_per_second`` requests and
-  ≤ ``users_per_second`` users per second; batches are cut to ≤ users_per_second users.
+* **Rate limits** (leaky buckets: aiolimiter on one node, one Lua script in the engine shared by
+  every node with ``[cluster]``): ≤ ``posts_per_second`` requests and ≤ ``users_per_second`` users
+  per second; batches are cut to ≤ users_per_second users.
 * **Retries.** Timeouts, dropped connections, 5xx and 429 back off exponentially with full
   jitter, capped at ``backoff_max``, and never shorter than ``Retry-After``. The loop is
   hand-rolled rather than stamina's because it must never give up (the outbox is the durable
@@ -20,6 +22,7 @@ Rules, in the order they apply:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import socket
@@ -29,7 +32,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
-from aiolimiter import AsyncLimiter
 
 from server.metrics import MIRROR_DEAD, MIRROR_OLDEST_AGE, MIRROR_OUTBOX_DEPTH, MIRROR_RETRIED, MIRROR_SENT
 from server.mirror import limits
@@ -39,6 +41,7 @@ from server.mirror.errors import AuthFailed, PayloadTooLarge, Rejected, Retryabl
 from server.mirror.outbox import Outbox
 from server.mirror.reconcile import Reconciler
 from server.mirror.settings import MirrorSettings
+from server.mirror.source import IntentSource, LocalSource
 from server.mirror.types import Clock
 from server.mirror.warnings import Action, classify
 
@@ -55,18 +58,17 @@ def backoff_delay(attempt: int, initial: float, cap: float, retry_after: float |
 
 
 class Sender:
-    def __init__(self, settings: MirrorSettings, outbox: Outbox, client: XandrClient, *,
+    def __init__(self, settings: MirrorSettings, source: Outbox | IntentSource, client: XandrClient, *,
                  clock: Clock = time.time, sleep: Sleep = asyncio.sleep,
                  rng: Callable[[], float] = random.random, holder: str | None = None,
                  reconciler: Reconciler | None = None) -> None:
         self._s = settings
-        self._outbox = outbox
+        self.source: IntentSource = LocalSource(source, settings) if isinstance(source, Outbox) else source
         self._client = client
         self._clock = clock
         self._sleep = sleep
         self._rng = rng
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._limiters: tuple[asyncio.AbstractEventLoop, AsyncLimiter, AsyncLimiter] | None = None
         self._max_users = max(1, min(limits.USERS_PER_REQUEST, int(settings.users_per_second)))
         self._stop = asyncio.Event()
         self._lease_renewed = 0.0
@@ -99,6 +101,10 @@ class Sender:
                     sent = await self.drain_once()
                     if self._reconciler is not None:
                         await self._reconciler.maybe_run()
+                except self.source.unavailable as exc:  # the engine: back soon, or the lease says so
+                    log.warning("mirror_queue_unavailable", error=str(exc) or type(exc).__name__)
+                    sent = 0
+                    await self._pause(min(1.0, self._s.backoff_max))
                 except Exception:  # a bug or a disk error: keep the process alive, slow down
                     log.exception("mirror_drain_failed")
                     sent = 0
@@ -106,11 +112,12 @@ class Sender:
                 if sent == 0:
                     await self._pause(self._s.idle_poll)
         finally:
-            await asyncio.to_thread(self._outbox.release_lease, self.holder)
+            with contextlib.suppress(*self.source.unavailable):
+                await self.source.release_lease(self.holder)
 
     async def drain_once(self) -> int:
-        """Send what the outbox holds now (one fetch); returns intents settled."""
-        intents = await asyncio.to_thread(self._outbox.fetch, self._s.fetch_size)
+        """Send what the queue holds now (one fetch); returns intents settled."""
+        intents = await self.source.fetch(self._s.fetch_size)
         settled = 0
         if intents:
             for batch in build_batches(intents, max_users=self._max_users):
@@ -127,13 +134,11 @@ class Sender:
             return len(batch.ids)
         attempt = 0
         while not self._stop.is_set():
-            posts, users = self._rate_limiters()
             try:
                 # Authenticate *before* taking rate budget: an auth round trip between the limiter
                 # and the POST would bunch this request up against the next one at Xandr's end.
                 await self._client.token()
-                await users.acquire(batch.users)
-                await posts.acquire()
+                await self.source.acquire_rate(batch.users)
                 result = await self._client.post_rt_segment(batch.body)
             except RetryableError as exc:
                 attempt += 1
@@ -167,14 +172,6 @@ class Sender:
             return await self._settle(batch, result)
         return None
 
-    def _rate_limiters(self) -> tuple[AsyncLimiter, AsyncLimiter]:
-        """aiolimiter buckets are bound to one event loop; make them on first use in this loop."""
-        loop = asyncio.get_running_loop()
-        if self._limiters is None or self._limiters[0] is not loop:
-            self._limiters = (loop, AsyncLimiter(self._s.posts_per_second, 1.0),
-                              AsyncLimiter(self._s.users_per_second, 1.0))
-        return self._limiters[1], self._limiters[2]
-
     async def _settle(self, batch: Batch, result: RtSegmentResult) -> int:
         dead: dict[int, str] = {}
         messages: dict[str, str] = {}
@@ -206,12 +203,12 @@ class Sender:
                 by_reason.setdefault(reason, []).append(i)
         await self._dead(by_reason, messages)
         done = [i for i in batch.ids if i not in keep and i not in dead]
-        await asyncio.to_thread(self._outbox.delete, done)
+        await self.source.delete(done)
         dead_users = {e.user_id for e in batch.entries if all(i in dead for ids in e.ids for i in ids)}
         delivered = sum(1 for e in batch.entries if e.user_id not in cut_users and e.user_id not in dead_users)
         if delivered:
             MIRROR_SENT.inc(delivered)
-            await asyncio.to_thread(self._outbox.record_sent, delivered)
+            await self.source.record_sent(delivered)
         if cut_users:
             MIRROR_RETRIED.labels(reason="too_many_users").inc()
         return len(done) + len(dead)
@@ -221,7 +218,7 @@ class Sender:
             if not ids:
                 continue
             text = message if isinstance(message, str) else message.get(reason, "")
-            await asyncio.to_thread(self._outbox.dead_letter, ids, reason, text)
+            await self.source.dead_letter(ids, reason, text)
             MIRROR_DEAD.labels(reason=reason).inc(len(ids))
             log.warning("mirror_dead_letter", reason=reason, intents=len(ids))
 
@@ -238,7 +235,10 @@ class Sender:
         now = self._clock()
         if not force and now - self._lease_renewed < self._s.lease_seconds / 3:
             return True
-        ok = await asyncio.to_thread(self._outbox.acquire_lease, self.holder, self._s.lease_seconds)
+        try:
+            ok = await self.source.take_lease(self.holder, self._s.lease_seconds)
+        except self.source.unavailable:
+            ok = False  # the engine is away: after lease_seconds someone else may hold it
         if ok:
             self._lease_renewed = now
         return ok
@@ -248,9 +248,9 @@ class Sender:
         if now - self._gauges_at < 1.0:
             return
         self._gauges_at = now
-        stats = await asyncio.to_thread(self._outbox.stats)
-        MIRROR_OUTBOX_DEPTH.set(stats.depth)
-        MIRROR_OLDEST_AGE.set(stats.oldest_age or 0.0)
+        depth, oldest_age = await self.source.gauges()
+        MIRROR_OUTBOX_DEPTH.set(depth)
+        MIRROR_OLDEST_AGE.set(oldest_age or 0.0)
 
 
 def _ids_for_entity(batch: Batch, entity: Mapping[str, Any]) -> list[int]:

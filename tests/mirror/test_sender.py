@@ -8,6 +8,7 @@ import pytest
 
 from server.mirror.outbox import Outbox
 from server.mirror.settings import MirrorSettings
+from server.mirror.source import LocalSource
 from server.mirror.types import SegBlock
 from tests.fakes.xandr import FakeXandr, Fault
 from tests.mirror.conftest import SenderFactory, run, with_
@@ -71,7 +72,8 @@ def test_users_cut_by_1000_limit_are_resent(outbox: Outbox, fake: FakeXandr, mak
 
     sender, slept = make_sender()
     sender._max_users = 1500  # pretend the batcher were wrong, so Xandr cuts at 1000
-    sender._rate_limiters = lambda: (AsyncLimiter(100), AsyncLimiter(10_000))  # type: ignore[method-assign]
+    assert isinstance(sender.source, LocalSource)
+    sender.source.rate_limiters = lambda: (AsyncLimiter(100), AsyncLimiter(10_000))  # type: ignore[method-assign]
     drain((sender, slept), rounds=1)
     assert outbox.depth() == 500 and outbox.stats().dead_letters == {}
     drain((sender, slept), rounds=1)
