@@ -33,7 +33,7 @@ def build_services(settings: Settings) -> Services:
     _wire_uid2(svc)
     mirror = settings.mirror
     if mirror.enabled:  # the outbox is in [mirror] data_dir, which defaults to [store] data_dir
-        svc.mirror = Mirror(mirror)
+        svc.mirror = Mirror(mirror, cluster=settings.cluster if settings.cluster.enabled else None)
         if not mirror.embedded_sender:  # no sender here: give the status page its own outbox view
             svc.extras["outbox"] = Outbox(mirror.data_dir)
     return svc
@@ -85,6 +85,8 @@ def readiness_checks(svc: Services) -> dict[str, ReadinessCheck]:
     if svc.settings.cluster.enabled:  # the node is made in start_background, after this runs
         checks["cluster"] = lambda: (node.readiness() if (node := svc.extras.get("cluster")) is not None
                                      else Check(True, "cluster starting", degraded=True))
+        if isinstance(mirror := svc.mirror, Mirror):  # the mirror's forwarder into the engine's stream
+            checks["mirror"] = lambda: Check(*(mirror.cluster_readiness() or (True, "")))
     return checks
 
 
@@ -154,6 +156,8 @@ def subsystem_status(svc: Services) -> dict[str, Any]:
         except Exception:  # noqa: BLE001 -- not started yet
             outbox = None
     out["mirror"] = dataclasses.asdict(outbox.stats()) if outbox is not None else None
+    if out["mirror"] is not None and isinstance(svc.mirror, Mirror) and svc.mirror.cluster is not None:
+        out["mirror"]["cluster"] = svc.mirror.cluster_status()  # the shared stream, seen from any node
     if (node := svc.extras.get("cluster")) is not None:  # [cluster] on: the engine link and sync counters
         out["cluster"] = node.status()
     return out

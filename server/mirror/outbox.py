@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +165,13 @@ class Outbox:
     # -- ops ----------------------------------------------------------------------------------
     def set_meta(self, key: str, value: str) -> None:
         self._in_tx(lambda: self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value)))
+
+    def node_id(self) -> str:
+        """This data dir's stable id (made once): names the node's forwarding mark in the engine."""
+        with self._lock, immediate(self._db):
+            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('node_id', ?)", (uuid.uuid4().hex,))
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'node_id'").fetchone()
+        return str(row[0])
 
     def get_meta(self, key: str) -> str | None:
         with self._lock:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
@@ -34,6 +35,10 @@ from server.mirror.reconcile import Reconciler
 from server.mirror.sender import Sender
 from server.mirror.settings import MirrorSettings
 from server.mirror.types import Clock, SegBlock, User
+
+if TYPE_CHECKING:  # imported at start() only with [cluster] on: a single node never loads redis-py
+    from server.cluster.settings import ClusterSettings
+    from server.cluster.stream_forward import ClusterMirror
 
 log = structlog.get_logger("server.mirror")
 
@@ -61,12 +66,19 @@ def _valid_user(user_id: str, domain: str | None) -> bool:
 
 
 class Mirror:
-    """Owns the buffer, the flusher task and (optionally) the embedded sender of one process."""
+    """Owns the buffer, the flusher task and (optionally) the embedded sender of one process.
+
+    With ``cluster`` (``[cluster] enabled``) the outbox is still written the same way, and a
+    forwarder moves it into the engine's stream, which one sender across all nodes drains
+    (:mod:`server.cluster.stream_forward`).
+    """
 
     def __init__(self, settings: MirrorSettings, *, outbox: Outbox | None = None,
                  transport: httpx.AsyncBaseTransport | None = None, clock: Clock = time.time,
-                 monotonic: Clock = time.monotonic) -> None:
+                 monotonic: Clock = time.monotonic, cluster: ClusterSettings | None = None) -> None:
         self.settings = settings
+        self.cluster = cluster
+        self.shared: ClusterMirror | None = None
         self._outbox = outbox
         self._transport = transport
         self._clock = clock
@@ -136,7 +148,12 @@ class Mirror:
             self._outbox = await asyncio.to_thread(Outbox, self.settings.data_dir, self._clock)
         self._stopping.clear()
         self._flusher = asyncio.create_task(self._flush_loop(), name="mirror-flush")
-        if self.settings.embedded_sender:
+        if self.cluster is not None:
+            from server.cluster.stream_forward import ClusterMirror
+
+            self.shared = await ClusterMirror.start(self.settings, self.cluster, self._outbox,
+                                                    transport=self._transport, clock=self._clock)
+        elif self.settings.embedded_sender:
             self._sender = make_sender(self.settings, self._outbox, self._transport, self._clock)
             self._sender_task = asyncio.create_task(self._sender.run(), name="mirror-sender")
         log.info("mirror_started", embedded_sender=self.settings.embedded_sender,
@@ -150,6 +167,9 @@ class Mirror:
         await self._flusher
         self._flusher = None
         await self.flush()  # anything offered while the loop was exiting
+        if self.shared is not None:
+            await self.shared.stop(sender_grace)
+            self.shared = None
         if self._sender is not None and self._sender_task is not None:
             self._sender.stop()
             try:
@@ -176,7 +196,21 @@ class Mirror:
                 self._buffer[:0] = rows[:keep]
                 return 0
             _FLUSHED.inc(n)
+            if self.shared is not None:
+                self.shared.forwarder.wake()  # into the engine's stream now, not at the next poll
             return n
+
+    def cluster_readiness(self) -> tuple[bool, str, bool] | None:
+        """(ok, detail, degraded) of the forwarder with ``[cluster]`` on; ``None`` otherwise."""
+        if self.cluster is None:
+            return None
+        if self.shared is None:
+            return True, "mirror starting", True
+        return self.shared.readiness()
+
+    def cluster_status(self) -> dict[str, Any] | None:
+        """The shared stream (length, pending per consumer, lease holder, dead letters, duplicates)."""
+        return None if self.shared is None else self.shared.status()
 
     async def _flush_loop(self) -> None:
         interval = self.settings.flush_interval

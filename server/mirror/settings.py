@@ -59,6 +59,8 @@ class MirrorSettings(Section):
     fetch_size: int = 5000  # intents read from the outbox per drain step
     idle_poll: float = 0.2  # sender sleep when the outbox is empty
     reconcile_interval: float = 3600.0
+    # [cluster] on: intents the engine's stream may hold; beyond it they wait in each node's outbox
+    stream_max_len: int = 1_000_000
 
     def validate(self, section: str) -> list[str]:
         errors: list[str] = []
@@ -77,7 +79,7 @@ class MirrorSettings(Section):
             errors.append(f"users_per_second: Xandr allows at most {limits.USERS_PER_SECOND:g}")
         if not 1 <= self.auths_per_window <= limits.AUTHS_PER_WINDOW:
             errors.append(f"auths_per_window: 1..{limits.AUTHS_PER_WINDOW}")
-        for name in ("dedup_max_entries", "max_buffer", "fetch_size"):
+        for name in ("dedup_max_entries", "max_buffer", "fetch_size", "stream_max_len"):
             if getattr(self, name) < 1:
                 errors.append(f"{name}: must be ≥ 1")
         for name in ("api_url", "streaming_url"):

@@ -125,6 +125,7 @@ class FakeXandr:
         # (user_id, domain) → {(seg_id, seg_code, member_id): (value, expiration)}
         self.memberships: dict[tuple[str, str | None], dict[tuple[Any, Any, Any], tuple[Any, Any]]] = {}
         self.delivered: list[tuple[float, int]] = []  # (time, users applied) per accepted POST
+        self.post_log: list[tuple[float, int]] = []  # (time, users sent) per rt-segment POST, even refused
         self.log: list[tuple[str, int]] = []  # (path, status) per request
         self.violations: list[str] = []
         self.stats = Stats()
@@ -216,7 +217,7 @@ class FakeXandr:
         now = self.clock()
         if method == "POST" and path == "/auth":
             return self._auth(body, now)
-        token = authorization or (query.get("access_token") or [None])[0]
+        token: str | None = authorization or next(iter(query.get("access_token") or ()), None)
         if path not in ("/rt-segment", "/rt-segment-processed"):
             return Reply(404, {"response": {"error_id": "NOT_FOUND", "error": "no such service"}})
         fault = self.faults.popleft() if self.faults else None
@@ -299,6 +300,7 @@ class FakeXandr:
             return Reply(400, {"response": {"error_id": "SYNTAX", "error": "Invalid JSON"}})
         entries = doc.get("rt_segment") if isinstance(doc, dict) else None
         entries = entries if isinstance(entries, list) else []
+        self.post_log.append((now, len(entries)))
         if not self.posts.take(1, now):
             self.violations.append("more than 100 POST/s")
             return self._rate_limited("writes", 100, 1)
