@@ -49,7 +49,7 @@ class StreamSource:
     def __init__(self, stream: StreamOutbox, rate: SharedRate, settings: MirrorSettings,
                  local: Outbox | None = None) -> None:
         self.stream = stream
-        self._rate = rate
+        self.rate = rate
         self._settings = settings
         self._local = local  # only for the gauges: this node's backlog
         self._lease: Lease | None = None
@@ -121,7 +121,7 @@ class StreamSource:
         await self.stream.ack([], users_sent=users)
 
     async def acquire_rate(self, users: int) -> None:
-        await self._rate.acquire(users)
+        await self.rate.acquire(users)
 
     async def gauges(self) -> tuple[int, float | None]:
         status = await self.stream.status()

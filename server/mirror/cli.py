@@ -11,10 +11,12 @@ as ``python -m server.mirror.cli run``. Settings are read as every command reads
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import orjson
 import typer
@@ -22,10 +24,17 @@ from rich.console import Console
 from rich.table import Table
 
 from server.cli_settings import exit_unconfigured, load_or_exit
+from server.cluster.settings import ClusterSettings
+from server.config import Settings
 from server.mirror.outbox import Outbox
 from server.mirror.queue import make_sender
 from server.mirror.settings import MirrorSettings
 from server.mirror.types import SegBlock
+
+if TYPE_CHECKING:  # redis-py is imported only with [cluster] on
+    from server.cluster.stream import StreamOutbox
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Mirror matched users to Xandr's Instant Audience Service.", no_args_is_help=True)
 console = Console()
@@ -36,8 +45,12 @@ Config = Annotated[Path | None, typer.Option("--config", help="TOML layered over
 
 def _settings(config: Path | None, **options: object) -> MirrorSettings:
     """``[mirror]`` as the server reads it, with the options given on the command line."""
+    return _all_settings(config, **options).mirror
+
+
+def _all_settings(config: Path | None, **options: object) -> Settings:
     table = {k: str(v) if isinstance(v, Path) else v for k, v in options.items() if v is not None}
-    return load_or_exit(config, mirror=table).mirror
+    return load_or_exit(config, mirror=table)
 
 
 @app.command()
@@ -50,34 +63,53 @@ def run(data_dir: DataDir = None, config: Config = None,
         users_per_second: Annotated[float | None, typer.Option(help="≤ 1000 users/s.")] = None,
         posts_per_second: Annotated[float | None, typer.Option(help="≤ 100 POST/s.")] = None) -> None:
     """Run the sender in the foreground until SIGTERM/SIGINT (one active sender: a lease)."""
-    settings = _settings(config, data_dir=data_dir, api_url=api_url, streaming_url=streaming_url,
-                         username=username, password_file=password_file, member_id=member_id,
-                         users_per_second=users_per_second, posts_per_second=posts_per_second)
+    everything = _all_settings(config, data_dir=data_dir, api_url=api_url, streaming_url=streaming_url,
+                               username=username, password_file=password_file, member_id=member_id,
+                               users_per_second=users_per_second, posts_per_second=posts_per_second)
+    settings = everything.mirror
     missing = settings.missing_credentials("required by `segment-server mirror run`")
     if missing:
         exit_unconfigured([f"mirror.{problem}" for problem in missing])
-    asyncio.run(_run(settings))
+    asyncio.run(_run(settings, everything.cluster if everything.cluster.enabled else None))
 
 
-async def _run(settings: MirrorSettings) -> None:
+async def _run(settings: MirrorSettings, cluster: ClusterSettings | None) -> None:
     outbox = Outbox(settings.data_dir)
-    sender = make_sender(settings, outbox)
+    engine = None
+    if cluster is None:
+        sender = make_sender(settings, outbox)
+    else:  # the member's stream in the engine, shared by every node (the lease keeps one sender)
+        from server.cluster.engine import connect
+        from server.cluster.stream import StreamKeys, StreamOutbox
+        from server.cluster.stream_forward import make_stream_sender
+
+        engine = connect(cluster)
+        sender = make_stream_sender(settings, StreamOutbox(engine, StreamKeys.of(cluster.key_prefix,
+                                                                                 settings.member_id)), outbox)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, sender.stop)
-    console.print(f"mirror sender {sender.holder} draining {outbox.path}")
+    console.print(f"mirror sender {sender.holder} draining {outbox.path if engine is None else cluster}")
     try:
         await sender.run()
     finally:
         await sender.aclose()
         outbox.close()
+        if engine is not None:
+            await engine.aclose()
 
 
 @app.command()
 def status(data_dir: DataDir = None, config: Config = None,
            as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
-    """Outbox depth, oldest intent age, sent/s, dead letters by reason, last auth, reconciliation."""
-    settings = _settings(config, data_dir=data_dir)
+    """Outbox depth, oldest intent age, sent/s, dead letters by reason, last auth, reconciliation.
+
+    With ``[cluster]`` on, also the shared stream as every node sees it (``cluster``): its length,
+    entries pending per consumer, the lease holder, dead letters and duplicates; ``depth`` is then
+    this node's intents not yet forwarded into the stream.
+    """
+    everything = _all_settings(config, data_dir=data_dir)
+    settings = everything.mirror
     outbox = Outbox(settings.data_dir)
     stats = outbox.stats()
     outbox.close()
@@ -88,6 +120,8 @@ def status(data_dir: DataDir = None, config: Config = None,
            "sent_per_second_5min": round(stats.sent_per_second, 2), "dead_letters": stats.dead_letters,
            "last_auth": last_auth, "username": settings.username or None, "sender": stats.lease_holder,
            "reconcile": orjson.loads(stats.last_reconcile) if stats.last_reconcile else None}
+    if everything.cluster.enabled:
+        doc["cluster"] = asyncio.run(_cluster_status(everything.cluster, settings))
     if as_json:
         typer.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
         return
@@ -100,12 +134,42 @@ def status(data_dir: DataDir = None, config: Config = None,
 @app.command("retry-dead-letters")
 def retry_dead_letters(data_dir: DataDir = None, config: Config = None,
                        reason: Annotated[str | None, typer.Option(help="Only this reason.")] = None) -> None:
-    """Move dead letters (all, or one reason) back into the outbox, after the cause is fixed."""
-    settings = _settings(config, data_dir=data_dir)
+    """Move dead letters (all, or one reason) back into the outbox, after the cause is fixed.
+
+    With ``[cluster]`` on, the dead letters are the engine's (any node's): back into the stream."""
+    everything = _all_settings(config, data_dir=data_dir)
+    settings = everything.mirror
+    if everything.cluster.enabled:
+        moved = asyncio.run(_on_stream(everything.cluster, settings, lambda s: s.retry_dead_letters(reason)))
+        typer.echo(f"requeued {moved} intents")
+        return
     outbox = Outbox(settings.data_dir)
     moved = outbox.retry_dead_letters(reason)
     outbox.close()
     typer.echo(f"requeued {moved} intents")
+
+
+async def _cluster_status(cluster: ClusterSettings, settings: MirrorSettings) -> dict[str, object]:
+    from server.cluster.engine import EngineError
+
+    try:
+        status = await _on_stream(cluster, settings, lambda s: s.status())
+    except EngineError as exc:
+        return {"error": f"engine unreachable: {exc or type(exc).__name__}"}
+    return dataclasses.asdict(status)
+
+
+async def _on_stream(cluster: ClusterSettings, settings: MirrorSettings,
+                     call: Callable[[StreamOutbox], Awaitable[T]]) -> T:
+    """One call on the member's stream, on a connection of its own."""
+    from server.cluster.engine import connect
+    from server.cluster.stream import StreamKeys, StreamOutbox
+
+    engine = connect(cluster)
+    try:
+        return await call(StreamOutbox(engine, StreamKeys.of(cluster.key_prefix, settings.member_id)))
+    finally:
+        await engine.aclose()
 
 
 @app.command()
