@@ -56,6 +56,7 @@ class StreamSource:
         self._consumer = ""
         self._stream_ids: dict[int, str] = {}  # Intent.id of the current fetch → stream id
         self._unacked: list[str] = []
+        self._unsent = 0  # users delivered, counted with the next XACK
         self._claim_cursor = "0-0"
         self._claim_at = 0.0
         self.duplicates = 0
@@ -110,15 +111,13 @@ class StreamSource:
             intents.append(decode(n, payload))
         return intents
 
-    async def delete(self, ids: Sequence[int]) -> None:
+    async def delete(self, ids: Sequence[int], users_delivered: int = 0) -> None:
         self._unacked += [self._stream_ids[i] for i in ids]
+        self._unsent += users_delivered
         await self._settle_unacked()
 
     async def dead_letter(self, ids: Sequence[int], reason: str, message: str) -> None:
         await self.stream.dead_letter([self._stream_ids[i] for i in ids], reason, message)
-
-    async def record_sent(self, users: int) -> None:
-        await self.stream.ack([], users_sent=users)
 
     async def acquire_rate(self, users: int) -> None:
         await self.rate.acquire(users)
@@ -132,12 +131,12 @@ class StreamSource:
         return stats.depth, stats.oldest_age
 
     async def _settle_unacked(self) -> None:
-        if not self._unacked:
+        if not self._unacked and not self._unsent:
             return
-        ids, self._unacked = self._unacked, []
+        ids, users, self._unacked, self._unsent = self._unacked, self._unsent, [], 0
         try:
-            await self.stream.ack(ids)
-        except BaseException:
-            self._unacked = ids + self._unacked  # settled at Xandr: acknowledge when the engine is back
+            await self.stream.ack(ids, users_sent=users)
+        except BaseException:  # settled at Xandr: acknowledge when the engine is back
+            self._unacked, self._unsent = ids + self._unacked, users + self._unsent
             raise
 

@@ -203,12 +203,11 @@ class Sender:
                 by_reason.setdefault(reason, []).append(i)
         await self._dead(by_reason, messages)
         done = [i for i in batch.ids if i not in keep and i not in dead]
-        await self.source.delete(done)
         dead_users = {e.user_id for e in batch.entries if all(i in dead for ids in e.ids for i in ids)}
         delivered = sum(1 for e in batch.entries if e.user_id not in cut_users and e.user_id not in dead_users)
+        await self.source.delete(done, delivered)
         if delivered:
             MIRROR_SENT.inc(delivered)
-            await self.source.record_sent(delivered)
         if cut_users:
             MIRROR_RETRIED.labels(reason="too_many_users").inc()
         return len(done) + len(dead)

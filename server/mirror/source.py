@@ -42,13 +42,12 @@ class IntentSource(Protocol):
         """Up to ``limit`` intents to send now; they stay pending until ``delete`` or ``dead_letter``."""
         ...
 
-    async def delete(self, ids: Sequence[int]) -> None:
-        """Xandr accepted them: they leave the queue (the at-least-once point)."""
+    async def delete(self, ids: Sequence[int], users_delivered: int = 0) -> None:
+        """Xandr accepted them: they leave the queue (the at-least-once point), and the users they
+        carried count as sent — in the same step, so a crash cannot split the two."""
         ...
 
     async def dead_letter(self, ids: Sequence[int], reason: str, message: str) -> None: ...
-
-    async def record_sent(self, users: int) -> None: ...
 
     async def acquire_rate(self, users: int) -> None:
         """Wait for budget for one POST carrying ``users`` users (posts/s and users/s ceilings)."""
@@ -78,14 +77,16 @@ class LocalSource:
     async def fetch(self, limit: int) -> list[Intent]:
         return await asyncio.to_thread(self.outbox.fetch, limit)
 
-    async def delete(self, ids: Sequence[int]) -> None:
-        await asyncio.to_thread(self.outbox.delete, ids)
+    async def delete(self, ids: Sequence[int], users_delivered: int = 0) -> None:
+        await asyncio.to_thread(self._settle, ids, users_delivered)
+
+    def _settle(self, ids: Sequence[int], users_delivered: int) -> None:
+        self.outbox.delete(ids)
+        if users_delivered:
+            self.outbox.record_sent(users_delivered)
 
     async def dead_letter(self, ids: Sequence[int], reason: str, message: str) -> None:
         await asyncio.to_thread(self.outbox.dead_letter, ids, reason, message)
-
-    async def record_sent(self, users: int) -> None:
-        await asyncio.to_thread(self.outbox.record_sent, users)
 
     async def acquire_rate(self, users: int) -> None:
         posts, users_limiter = self.rate_limiters()
