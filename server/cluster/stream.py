@@ -38,6 +38,8 @@ from redis.exceptions import ResponseError
 from server.mirror.types import Intent, SegBlock
 
 GROUP: Final = "senders"
+#: A past sender with nothing pending is forgotten after this long (its name is in ``status``).
+PRUNE_IDLE_MS: Final = 600_000
 #: Rows per forward script call; several calls go in one pipeline.
 FORWARD_CHUNK: Final = 500
 
@@ -96,6 +98,20 @@ for _, e in ipairs(entries) do
   end
 end
 return {moved, last}
+"""
+
+#: KEYS: stream. ARGV: group, consumer to keep, idle ms. Deletes idle consumers with nothing pending.
+PRUNE_SCRIPT: Final = """
+local n = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if f['name'] ~= ARGV[2] and f['pending'] == 0 and f['idle'] >= tonumber(ARGV[3]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+    n = n + 1
+  end
+end
+return n
 """
 
 
@@ -195,6 +211,7 @@ class StreamOutbox:
         self._forward = engine.register_script(FORWARD_SCRIPT)
         self._dead = engine.register_script(DEAD_SCRIPT)
         self._retry = engine.register_script(RETRY_SCRIPT)
+        self._prune = engine.register_script(PRUNE_SCRIPT)
 
     async def ensure_group(self) -> None:
         """The consumer group, from the stream's start (entries forwarded before it existed count)."""
@@ -241,6 +258,14 @@ class StreamOutbox:
     async def dead_letter(self, stream_ids: Sequence[str], reason: str, message: str) -> int:
         return int(await self._dead(keys=[self.keys.stream, self.keys.dead, self.keys.dead_counts],
                                     args=[GROUP, reason, message, f"{time.time():.3f}", *stream_ids]))
+
+    async def prune_consumers(self, keep: str, idle_ms: int = PRUNE_IDLE_MS) -> int:
+        """Drop consumers (past senders) with nothing pending, idle ≥ ``idle_ms``, in one script: never
+        one with pending entries (XGROUP DELCONSUMER would drop them from the pending list)."""
+        try:
+            return int(await self._prune(keys=[self.keys.stream], args=[GROUP, keep, idle_ms]))
+        except ResponseError:  # NOGROUP: nothing forwarded yet
+            return 0
 
     # -- ops ---------------------------------------------------------------------------------------
     async def status(self) -> StreamStatus:

@@ -10,6 +10,8 @@ An :class:`~server.mirror.source.IntentSource`, so the drain loop is the single-
    possible duplicate (``segserver_mirror_duplicates_total`` and the engine's counter);
 3. ``XREADGROUP … >``: entries never delivered.
 
+Each read asks for up to ``fetch_size`` entries, so one drain step handles at most three times that.
+
 Settling (XACK + XDEL) that fails because the engine went away is retried before the next fetch,
 so an engine blip after Xandr's OK costs no duplicate.
 """
@@ -67,7 +69,12 @@ class StreamSource:
             self._lease = Lease(self.stream.engine, self.stream.keys.prefix, self.stream.keys.lease_name,
                                 ttl_s=ttl, owner=holder)
             self._consumer = holder
-        return await self._lease.renew() or await self._lease.acquire()
+        if await self._lease.renew():
+            return True
+        if not await self._lease.acquire():
+            return False
+        await self.stream.prune_consumers(keep=holder)  # a takeover: forget long-gone senders
+        return True
 
     async def release_lease(self, holder: str) -> None:
         if self._lease is not None and self._lease.owner == holder:

@@ -203,11 +203,28 @@ def remove(user: Annotated[str, typer.Option("--user", help="User id.")],
         except ValueError:
             console.print("[red]without --store-dir, --segment must be a numeric Xandr seg_id[/red]")
             raise typer.Exit(2) from None
-    settings = _settings(config, data_dir=data_dir)
-    outbox = Outbox(settings.data_dir)
+    everything = _all_settings(config, data_dir=data_dir)
+    outbox = Outbox(everything.mirror.data_dir)
     n = outbox.add_many([(user, domain, b) for b in blocks])
+    where = "in the outbox"
+    if everything.cluster.enabled:  # into the shared stream now; else a server on this data dir does it
+        where = asyncio.run(_forward_now(everything.cluster, everything.mirror, outbox))
     outbox.close()
-    typer.echo(f"queued {n} removals")
+    typer.echo(f"queued {n} removals {where}")
+
+
+async def _forward_now(cluster: ClusterSettings, settings: MirrorSettings, outbox: Outbox) -> str:
+    from server.cluster.engine import EngineError
+    from server.cluster.stream_forward import Forwarder
+
+    async def forward(stream: StreamOutbox) -> int:
+        return await Forwarder(outbox, stream, outbox.node_id(), settings.stream_max_len).forward_once()
+
+    try:
+        moved = await _on_stream(cluster, settings, forward)
+    except EngineError as exc:
+        return f"in this node's outbox (engine unreachable: {exc or type(exc).__name__}; forwarded later)"
+    return f"({moved} outbox rows forwarded into the cluster's stream)"
 
 
 if __name__ == "__main__":
