@@ -46,8 +46,8 @@ SEGMENTS = [Segment(id="s1", xandr=XandrMapping(seg_id=10001, value=1, expiratio
 
 
 def settings_for(base: str, data_dir: Path, **kw: object) -> MirrorSettings:
-    return MirrorSettings(enabled=True, data_dir=data_dir, api_url=base, streaming_url=base, username="mirror-user",
-                          password="s3cret", **kw)  # type: ignore[arg-type]
+    return MirrorSettings(enabled=True, data_dir=data_dir, api_url=base, streaming_url=base,
+                          username="mirror-user", password="s3cret", **kw)  # type: ignore[arg-type]
 
 
 async def throughput(seconds: float) -> dict[str, float]:
@@ -55,7 +55,8 @@ async def throughput(seconds: float) -> dict[str, float]:
     n = int(seconds * limits.USERS_PER_SECOND)
     with tempfile.TemporaryDirectory() as tmp, LoopbackServer(fake) as base:
         box = Outbox(Path(tmp))
-        box.add_many([(f"user-{i}", None, SegBlock(seg_id=10001, value=1, expiration=1440)) for i in range(n)])
+        box.add_many([(f"user-{i}", None, SegBlock(seg_id=10001, value=1, expiration=1440))
+                      for i in range(n)])
         sender = make_sender(settings_for(base, Path(tmp)), box)
         task = asyncio.create_task(sender.run())
         t0 = time.monotonic()
@@ -97,7 +98,8 @@ async def cluster_throughput(seconds: float) -> dict[str, float]:
             stream = StreamOutbox(engine, StreamKeys.of("bench", None))
             await stream.ensure_group()
             box = Outbox(Path(tmp))
-            box.add_many([(f"user-{i}", None, SegBlock(seg_id=10001, value=1, expiration=1440)) for i in range(n)])
+            box.add_many([(f"user-{i}", None, SegBlock(seg_id=10001, value=1, expiration=1440))
+                          for i in range(n)])
             t0 = time.perf_counter()
             await Forwarder(box, stream, box.node_id(), 10_000_000).forward_once()
             forward_s = time.perf_counter() - t0
@@ -169,8 +171,8 @@ def main() -> None:
     for row in lat:
         print(f"{row['xandr']:>11} {row['p50_us']:>8} {row['p99_us']:>8} {row['max_us']:>8}")
     if args.json:
-        args.json.write_bytes(orjson.dumps({"throughput": tp, "cluster_throughput": ctp, "offer_latency": lat},
-                                           option=orjson.OPT_INDENT_2))
+        results = {"throughput": tp, "cluster_throughput": ctp, "offer_latency": lat}
+        args.json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
 
 
 if __name__ == "__main__":

@@ -286,7 +286,8 @@ class StreamOutbox:
             stream_length=int(length), lease_holder=holder, duplicates=int(duplicates or 0),
             pending={str(c["name"]): int(c["pending"]) for c in pending.get("consumers") or []},
             dead_letters={str(k): int(v) for k, v in dead.items()},
-            sent_last_5min=sum(int(s) for s in sent if s), forwarded={k: int(v) for k, v in forwarded.items()})
+            sent_last_5min=sum(int(s) for s in sent if s),
+            forwarded={k: int(v) for k, v in forwarded.items()})
 
     async def retry_dead_letters(self, reason: str | None = None) -> int:
         """Move dead letters (all, or one reason) back into the stream, 1000 per script call."""

@@ -133,7 +133,8 @@ class ClusterMirror:
 
     @classmethod
     async def start(cls, settings: MirrorSettings, cluster: ClusterSettings, local: Outbox, *,
-                    transport: httpx.AsyncBaseTransport | None = None, clock: Clock = time.time) -> ClusterMirror:
+                    transport: httpx.AsyncBaseTransport | None = None,
+                    clock: Clock = time.time) -> ClusterMirror:
         node_id = await asyncio.to_thread(local.node_id)
         self = cls(settings, cluster, local, connect(cluster), node_id)
         with contextlib.suppress(*EngineError):  # down at start: the loops retry
@@ -192,7 +193,8 @@ class ClusterMirror:
                 self._status_error = None
                 MIRROR_STREAM_LENGTH.set(self._status.stream_length)
             except EngineError as exc:
-                self._status, self._status_error = None, f"engine unreachable ({str(exc) or type(exc).__name__})"
+                self._status = None
+                self._status_error = f"engine unreachable ({str(exc) or type(exc).__name__})"
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), STATUS_EVERY_S)
 
@@ -204,4 +206,5 @@ def make_stream_sender(settings: MirrorSettings, stream: StreamOutbox, local: Ou
     client = XandrClient(settings, http, clock=clock, auth_log=local)
     reconciler = Reconciler(client, local, settings.member_id, settings.reconcile_interval, clock)
     rate = SharedRate(stream.engine, stream.keys, settings.posts_per_second, settings.users_per_second)
-    return Sender(settings, StreamSource(stream, rate, settings, local), client, clock=clock, reconciler=reconciler)
+    source = StreamSource(stream, rate, settings, local)
+    return Sender(settings, source, client, clock=clock, reconciler=reconciler)

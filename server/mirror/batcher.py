@@ -30,7 +30,8 @@ class Entry:
     ids: tuple[tuple[int, ...], ...]  # per block: every intent id collapsed into it
 
     def as_json(self) -> dict[str, object]:
-        return {"user_id": self.user_id, "seg_block": [b.as_json() for b in self.blocks], "domain": self.domain}
+        return {"user_id": self.user_id, "seg_block": [b.as_json() for b in self.blocks],
+                "domain": self.domain}
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,9 +175,11 @@ async def _on_stream(cluster: ClusterSettings, settings: MirrorSettings,
 @app.command()
 def remove(user: Annotated[str, typer.Option("--user", help="User id.")],
            segment: Annotated[list[str], typer.Option("--segment", help="Our segment id (repeatable).")],
-           domain: Annotated[str | None, typer.Option("--domain", help="idfa/aaid/…; omit = Xandr id.")] = None,
+           domain: Annotated[str | None, typer.Option(
+               "--domain", help="idfa/aaid/…; omit = Xandr id.")] = None,
            store_dir: Annotated[Path | None, typer.Option(
-               help="Store data dir to map our segment ids to Xandr; without it --segment is a Xandr seg_id.")] = None,
+               help="Store data dir to map our segment ids to Xandr; without it --segment is a "
+                    "Xandr seg_id.")] = None,
            data_dir: DataDir = None, config: Config = None) -> None:
     """Queue removal of a user from Xandr segments (``expiration: -1``)."""
     from server.mirror.limits import DOMAINS, EXPIRE_REMOVE

@@ -123,7 +123,8 @@ class XandrClient:
         await self._http.aclose()
 
     @staticmethod
-    def make_http(settings: MirrorSettings, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    def make_http(settings: MirrorSettings,
+                  transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
         timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
         return httpx.AsyncClient(transport=transport, timeout=timeout,
                                  limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),

@@ -19,12 +19,14 @@ class Limit:
 
 #: name → (value, unit, where the documentation says it)
 LIMITS: Final[dict[str, Limit]] = {
-    "users_per_request": Limit(1000, "users", "error example: users past 1000 get 'Too many user_ids in request.'"),
+    "users_per_request": Limit(1000, "users",
+                               "error example: users past 1000 get 'Too many user_ids in request.'"),
     "seg_blocks_per_user_per_call": Limit(100, "segments", "呼び出しごとにユーザーごとに最大 100 セグメント"),
     "payload_bytes": Limit(1_000_000, "bytes", "JSON ペイロードは 1 MB を超えないように"),
     "posts_per_second": Limit(100, "POST/s per member", "1 秒あたり最大 100 POST 呼び出し (メンバーあたり)"),
     "users_per_second": Limit(1000, "users/s", "1 秒あたり最大 1,000 ユーザー"),
-    "processed_gets_per_second": Limit(1000, "GET/s per member", "1000 reads per 1 seconds to rt-segment-processed"),
+    "processed_gets_per_second": Limit(1000, "GET/s per member",
+                                       "1000 reads per 1 seconds to rt-segment-processed"),
     "auths_per_window": Limit(10, "successful auths", "authentication-service: 10 per 5-minute period"),
     "auth_window_seconds": Limit(300, "seconds", "authentication-service: 5-minute period"),
     "token_idle_seconds": Limit(2 * 3600, "seconds", "token valid 2 hours from the most recent call"),

@@ -89,7 +89,8 @@ class Outbox:
     def add_many(self, rows: Iterable[Row]) -> int:
         """Append intents in one transaction (one fsync for the lot); returns how many."""
         now = self._clock()
-        params = [(u, d, b.seg_id, b.seg_code, b.member_id, b.value, b.expiration, now, 0) for u, d, b in rows]
+        params = [(u, d, b.seg_id, b.seg_code, b.member_id, b.value, b.expiration, now, 0)
+                  for u, d, b in rows]
         if not params:
             return 0
         with self._lock, immediate(self._db):
@@ -100,7 +101,8 @@ class Outbox:
     def fetch(self, limit: int) -> list[Intent]:
         """The oldest ``limit`` pending intents; they stay in the outbox until :meth:`delete`."""
         with self._lock:
-            rows = self._db.execute(f"SELECT id, {_COLUMNS} FROM intents ORDER BY id LIMIT ?", (limit,)).fetchall()
+            rows = self._db.execute(f"SELECT id, {_COLUMNS} FROM intents ORDER BY id LIMIT ?",
+                                    (limit,)).fetchall()
         return [_intent(r) for r in rows]
 
     def delete(self, ids: Sequence[int]) -> None:
@@ -145,7 +147,8 @@ class Outbox:
         return True
 
     def release_lease(self, holder: str, name: str = "sender") -> None:
-        self._in_tx(lambda: self._db.execute("DELETE FROM lease WHERE name = ? AND holder = ?", (name, holder)))
+        self._in_tx(lambda: self._db.execute("DELETE FROM lease WHERE name = ? AND holder = ?",
+                                             (name, holder)))
 
     # -- auth bookkeeping (the 10 / 5 min limit must survive restarts) -------------------------
     def record_auth(self, result: str) -> None:
@@ -164,12 +167,14 @@ class Outbox:
 
     # -- ops ----------------------------------------------------------------------------------
     def set_meta(self, key: str, value: str) -> None:
-        self._in_tx(lambda: self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value)))
+        self._in_tx(lambda: self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                             (key, value)))
 
     def node_id(self) -> str:
         """This data dir's stable id (made once): names the node's forwarding mark in the engine."""
         with self._lock, immediate(self._db):
-            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('node_id', ?)", (uuid.uuid4().hex,))
+            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('node_id', ?)",
+                             (uuid.uuid4().hex,))
             row = self._db.execute("SELECT value FROM meta WHERE key = 'node_id'").fetchone()
         return str(row[0])
 
@@ -186,7 +191,8 @@ class Outbox:
         def move() -> None:
             nonlocal moved
             cur = self._db.execute(
-                f"INSERT INTO intents ({_COLUMNS}) SELECT {_COLUMNS} FROM dead_letters {where} ORDER BY id", args)
+                f"INSERT INTO intents ({_COLUMNS}) SELECT {_COLUMNS} FROM dead_letters {where} ORDER BY id",
+                args)
             moved = cur.rowcount
             self._db.execute(f"DELETE FROM dead_letters {where}", args)
         self._in_tx(move)
@@ -194,8 +200,9 @@ class Outbox:
 
     def dead_letters(self, limit: int = 100) -> list[tuple[Intent, str, str]]:
         with self._lock:
-            rows = self._db.execute(f"SELECT id, {_COLUMNS}, reason, message FROM dead_letters ORDER BY id LIMIT ?",
-                                    (limit,)).fetchall()
+            rows = self._db.execute(
+                f"SELECT id, {_COLUMNS}, reason, message FROM dead_letters ORDER BY id LIMIT ?",
+                (limit,)).fetchall()
         return [(_intent(r[:10]), r[10], r[11]) for r in rows]
 
     def depth(self) -> int:
@@ -206,7 +213,8 @@ class Outbox:
         now = self._clock()
         with self._lock:
             depth, oldest = self._db.execute("SELECT COUNT(*), MIN(created) FROM intents").fetchone()
-            dead = dict(self._db.execute("SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason").fetchall())
+            dead = dict(self._db.execute(
+                "SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason").fetchall())
             sent = self._db.execute("SELECT COALESCE(SUM(users), 0) FROM sent WHERE minute >= ?",
                                     (int((now - 300) // 60),)).fetchone()[0]
             auth = self._db.execute("SELECT ts, result FROM auths ORDER BY ts DESC LIMIT 1").fetchone()

@@ -25,10 +25,10 @@ from server.mirror.types import Clock
 
 log = structlog.get_logger("server.mirror.reconcile")
 
-MATCH_RATE = Gauge("segserver_mirror_match_rate", "Xandr rt-segment-processed match_rate of the last hour (%)",
-                   multiprocess_mode="max")
-PROBLEMS = Gauge("segserver_mirror_processed_problems", "Xandr rt-segment-processed problem counts, last hour",
-                 ["kind"], multiprocess_mode="max")
+MATCH_RATE = Gauge("segserver_mirror_match_rate",
+                   "Xandr rt-segment-processed match_rate of the last hour (%)", multiprocess_mode="max")
+PROBLEMS = Gauge("segserver_mirror_processed_problems",
+                 "Xandr rt-segment-processed problem counts, last hour", ["kind"], multiprocess_mode="max")
 
 PROBLEM_FIELDS = ("num_invalid_users", "num_unauth_segments", "num_inactive_segments", "num_invalid_segments",
                   "num_other_errors")
@@ -104,6 +104,8 @@ class Reconciler:
         for kind, n in result.problems.items():
             PROBLEMS.labels(kind=kind).set(n)
         bad = {k: v for k, v in result.problems.items() if v and k != "num_invalid_users"}
-        log_fn = log.warning if bad or (result.match_rate is not None and result.match_rate < 50) else log.info
-        log_fn("mirror_reconcile", match_rate=result.match_rate, hour=result.processed_hour, **result.problems)
+        low_match = result.match_rate is not None and result.match_rate < 50
+        log_fn = log.warning if bad or low_match else log.info
+        log_fn("mirror_reconcile", match_rate=result.match_rate, hour=result.processed_hour,
+               **result.problems)
         return result

@@ -204,7 +204,8 @@ class Sender:
         await self._dead(by_reason, messages)
         done = [i for i in batch.ids if i not in keep and i not in dead]
         dead_users = {e.user_id for e in batch.entries if all(i in dead for ids in e.ids for i in ids)}
-        delivered = sum(1 for e in batch.entries if e.user_id not in cut_users and e.user_id not in dead_users)
+        delivered = sum(1 for e in batch.entries
+                        if e.user_id not in cut_users and e.user_id not in dead_users)
         await self.source.delete(done, delivered)
         if delivered:
             MIRROR_SENT.inc(delivered)
@@ -262,5 +263,6 @@ def _ids_for_entity(batch: Batch, entity: Mapping[str, Any]) -> list[int]:
     if "seg_block" in entity:  # no user_id: the empty-user_id warning
         return [i for e in batch.entries if not e.user_id for ids in e.ids for i in ids]
     key = (entity.get("seg_id"), entity.get("seg_code"), entity.get("member_id"))
-    return [i for e in batch.entries for b, ids in zip(e.blocks, e.ids, strict=True) if b.key == key for i in ids]
+    return [i for e in batch.entries for b, ids in zip(e.blocks, e.ids, strict=True)
+            if b.key == key for i in ids]
 

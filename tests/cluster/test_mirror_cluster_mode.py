@@ -73,10 +73,11 @@ def test_offer_reaches_xandr_through_the_stream_and_status_shows_the_shared_stat
 def test_the_shared_bucket_takes_both_budgets_or_neither(cluster: ClusterSettings) -> None:
     async def main() -> None:
         engine = connect(cluster)
-        rate = SharedRate(engine, StreamKeys.of(cluster.key_prefix, 1), posts_per_second=2, users_per_second=10)
+        keys = StreamKeys.of(cluster.key_prefix, 1)
+        rate = SharedRate(engine, keys, posts_per_second=2, users_per_second=10)
         assert await rate.try_acquire(10) == 0.0  # a full second's worth of users: the burst
         assert await rate.try_acquire(1) > 0, "users spent: no POST, even though posts budget is left"
-        other = SharedRate(engine, StreamKeys.of(cluster.key_prefix, 1), posts_per_second=2, users_per_second=10)
+        other = SharedRate(engine, keys, posts_per_second=2, users_per_second=10)
         assert await other.try_acquire(1) > 0, "the budget is the member's, not the process's"
         await engine.aclose()
 
@@ -102,7 +103,8 @@ def test_a_takeover_forgets_idle_past_senders_but_never_one_with_pending_entries
 def test_cli_status_retry_and_remove_use_the_engine(cluster: ClusterSettings, tmp_path: Path) -> None:
     config = tmp_path / "server.toml"
     config.write_text(toml_text({"store": {"data_dir": tmp_path / "data"},
-                                 "cluster": {"enabled": True, "url": cluster.url, "key_prefix": cluster.key_prefix},
+                                 "cluster": {"enabled": True, "url": cluster.url,
+                                             "key_prefix": cluster.key_prefix},
                                  "mirror": {"member_id": 1234}}))
 
     async def dead_letter_one() -> None:

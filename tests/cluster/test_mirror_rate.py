@@ -51,7 +51,8 @@ def test_two_contending_senders_stay_under_the_shared_ceiling(
         cluster: ClusterSettings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fake = FakeXandr(posts_per_second=POSTS_PER_S, users_per_second=USERS_PER_S)
     settings = MirrorSettings(enabled=True, data_dir=tmp_path, api_url="https://api.test",
-                              streaming_url="https://streaming.test", username="mirror-user", password="s3cret",
+                              streaming_url="https://streaming.test", username="mirror-user",
+                              password="s3cret",
                               member_id=1234, posts_per_second=POSTS_PER_S, users_per_second=USERS_PER_S,
                               fetch_size=USERS_PER_POST, backoff_initial=0.05, backoff_max=0.5)
     sources: list[StreamSource] = []
@@ -85,8 +86,9 @@ def test_two_contending_senders_stay_under_the_shared_ceiling(
     span = fake.post_log[-1][0] - fake.post_log[0][0]
     with capsys.disabled():
         print(f"\ntwo senders, shared ceiling {POSTS_PER_S:g} POST/s, {USERS_PER_S:g} users/s: "
-              f"{len(fake.post_log)} POSTs in {span:.1f} s; most in {WINDOW_S:g} s: {posts} POSTs, {users} users; "
-              f"bucket waits per sender {[s.rate.waits for s in sources]}; fake's violations {len(fake.violations)}")
+              f"{len(fake.post_log)} POSTs in {span:.1f} s; most in {WINDOW_S:g} s: {posts} POSTs, "
+              f"{users} users; bucket waits per sender {[s.rate.waits for s in sources]}; "
+              f"fake's violations {len(fake.violations)}")
     assert all(s.rate.waits > 0 for s in sources), "both senders were held back: they did contend"
     assert posts <= POSTS_PER_S * (WINDOW_S + 1) + POSTS_ALLOWANCE, posts
     assert users <= USERS_PER_S * (WINDOW_S + 1) + USERS_ALLOWANCE, users

@@ -84,8 +84,8 @@ class MirrorNode:
         self.server: Server | None = None
 
     def start(self) -> MirrorNode:
-        self.server = serve_ready(self.config, port=self.port, logs=self.root / "server.log", data_dir=self.data,
-                                  merged=True)
+        self.server = serve_ready(self.config, port=self.port, logs=self.root / "server.log",
+                                  data_dir=self.data, merged=True)
         return self
 
     @property
@@ -215,7 +215,8 @@ def test_kill_9_of_the_lease_holding_node_mid_mirror(
     window_start = killed_at - FLUSH_INTERVAL - SCHEDULING_ALLOWANCE
     # Anything answered by the survivor, and by the victim before its flush window, must arrive.
     must_arrive = {u for u, (node, t) in answered.items() if node == survivor.name or t <= window_start}
-    assert any(node == survivor.name and t > killed_at + SCHEDULING_ALLOWANCE for node, t in answered.values())
+    assert any(node == survivor.name and t > killed_at + SCHEDULING_ALLOWANCE
+               for node, t in answered.values()), "the surviving node kept answering after the kill"
     wait_for(lambda: must_arrive <= delivered(fake), DEADLINE,
              lambda: f"{len(must_arrive - delivered(fake))} answered memberships never reached Xandr")
     new_holder = lease_holder(own_engine, prefix)
@@ -233,7 +234,8 @@ def test_kill_9_of_the_lease_holding_node_mid_mirror(
     with fake.lock:
         at_xandr = fake.stats.valid_adds - len(fake.memberships)
     with capsys.disabled():
-        print(f"\nkill -9 mid-mirror: {len(answered)} answered, {len(lost)} lost in the victim's flush window, "
+        print(f"\nkill -9 mid-mirror: {len(answered)} answered, "
+              f"{len(lost)} lost in the victim's flush window, "
               f"{len(stranded)} stranded in its outbox until restart; duplicates counted "
               f"{status['duplicates']}, seen at Xandr {at_xandr}; "
               f"POSTs in flight at the kill {in_flight}; sent/5 min {status['sent_last_5min']}")
@@ -264,8 +266,10 @@ def test_engine_down_keeps_intents_in_the_local_outbox_and_forwards_them_when_ba
         took = wait_for(lambda: set(during) <= delivered(fake), DEADLINE,
                         lambda: f"{len(set(during) - delivered(fake))} held intents never reached Xandr")
         wait_for(lambda: not node.local_intents(), DEADLINE, "the local outbox never emptied")
-        wait_for(lambda: "degraded" not in node.ready()["checks"]["mirror"], DEADLINE, "readiness stayed degraded")
+        wait_for(lambda: "degraded" not in node.ready()["checks"]["mirror"], DEADLINE,
+                 "readiness stayed degraded")
         with capsys.disabled():
-            print(f"\nengine down: 300 intents held locally ({detail!r}); delivered {took:.1f} s after it came back")
+            print(f"\nengine down: 300 intents held locally ({detail!r}); "
+                  f"delivered {took:.1f} s after it came back")
     finally:
         node.stop()

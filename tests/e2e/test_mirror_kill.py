@@ -121,7 +121,8 @@ def test_kill_9_of_the_sender_worker_loses_at_most_the_flush_window(
     pid = _sender_pid(server)
     assert pid != server.proc.pid, "with --workers 2 the sender runs in a worker, not the supervisor"
     ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    assert ppid == server.proc.pid, "the lease holder must be a worker of this server (never kill anything else)"
+    assert ppid == server.proc.pid, \
+        "the lease holder must be a worker of this server (never kill anything else)"
     answered, killed_at = _answered_until_killed(server, pid)
     # A 200 read just after the kill may still be the killed worker's: it was written before SIGKILL
     # landed and read later (or its thread waited for the lock). Only answers read well after the kill
@@ -135,7 +136,8 @@ def test_kill_9_of_the_sender_worker_loses_at_most_the_flush_window(
         return {uid for uid, domain in fake.memberships if domain is None}
 
     wait_for(lambda: must_arrive <= delivered(), DRAIN_DEADLINE,
-             lambda: f"{len(must_arrive - delivered())} intents answered before the window never reached Xandr")
+             lambda: f"{len(must_arrive - delivered())} intents answered before the window "
+                     "never reached Xandr")
     wait_for(lambda: set(after_kill) <= delivered(), DRAIN_DEADLINE,
              lambda: f"{len(set(after_kill) - delivered())} intents of the surviving worker missing")
     lost = set(answered) - delivered()

@@ -282,8 +282,9 @@ class FakeXandr:
                 "response": {
                     "status": "error",
                     "error_id": "LIMIT",
-                    "error": f"Rate limit exceeded. You have exceeded your request limit of {limit} {kind} per "
-                    "1 seconds to rt-segment, please wait and try again or contact Xandr for higher limits.",
+                    "error": f"Rate limit exceeded. You have exceeded your request limit of {limit} {kind} "
+                    "per 1 seconds to rt-segment, please wait and try again or contact Xandr for higher "
+                    "limits.",
                 }
             },
             {"Retry-After": str(retry_after)},

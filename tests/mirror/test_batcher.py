@@ -12,8 +12,8 @@ def intents(users: int, segs: int, *, code_len: int = 0, start: int = 0) -> list
     for u in range(users):
         for s in range(segs):
             n += 1
-            block = (SegBlock(seg_code="c" * code_len + str(s), member_id=7, value=1, expiration=1440) if code_len
-                     else SegBlock(seg_id=10_000 + s, value=1, expiration=1440))
+            block = (SegBlock(seg_code="c" * code_len + str(s), member_id=7, value=1, expiration=1440)
+                     if code_len else SegBlock(seg_id=10_000 + s, value=1, expiration=1440))
             out.append(Intent(n, f"user-{u}", None, block, 0.0))
     return out
 
@@ -34,7 +34,8 @@ def test_limits(users: int, segs: int, requests: int, max_users_seen: int, max_b
         assert len({e["user_id"] for e in doc}) == len(doc)  # a user at most once per call
         assert all(len(e["seg_block"]) <= 100 for e in doc)
     assert max(len(orjson.loads(b.body)["rt_segment"]) for b in batches) == max_users_seen
-    assert max(len(e["seg_block"]) for b in batches for e in orjson.loads(b.body)["rt_segment"]) == max_blocks_seen
+    assert max(len(e["seg_block"]) for b in batches
+               for e in orjson.loads(b.body)["rt_segment"]) == max_blocks_seen
     assert sorted(i for b in batches for i in b.ids) == list(range(1, users * segs + 1))
 
 
@@ -49,13 +50,15 @@ def test_seed_wire_shape() -> None:
     [batch] = build_batches([Intent(1, "12345678900987654321", None, SegBlock(seg_id=10001, value=1,
                                                                                expiration=1440), 0.0)])
     assert orjson.loads(batch.body) == {"rt_segment": [{"user_id": "12345678900987654321", "seg_block": [
-        {"seg_id": 10001, "seg_code": None, "value": 1, "expiration": 1440, "member_id": None}], "domain": None}]}
+        {"seg_id": 10001, "seg_code": None, "value": 1, "expiration": 1440, "member_id": None}],
+        "domain": None}]}
 
 
 def test_latest_intent_wins_and_all_ids_ride_along() -> None:
     add = SegBlock(seg_id=1, value=1, expiration=1440)
     rm = SegBlock(seg_id=1, value=1, expiration=-1)
-    [batch] = build_batches([Intent(1, "u", None, add, 0), Intent(2, "u", None, rm, 0), Intent(3, "v", "idfa", add, 0)])
+    [batch] = build_batches([Intent(1, "u", None, add, 0), Intent(2, "u", None, rm, 0),
+                             Intent(3, "v", "idfa", add, 0)])
     doc = orjson.loads(batch.body)["rt_segment"]
     assert doc[0]["seg_block"][0]["expiration"] == -1 and doc[1]["domain"] == "idfa"
     assert sorted(batch.ids) == [1, 2, 3]

@@ -12,14 +12,16 @@ from server.mirror.client import MemoryAuthLog, XandrClient, parse_rt_segment, r
 from server.mirror.errors import AuthFailed, AuthRateLimited, PayloadTooLarge, RetryableError
 from server.mirror.outbox import Outbox
 from server.mirror.settings import MirrorSettings
+from tests.fakes.clock import FakeClock
 from tests.fakes.xandr import FakeXandr, Fault
-from tests.mirror.conftest import FakeClock, run, with_
+from tests.mirror.conftest import run, with_
 
 BODY = orjson.dumps({"rt_segment": [{"user_id": "12345678900987654321", "domain": None, "seg_block": [
     {"seg_id": 10001, "seg_code": None, "value": 1, "expiration": 1440, "member_id": None}]}]})
 
 
-def client_for(settings: MirrorSettings, fake: FakeXandr, clock: FakeClock, auth_log: Any = None) -> XandrClient:
+def client_for(settings: MirrorSettings, fake: FakeXandr, clock: FakeClock,
+               auth_log: Any = None) -> XandrClient:
     log = auth_log or MemoryAuthLog(clock)
     return XandrClient(settings, XandrClient.make_http(settings, fake.transport()), clock=clock, auth_log=log)
 
@@ -74,7 +76,8 @@ def test_proactive_refresh_idle(settings: MirrorSettings, xfake: FakeXandr, fclo
     assert not any(status == 401 for _, status in xfake.log)  # never used a dead token
 
 
-def test_proactive_refresh_before_24h_hard(settings: MirrorSettings, xfake: FakeXandr, fclock: FakeClock) -> None:
+def test_proactive_refresh_before_24h_hard(settings: MirrorSettings, xfake: FakeXandr,
+                                           fclock: FakeClock) -> None:
     c = client_for(settings, xfake, fclock)
 
     async def go() -> None:
@@ -174,7 +177,8 @@ def test_payload_too_large(settings: MirrorSettings, xfake: FakeXandr, fclock: F
         {"message": "'seg_block' is required", "entity": {"user_id": "asdf"}},
         {"message": "No valid rt_segment in request.", "entity": {"rt_segment": [{"user_id": "asdf"}]}}]},
         0, 0, ["'seg_block' is required", "No valid rt_segment in request."], id="unwrapped (seed)"),
-    pytest.param({"response": {"status": "OK", "new_field": {"x": 1}, "warnings": [{"message": "m"}, "junk"]}},
+    pytest.param({"response": {"status": "OK", "new_field": {"x": 1},
+                               "warnings": [{"message": "m"}, "junk"]}},
                  None, None, ["m"], id="unknown fields tolerated"),
 ])
 def test_parse_shapes(body: Any, users: int | None, segments: int | None, messages: list[str]) -> None:

@@ -4,7 +4,7 @@ import pytest
 
 from server.mirror.dedup import Dedup
 from server.mirror.types import SegBlock
-from tests.mirror.conftest import FakeClock
+from tests.fakes.clock import FakeClock
 
 
 @pytest.mark.parametrize(("expiration", "fraction", "fresh_seconds"), [

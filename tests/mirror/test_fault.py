@@ -22,8 +22,9 @@ ADD = SegBlock(seg_id=10001, value=1, expiration=1440)
 
 
 def start_sender(base: str, data_dir: Path, secret: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, SEGMENT_SERVER_MIRROR__LEASE_SECONDS="1.5", SEGMENT_SERVER_MIRROR__IDLE_POLL="0.05",
-               SEGMENT_SERVER_MIRROR__BACKOFF_INITIAL="0.05", SEGMENT_SERVER_MIRROR__BACKOFF_MAX="0.5")
+    env = dict(os.environ, SEGMENT_SERVER_MIRROR__LEASE_SECONDS="1.5",
+               SEGMENT_SERVER_MIRROR__IDLE_POLL="0.05", SEGMENT_SERVER_MIRROR__BACKOFF_INITIAL="0.05",
+               SEGMENT_SERVER_MIRROR__BACKOFF_MAX="0.5")
     return subprocess.Popen(
         [sys.executable, "-m", "server.mirror.cli", "run", "--data-dir", str(data_dir), "--api-url", base,
          "--streaming-url", base, "--username", "mirror-user", "--password-file", str(secret)],

@@ -24,7 +24,8 @@ def sig(**kw: object) -> RequestSignals:
     pytest.param(sig(tokens=[IdToken("UID2", "A4AA")]), ALLOWED, [], ["uid2"], id="uid2 not mirrorable"),
     pytest.param(sig(tokens=[IdToken("EUID", "A4AA")], xandr_ids=["9"]), ALLOWED, [("9", None)], ["euid"],
                  id="euid beside a xandr id"),
-    pytest.param(sig(xandr_ids=["123"], ifa="x", device_os="ios"), BARRED, [], ["privacy"], id="privacy gate"),
+    pytest.param(sig(xandr_ids=["123"], ifa="x", device_os="ios"), BARRED, [], ["privacy"],
+                 id="privacy gate"),
     pytest.param(sig(xandr_ids=["1", "1", ""]), ALLOWED, [("1", None)], [], id="dedup and empty"),
 ])
 def test_mirrorable_users(signals: RequestSignals, decision: PrivacyDecision,

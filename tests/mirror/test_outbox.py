@@ -4,7 +4,7 @@ from pathlib import Path
 
 from server.mirror.outbox import Outbox
 from server.mirror.types import SegBlock
-from tests.mirror.conftest import FakeClock
+from tests.fakes.clock import FakeClock
 
 B1 = SegBlock(seg_id=10001, value=1, expiration=1440)
 B2 = SegBlock(seg_code="abcd", member_id=1661, value=1, expiration=1440)

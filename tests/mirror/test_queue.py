@@ -35,8 +35,9 @@ def test_offer_reaches_outbox_within_flush_interval(settings: MirrorSettings) ->
         await mirror.stop()
     run(go())
     box = Outbox(settings.data_dir)
-    assert sorted(rows(box), key=str) == sorted([("idfa-1", "idfa", 10001, 1440), ("idfa-1", "idfa", None, 1440),
-                                                 ("x1", None, 10001, 1440), ("x1", None, None, 1440)], key=str)
+    expected = [("idfa-1", "idfa", 10001, 1440), ("idfa-1", "idfa", None, 1440),
+                ("x1", None, 10001, 1440), ("x1", None, None, 1440)]
+    assert sorted(rows(box), key=str) == sorted(expected, key=str)
     box.close()
 
 

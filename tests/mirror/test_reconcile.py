@@ -6,8 +6,9 @@ from server.mirror.client import XandrClient
 from server.mirror.outbox import Outbox
 from server.mirror.reconcile import Reconciler, summarise
 from server.mirror.settings import MirrorSettings
+from tests.fakes.clock import FakeClock
 from tests.fakes.xandr import FakeXandr
-from tests.mirror.conftest import FakeClock, run
+from tests.mirror.conftest import run
 
 # the seed-adjacent documentation's hourly example (check-usage-statistics)
 HOURLY = [
@@ -17,7 +18,8 @@ HOURLY = [
     {"match_rate": 50.0, "member_id": 123, "num_inactive_segments": 1, "num_invalid_segments": 1,
      "num_invalid_users": 1, "num_other_errors": 0, "num_unauth_segments": 1, "num_valid_adds": 0,
      "num_valid_removes": 2, "num_valid_users": 1, "processed_hour": "2015-11-03 19:00:00",
-     "error_log_lines": "Inactive segments (id, code, segment owner member id): (321456, 'segment_312456', 123)",
+     "error_log_lines":
+         "Inactive segments (id, code, segment owner member id): (321456, 'segment_312456', 123)",
      "future_field": True},
 ]
 
@@ -34,7 +36,8 @@ def test_hourly_run_stores_result_for_ops(settings: MirrorSettings, tmp_path: ob
     clock = FakeClock()
     fake = FakeXandr(clock=clock, unknown_users=frozenset({"ghost"}))
     box = Outbox(settings.data_dir, clock)
-    client = XandrClient(settings, XandrClient.make_http(settings, fake.transport()), clock=clock, auth_log=box)
+    client = XandrClient(settings, XandrClient.make_http(settings, fake.transport()), clock=clock,
+                         auth_log=box)
     rec = Reconciler(client, box, 1234, 3600, clock)
     body = orjson.dumps({"rt_segment": [{"user_id": u, "domain": None, "seg_block": [{"seg_id": 1}]}
                                         for u in ("a", "ghost")]})

@@ -9,8 +9,9 @@ import pytest
 from server.mirror.client import XandrClient
 from server.mirror.errors import RetryableError
 from server.mirror.settings import MirrorSettings
+from tests.fakes.clock import FakeClock
 from tests.fakes.xandr import FakeXandr
-from tests.mirror.conftest import FakeClock, run
+from tests.mirror.conftest import run
 
 BODY = b'{"rt_segment":[]}'
 RATE_TEXT = {"response": {"error": "Rate limit exceeded. You have exceeded your request limit"}}
@@ -25,7 +26,8 @@ RATE_TEXT = {"response": {"error": "Rate limit exceeded. You have exceeded your 
     pytest.param(200, RATE_TEXT, {}, "rate_limit_message", None, id="rate-limit text without the status"),
 ])
 def test_retry_reason_follows_the_status(settings: MirrorSettings, status: int, body: object,
-                                         headers: dict[str, str], reason: str, retry_after: float | None) -> None:
+                                         headers: dict[str, str], reason: str,
+                                         retry_after: float | None) -> None:
     clock = FakeClock()
     xandr = FakeXandr(clock=clock, posts_per_second=1e9, users_per_second=1e12)
 

@@ -107,7 +107,8 @@ def test_backoff_grows_and_is_capped() -> None:
     assert backoff_delay(3, 0.5, 60, None, rng=lambda: 0.5) == 1.0  # full jitter
 
 
-def test_stop_during_outage_keeps_everything(outbox: Outbox, fake: FakeXandr, make_sender: SenderFactory) -> None:
+def test_stop_during_outage_keeps_everything(outbox: Outbox, fake: FakeXandr,
+                                             make_sender: SenderFactory) -> None:
     outbox.add_many([("u1", None, ADD)])
     fake.inject(*[Fault.SERVER_ERROR] * 1000)
     sender, _ = make_sender()

@@ -45,13 +45,15 @@ def test_layers_file_env_overrides(tmp_path: Path) -> None:
     cfg.write_text('[mirror]\nusername = "file"\nmember_id = 7\nxandr_eid_sources = ["a.com", "b.com"]\n')
     s = load_settings(cfg, env={"SEGMENT_SERVER_MIRROR__MEMBER_ID": "9"},
                       overrides={"mirror": {"data_dir": str(tmp_path)}}).mirror
-    assert (s.username, s.member_id, s.data_dir, s.xandr_eid_sources) == ("file", 9, tmp_path, ("a.com", "b.com"))
+    assert (s.username, s.member_id, s.data_dir, s.xandr_eid_sources) == \
+        ("file", 9, tmp_path, ("a.com", "b.com"))
 
 
 @pytest.mark.parametrize(("table", "env", "expected"), [
     pytest.param("", {}, "data", id="default: the store's default"),
     pytest.param('[store]\ndata_dir = "/srv/seg"\n', {}, "/srv/seg", id="follows [store] data_dir"),
-    pytest.param("", {"SEGMENT_SERVER_STORE__DATA_DIR": "/env/seg"}, "/env/seg", id="follows the store env var"),
+    pytest.param("", {"SEGMENT_SERVER_STORE__DATA_DIR": "/env/seg"}, "/env/seg",
+                 id="follows the store env var"),
     pytest.param('[store]\ndata_dir = "/srv/seg"\n[mirror]\ndata_dir = "/srv/outbox"\n', {}, "/srv/outbox",
                  id="explicit [mirror] data_dir wins"),
 ])
@@ -63,7 +65,8 @@ def test_outbox_dir_is_the_store_data_dir_unless_set(tmp_path: Path, table: str,
 
 
 def test_strings_from_the_environment_are_taken_as_written() -> None:
-    s = load_settings(env={"SEGMENT_SERVER_MIRROR__USERNAME": "12345", "SEGMENT_SERVER_MIRROR__PASSWORD": "true",
+    s = load_settings(env={"SEGMENT_SERVER_MIRROR__USERNAME": "12345",
+                           "SEGMENT_SERVER_MIRROR__PASSWORD": "true",
                            "SEGMENT_SERVER_MIRROR__ENABLED": "false"})
     assert (s.mirror.username, s.mirror.password, s.mirror.enabled) == ("12345", "true", False)
 
