@@ -104,6 +104,8 @@ class StreamSource:
         claimed: list[tuple[str, str]] = []
         if claiming:
             cursor, claimed = claimed_entries(replies[1])
+            mine = {sid for sid, _ in own}
+            claimed = [entry for entry in claimed if entry[0] not in mine]  # our own, idle while we retried
             self._claim_cursor = cursor
             if cursor == "0-0":
                 self._claim_at = now + CLAIM_EVERY_S

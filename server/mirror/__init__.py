@@ -6,6 +6,10 @@
 
 The app lifespan owns one :class:`Mirror` per worker (``start()`` / ``stop()``); the sender runs
 embedded (one worker wins the lease) or as ``segment-server mirror run``.
+
+With ``[cluster] enabled`` the hot path and the SQLite outbox are the same; a forwarder moves the
+outbox into the engine's stream and one sender across all nodes drains it
+(:mod:`server.cluster.stream_forward`, through the :class:`~server.mirror.source.IntentSource` seam).
 """
 
 from server.mirror.ids import mirrorable_users

@@ -173,3 +173,23 @@ def test_member_keys_share_the_cluster_hash_tag() -> None:
     assert keys.lease == "{segment-server}:lease:mirror-sender:1234"
     assert StreamKeys.of("p", None).stream == "{p}:mirror:default:stream"
     assert dataclasses.replace(keys, member="9").stream.endswith(":mirror:9:stream")
+
+
+def test_own_unsettled_entries_are_reread_not_counted_as_duplicates(cluster: ClusterSettings,
+                                                                    settings: MirrorSettings) -> None:
+    """A batch the loop gave up on (stopping, auth failure) is read again by its own consumer."""
+    fake = FakeXandr()
+
+    async def body(stream: StreamOutbox, local: Outbox) -> None:
+        local.add_many([(f"u{i}", None, ADD) for i in range(5)])
+        await Forwarder(local, stream, "node-a", 1_000_000).forward_once()
+        sender = sender_on(settings, stream, local, fake, "me")
+        assert await sender.source.take_lease("me", 5)
+        assert len(await sender.source.fetch(10)) == 5
+        await asyncio.sleep(settings.lease_seconds + 0.1)  # idle long enough for XAUTOCLAIM
+        again = await sender.source.fetch(10)
+        assert sorted(i.user_id for i in again) == [f"u{i}" for i in range(5)]
+        assert (await stream.status()).duplicates == 0
+        await sender.aclose()
+
+    run_with_stream(cluster, settings, body)
