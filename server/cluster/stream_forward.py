@@ -88,7 +88,7 @@ class Forwarder:
         return moved
 
     async def run(self, stopping: asyncio.Event) -> None:
-        delay = POLL_S
+        delay = 0.0  # at once: readiness says "forwarding" (or why not) right after start
         while not stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
@@ -97,7 +97,7 @@ class Forwarder:
                 await self.forward_once()
             except EngineError as exc:
                 self._trouble(f"engine unreachable ({str(exc) or type(exc).__name__})")
-                delay = min(RETRY_MAX_S, delay * 2)
+                delay = min(RETRY_MAX_S, max(POLL_S, delay * 2))
                 continue
             if self.state.stream_full:
                 self._trouble(f"engine stream full (stream_max_len = {self._max_len})")

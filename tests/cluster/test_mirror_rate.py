@@ -27,7 +27,7 @@ from tests.fakes.xandr import FakeXandr
 
 POSTS_PER_S, USERS_PER_S = 20.0, 100.0
 USERS_PER_POST = 5  # fetch_size: both ceilings bind at once (20 × 5 = 100)
-N_USERS = 600
+N_USERS = 400
 WINDOW_S = 2.0
 #: Arrival jitter at the fake (an event loop shared by two senders on a loaded 2-core box).
 POSTS_ALLOWANCE, USERS_ALLOWANCE = 2, 2 * USERS_PER_POST
