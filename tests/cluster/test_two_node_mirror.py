@@ -125,6 +125,17 @@ class MirrorNode:
         answer: dict[str, Any] = json.loads(done.stdout)
         return answer
 
+    def admin_status(self) -> dict[str, Any]:
+        """``/admin/status`` with an admin token made by this node's CLI."""
+        made = run_cli(self.config, "identities", "create", "--name", "ops", "--no-secret", "-s", "admin")
+        assert made.returncode == 0, made.stderr
+        token = run_cli(self.config, "identities", "token", json.loads(made.stdout)["identity"]["id"])
+        assert token.returncode == 0, token.stderr
+        answer: dict[str, Any] = httpx.get(
+            f"http://127.0.0.1:{self.port}/admin/status", timeout=5,
+            headers={"authorization": f"Bearer {json.loads(token.stdout)['token']}"}).json()
+        return answer
+
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
@@ -223,10 +234,12 @@ def test_kill_9_of_the_lease_holding_node_mid_mirror(
     new_holder = lease_holder(own_engine, prefix)
     assert new_holder is not None and int(new_holder.split(":")[1]) in survivor.pids
 
-    status = survivor.mirror_status()["cluster"]  # from the surviving node: the shared view
     wait_for(lambda: (status := survivor.mirror_status()["cluster"])["stream_length"] == 0
              and not status["pending"], DEADLINE, "the stream never drained")
-    status = survivor.mirror_status()["cluster"]
+    status = survivor.mirror_status()["cluster"]  # the CLI on the surviving node: the shared view
+    shared = survivor.admin_status()["subsystems"]["mirror"]["cluster"]  # the same, on the admin API
+    assert shared["forwarding"] is True and shared["stream"]["duplicates"] == status["duplicates"]
+    assert shared["stream"]["lease_holder"] == new_holder
     stranded = victim.local_intents()  # durable on the killed node, not yet forwarded
     victim.start()  # the same data dir: its forwarder ships them
     wait_for(lambda: stranded <= delivered(fake), DEADLINE, "the restarted node never forwarded its rows")
