@@ -14,47 +14,31 @@ route                                       method  does
 
 Every route requires the ``admin`` scope (unless admin auth is switched off). ``expires_in`` is
 seconds, 3600–86400, default from settings (24 h); a token scope the identity lacks is a 400.
-Store calls block (SQLite, scrypt), so they run in the thread pool.
+Store calls block (SQLite, scrypt), so they run in the thread pool. Handlers raise; the one
+exception table (:mod:`server.auth.exception_handlers`) answers, an unreadable auth database
+included (503, recorded for readiness by :meth:`~server.auth.dbhealth.AuthDbHealth.reporting`).
 """
 
 from __future__ import annotations
-
-import sqlite3
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
-from server.auth.errors import AuthError
+from server.auth.exception_handlers import admin_endpoint
 from server.auth.guard import Guard
-from server.auth.jsonio import auth_error_response, error_response, field, json_object, json_response
-from server.auth.require import Endpoint, require
-from server.auth.scopes import ADMIN
+from server.auth.jsonio import field, json_object, json_response
+from server.auth.require import Endpoint
 from server.auth.service import IdentityService
 
 
 def admin_identity_routes(service: IdentityService, guard: Guard) -> list[Route]:
-    """The routes, each wrapped in the admin-scope guard."""
-    guarded = require(guard, ADMIN)
+    """The routes: admin scope first, then the handler under the one exception table."""
 
-    def handler(fn: Any) -> Endpoint:
-        async def endpoint(request: Request) -> Response:
-            try:
-                result: Response = await fn(request)
-            except AuthError as exc:
-                return auth_error_response(exc)
-            except sqlite3.Error as exc:  # unreadable auth database: a clear 503, logged once by health
-                service.health.failed(exc)
-                return error_response(503, "auth_database_unavailable",
-                                      f"{service.health.problem}; tokens already issued keep working")
-            service.health.recovered()
-            return result
-
-        endpoint.__name__ = fn.__name__
-        endpoint.__doc__ = fn.__doc__
-        return guarded(endpoint)
+    def handler(fn: Endpoint) -> ASGIApp:
+        return admin_endpoint(guard, service.health.reporting(fn))
 
     async def create_identity(request: Request) -> Response:
         """Create an identity: ``{"display_name", "scopes", "client_secret": true}``."""

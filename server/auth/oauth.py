@@ -25,7 +25,6 @@
 from __future__ import annotations
 
 import base64
-import sqlite3
 import time
 from typing import Final
 from urllib.parse import parse_qsl, unquote_plus
@@ -37,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server.auth.errors import InvalidScope
+from server.auth.errors import AuthDatabaseUnavailable, InvalidScope
 from server.auth.identities import Identity, is_identity_id
 from server.auth.ratelimit import FailureLimiter
 from server.auth.scopes import format_scopes, parse_scopes
@@ -90,20 +89,19 @@ class TokenEndpoint:
         self.by_address = FailureLimiter(window_s=window, max_failures=settings.failed_auth_max_per_address, clock=clock)
         self.secret_checks = SecretChecks(threads=settings.secret_check_threads,
                                           queued_per_address=settings.secret_checks_queued_per_address)
+        self._reported_token = service.health.reporting(self._token)  # sqlite3.Error → 503, recorded
 
     def routes(self) -> list[Route]:
         return [Route("/oauth/token", self.handle, methods=["POST"], name="oauth_token")]
 
     async def handle(self, request: Request) -> Response:
+        """RFC 6749 §5.2 answers in their own shape (not the admin table's ``{"error", "detail"}``)."""
         try:
-            response = await self._token(request)
+            return await self._reported_token(request)
         except OAuthError as exc:
             return exc.response()
-        except sqlite3.Error as exc:  # the auth database is unreadable: say so, never a bare 500
-            self.service.health.failed(exc)
+        except AuthDatabaseUnavailable:  # recorded for readiness by reporting(); never a bare 500
             return _DB_UNAVAILABLE.response()
-        self.service.health.recovered()
-        return response
 
     async def _token(self, request: Request) -> Response:
         params = await _form(request)
