@@ -119,5 +119,6 @@ def _kill_server_during_load(ws: harness.Workspace, server: ServerProcess, beare
     version = int(current.removeprefix("snap-").removesuffix(".sqlite"))
     return restarted, {"load_exit": loader.returncode, "stale_removed": b"left by a killed load" in err,
                        "load_stderr": err.decode(errors="replace")[-400:], "current": current,
-                       "serving": serving[:120], "serves_new": version > 1 and f"snapshot v{version}," in serving,
+                       "serving": serving[:120],
+                       "serves_new": version > 1 and f"snapshot v{version}," in serving,
                        "hit_status": hit.status_code}

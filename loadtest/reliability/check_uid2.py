@@ -87,7 +87,8 @@ def run(quick: bool) -> harness.CheckResult:
             token = traffic.Uid2Minter(document).mint(raw, "valid") or ""
             with ws.start({"uid2": {**uid2, **UID2_SETTINGS}}) as server:
                 with httpx.Client(base_url=server.base_url, timeout=5.0) as http:
-                    baseline = http.post("/rtd", json=_rtd_body(token), headers={"Authorization": f"Bearer {bearer}"})
+                    baseline = http.post("/rtd", json=_rtd_body(token),
+                                         headers={"Authorization": f"Bearer {bearer}"})
                 baseline_hit = bool(_segments(baseline.json()))
                 for fault in faults:
                     phases.append(_phase(server, op, fault, token, bearer, seconds))
@@ -100,6 +101,7 @@ def run(quick: bool) -> harness.CheckResult:
                        for p in phases)
     return harness.CheckResult(
         "uid2-operator-faults", f"operator {', '.join(faults)} for {seconds:.0f} s each while /rtd decrypts "
-        "a valid token (refresh every 1 s)", figure if baseline_hit else "baseline token did not decrypt: " + figure,
+        "a valid token (refresh every 1 s)",
+        figure if baseline_hit else "baseline token did not decrypt: " + figure,
         passed, {"phases": phases, "baseline_hit": baseline_hit, "baseline_body": baseline.text[:300],
                  "server_alive": alive})

@@ -31,7 +31,8 @@ from loadtest.servers import ServerProcess
 from tests.fakes.xandr import FakeXandr, Fault, LoopbackServer, Reply
 
 FLUSH_WINDOW_S = 0.1 + 0.05  # flush_interval, plus the answer's way back to the client
-MIRROR: dict[str, harness.Scalar] = {"enabled": True, "username": "mirror-user", "password": "s3cret", "embedded_sender": True,
+MIRROR: dict[str, harness.Scalar] = {"enabled": True, "username": "mirror-user", "password": "s3cret",
+                                     "embedded_sender": True,
           "dedup_fraction": 0.0, "lease_seconds": 1.5, "idle_poll": 0.05, "backoff_initial": 0.05,
           "backoff_max": 0.5, "connect_timeout": 0.5, "read_timeout": 1.0}
 
@@ -97,7 +98,8 @@ def _delivered(fake: FakeXandr) -> set[str]:
 
 
 def _mirror_stats(server: ServerProcess, bearer: str) -> dict[str, Any]:
-    doc = httpx.get(f"{server.base_url}/admin/status", headers={"Authorization": f"Bearer {bearer}"}, timeout=5).json()
+    doc = httpx.get(f"{server.base_url}/admin/status", headers={"Authorization": f"Bearer {bearer}"},
+                    timeout=5).json()
     stats: dict[str, Any] = find_holding(doc, "dead_letters") or {}
     return stats
 
@@ -131,10 +133,11 @@ def _faults_phase(server: ServerProcess, sender: Sender, fake: FakeXandr, quick:
 
 def _warnings_phase(server: ServerProcess, sender: Sender, fake: FakeXandr, bearer: str) -> dict[str, Any]:
     sender.send("invalid", 20)
-    ok = harness.wait_for(lambda: sum(_mirror_stats(server, bearer).get("dead_letters", {}).values()) >= 20, 20.0)
+    ok = harness.wait_for(lambda: sum(_mirror_stats(server,
+                                                    bearer).get("dead_letters", {}).values()) >= 20, 20.0)
     stats = _mirror_stats(server, bearer)
-    return {"invalid_users_sent": 20, "dead_letters": stats.get("dead_letters"), "outbox_depth": stats.get("depth"),
-            "pass": ok}
+    return {"invalid_users_sent": 20, "dead_letters": stats.get("dead_letters"),
+            "outbox_depth": stats.get("depth"), "pass": ok}
 
 
 def _kill_phase(ws: harness.Workspace, server: ServerProcess, sender: Sender, fake: FakeXandr,
@@ -179,7 +182,8 @@ def run(quick: bool) -> harness.CheckResult:
             user = _mapped_user(server, bearer, fake, ws.users)
             if user is None:
                 return harness.CheckResult("xandr-mirror-faults", "mirror to the fake Xandr",
-                                           "no demo user reached the fake Xandr", False, {"log": fake.log[-20:]})
+                                           "no demo user reached the fake Xandr", False,
+                                           {"log": fake.log[-20:]})
             sender = Sender(server, bearer, user)
             details["faults"] = _faults_phase(server, sender, fake, quick)
             details["warnings"] = _warnings_phase(server, sender, fake, bearer)

@@ -61,7 +61,8 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
 
 
 Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-BROKEN = (OSError, RuntimeError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError)
+BROKEN = (OSError, RuntimeError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
+          IndexError)
 
 
 async def _exchange(conn: Conn | None, port: int, raw: bytes, deadline: float,
@@ -118,7 +119,8 @@ async def _worker(port: int, queue: asyncio.Queue[tuple[int, Prepared]], out: Ou
     _close(conn)
 
 
-async def _send(port: int, requests: Iterable[Prepared], concurrency: int, deadline: float, keep: int) -> Outcomes:
+async def _send(port: int, requests: Iterable[Prepared], concurrency: int, deadline: float,
+                keep: int) -> Outcomes:
     queue: asyncio.Queue[tuple[int, Prepared]] = asyncio.Queue()
     for item in enumerate(requests):
         queue.put_nowait(item)

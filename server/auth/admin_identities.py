@@ -46,7 +46,8 @@ def admin_identity_routes(service: IdentityService, guard: Guard) -> list[Route]
         name = field(data, "display_name", str, "")
         scopes = field(data, "scopes", (list, str), [])
         with_secret = field(data, "client_secret", bool, True)
-        identity, secret = await run_in_threadpool(service.create_identity, name, scopes, with_secret=with_secret)
+        identity, secret = await run_in_threadpool(service.create_identity, name, scopes,
+                                                   with_secret=with_secret)
         return json_response({"identity": identity.to_json(), "client_secret": secret}, 201)
 
     async def list_identities(request: Request) -> Response:
@@ -71,7 +72,8 @@ def admin_identity_routes(service: IdentityService, guard: Guard) -> list[Route]
         data = await json_object(request, optional=True)
         scopes = field(data, "scopes", (list, str))
         expires_in = data.get("expires_in")  # type and range checked by the service (message names the range)
-        issued = await run_in_threadpool(service.get_token, request.path_params["identity_id"], scopes, expires_in)
+        issued = await run_in_threadpool(service.get_token, request.path_params["identity_id"], scopes,
+                                         expires_in)
         return json_response(issued.to_json(), 201)
 
     async def revoke_tokens(request: Request) -> Response:
@@ -100,7 +102,8 @@ def admin_identity_routes(service: IdentityService, guard: Guard) -> list[Route]
     return [
         Route("/admin/identities", handler(create_identity), methods=["POST"], name="admin_identity_create"),
         Route("/admin/identities", handler(list_identities), methods=["GET"], name="admin_identity_list"),
-        Route("/admin/identities/{identity_id}", handler(get_identity), methods=["GET"], name="admin_identity_get"),
+        Route("/admin/identities/{identity_id}", handler(get_identity), methods=["GET"],
+              name="admin_identity_get"),
         Route("/admin/identities/{identity_id}", handler(delete_identity), methods=["DELETE"],
               name="admin_identity_delete"),
         Route("/admin/identities/{identity_id}/tokens", handler(issue_token), methods=["POST"],

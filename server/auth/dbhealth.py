@@ -40,7 +40,8 @@ T = TypeVar("T")
 class AuthDbHealth:
     """``problem`` is ``None`` while the auth database reads fine, else what went wrong (with the path)."""
 
-    def __init__(self, path: Path, *, clock: Clock = time.monotonic, probe_interval_s: float = PROBE_INTERVAL_S) -> None:
+    def __init__(self, path: Path, *, clock: Clock = time.monotonic,
+                 probe_interval_s: float = PROBE_INTERVAL_S) -> None:
         self.path = path
         self.problem: str | None = None
         self._clock = clock

@@ -35,7 +35,8 @@ _STATUS: Final[dict[type[AuthError], tuple[int, str]]] = {
 
 
 def json_response(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status, headers={"Cache-Control": "no-store"}, media_type="application/json")
+    return Response(orjson.dumps(data), status, headers={"Cache-Control": "no-store"},
+                    media_type="application/json")
 
 
 def error_response(status: int, error: str, detail: str) -> Response:

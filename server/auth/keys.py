@@ -91,7 +91,8 @@ class KeyStore:
                 "SELECT kid, created_ms, active_from_ms, retired_ms FROM signing_keys ORDER BY kid"
             ).fetchall()
         return [
-            {"kid": kid, "created_at": c / 1000, "active_from": a / 1000, "retired_at": r / 1000 if r else None}
+            {"kid": kid, "created_at": c / 1000, "active_from": a / 1000,
+             "retired_at": r / 1000 if r else None}
             for kid, c, a, r in rows
         ]
 

@@ -64,7 +64,8 @@ class OAuthError(Exception):
 
     def response(self) -> Response:
         body = orjson.dumps({"error": self.error, "error_description": self.description})
-        return Response(body, self.status, headers={**_NO_STORE, **self.headers}, media_type="application/json")
+        return Response(body, self.status, headers={**_NO_STORE, **self.headers},
+                        media_type="application/json")
 
 
 # RFC 6749 §4.1.2.1 defines ``temporarily_unavailable`` for exactly this (the server cannot
@@ -84,9 +85,10 @@ class TokenEndpoint:
         window = settings.failed_auth_window_s
         # Per (client id, address), not per client id: whoever knows a client id must not be able
         # to lock that client out by failing on purpose from somewhere else (issue 25 item 8).
-        self.by_client_address = FailureLimiter(window_s=window, max_failures=settings.failed_auth_max_per_client,
-                                                clock=clock)
-        self.by_address = FailureLimiter(window_s=window, max_failures=settings.failed_auth_max_per_address, clock=clock)
+        self.by_client_address = FailureLimiter(window_s=window,
+                                                max_failures=settings.failed_auth_max_per_client, clock=clock)
+        self.by_address = FailureLimiter(window_s=window, max_failures=settings.failed_auth_max_per_address,
+                                         clock=clock)
         self.secret_checks = SecretChecks(threads=settings.secret_check_threads,
                                           queued_per_address=settings.secret_checks_queued_per_address)
         self._reported_token = service.health.reporting(self._token)  # sqlite3.Error → 503, recorded
@@ -111,7 +113,8 @@ class TokenEndpoint:
         if grant_type != "client_credentials":
             raise OAuthError("unsupported_grant_type", "only grant_type=client_credentials is supported")
         client_id, secret = self._credentials(request, params)
-        identity = await self._authenticate(client_id, secret, request.client.host if request.client else "unknown")
+        identity = await self._authenticate(client_id, secret,
+                                            request.client.host if request.client else "unknown")
         scopes = identity.scopes
         requested = params.get("scope", "").strip()
         if requested:
@@ -120,7 +123,8 @@ class TokenEndpoint:
             except InvalidScope as exc:
                 raise OAuthError("invalid_scope", str(exc)) from None
             if not scopes <= identity.scopes:
-                raise OAuthError("invalid_scope", f"scope(s) {sorted(scopes - identity.scopes)} not allowed for this client")
+                raise OAuthError("invalid_scope",
+                                 f"scope(s) {sorted(scopes - identity.scopes)} not allowed for this client")
         issued = await run_in_threadpool(
             self.service.issue_for, identity, scopes, self.service.settings.default_lifetime_s
         )
@@ -150,7 +154,8 @@ class TokenEndpoint:
                 raise self._invalid_client("malformed Basic credentials")
             client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)  # §2.3.1 form-encodes both
             if body_id is not None and body_id != client_id:
-                raise OAuthError("invalid_request", "client_id in the body differs from the Basic credentials")
+                raise OAuthError("invalid_request",
+                                 "client_id in the body differs from the Basic credentials")
             return client_id, secret
         if body_id is None or body_secret is None:
             raise self._invalid_client("client authentication required")
@@ -163,9 +168,11 @@ class TokenEndpoint:
         logged_id = client_id if is_identity_id(client_id) else "<malformed>"
         if self.by_client_address.blocked(pair_key) or self.by_address.blocked(address_key):
             _FAIL_LIMITED.inc()  # counted, not logged: the block was logged when it began
-            raise self._too_many("too many failed client authentications; retry later", self.by_address.window_s)
+            raise self._too_many("too many failed client authentications; retry later",
+                                 self.by_address.window_s)
         try:
-            identity = await self.secret_checks.run(address, self.service.authenticate_client, client_id, secret)
+            identity = await self.secret_checks.run(address, self.service.authenticate_client, client_id,
+                                                    secret)
         except LaneFull:
             _FAIL_LIMITED.inc()
             raise self._too_many("too many client authentications in progress from this address", 1) from None

@@ -23,7 +23,8 @@ from server.auth.types import Clock
 class FailureLimiter:
     """Failure counts with a sliding quiet-period reset."""
 
-    def __init__(self, *, window_s: float, max_failures: int, maxsize: int = 10_000, clock: Clock = time.time) -> None:
+    def __init__(self, *, window_s: float, max_failures: int, maxsize: int = 10_000,
+                 clock: Clock = time.time) -> None:
         self.window_s = window_s
         self.max_failures = max_failures
         self._counts: TTLCache[str, int] = TTLCache(maxsize=maxsize, ttl=window_s, timer=clock)

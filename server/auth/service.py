@@ -107,7 +107,8 @@ class IdentityService:
     ) -> tuple[Identity, str | None]:
         """Create an identity allowed ``scopes``; the client secret (if any) is returned only here."""
         identity, secret = self.store.create(display_name, scopes, with_secret=with_secret)
-        self._log.info("auth.identity_created", identity_id=identity.id, scopes=format_scopes(identity.scopes),
+        self._log.info("auth.identity_created", identity_id=identity.id,
+                       scopes=format_scopes(identity.scopes),
                  has_client_secret=secret is not None)
         return identity, secret
 
@@ -138,7 +139,8 @@ class IdentityService:
         lifetime = check_lifetime(self.settings.default_lifetime_s if lifetime_s is None else lifetime_s)
         check_token_scopes(token_scopes, parse_scopes(scopes))
         identity, secret = self.create_identity(display_name, scopes, with_secret=with_secret)
-        return identity, secret, self._issue(identity, check_token_scopes(token_scopes, identity.scopes), lifetime)
+        return identity, secret, self._issue(identity, check_token_scopes(token_scopes, identity.scopes),
+                                             lifetime)
 
     def revoke_tokens(self, identity_id: str) -> int:
         """Revoke every token issued so far; returns the new not-before time (ms)."""

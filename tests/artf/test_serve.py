@@ -74,14 +74,16 @@ def test_both_workers_answer_like_http(served: tuple[str, int, subprocess.Popen[
         async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
             call = channel.unary_unary(PATH)
             for name in ("web", "app"):
-                response = artf.RTBResponse.FromString(await call(sample(name).SerializeToString(), timeout=10))
+                response = artf.RTBResponse.FromString(await call(sample(name).SerializeToString(),
+                                                                  timeout=10))
                 got[name] = [i for m in response.mutations if m.intent == artf.ACTIVATE_SEGMENTS for i in m.ids.id]
             try:
                 await call(b"\xff\xff", timeout=10)
                 bad = grpc.StatusCode.OK
             except grpc.aio.AioRpcError as exc:
                 bad = exc.code()
-            health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+            health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
+                                                                     timeout=10)
         return got, bad, health.status
 
     got, bad, health = asyncio.run(go())

@@ -52,7 +52,8 @@ def test_a_miss_is_an_empty_mutation_list_not_an_error(server: Artf) -> None:
 
 
 SPORTS = BidRequest(site=BidRequest.Site(page="https://example.com/sports/"),
-                    imp=[BidRequest.Imp(id="1"), BidRequest.Imp(id="2"), BidRequest.Imp(id="1"), BidRequest.Imp()])
+                    imp=[BidRequest.Imp(id="1"), BidRequest.Imp(id="2"), BidRequest.Imp(id="1"),
+                         BidRequest.Imp()])
 
 
 @pytest.mark.parametrize(

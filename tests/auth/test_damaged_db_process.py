@@ -47,7 +47,8 @@ def _data_dir(tmp: Path) -> Path:
         pytest.param(damage.corrupt_pages, "", id="torn-first-page"),
     ],
 )
-def test_damaged_auth_db_refuses_to_start(tmp_path: Path, damage: Callable[[Path], None], problem: str) -> None:
+def test_damaged_auth_db_refuses_to_start(tmp_path: Path, damage: Callable[[Path], None],
+                                          problem: str) -> None:
     data = _data_dir(tmp_path)
     service = IdentityService(data, SETTINGS)
     service.create_identity("index", ["rtd"])

@@ -43,7 +43,8 @@ def _old_columns(path: Path) -> None:
     [
         pytest.param(damage.empty, "is empty (0 bytes)", id="zero-bytes"),
         pytest.param(damage.garbage, "is not an SQLite database (bad header)", id="garbage"),
-        pytest.param(damage.foreign_sqlite, "is not an auth database (missing table identities", id="other-sqlite-file"),
+        pytest.param(damage.foreign_sqlite, "is not an auth database (missing table identities",
+                     id="other-sqlite-file"),
         pytest.param(_old_columns, "missing column revocations.not_before_ms", id="wrong-columns"),
         pytest.param(damage.corrupt_pages, "", id="corrupt-pages"),
     ],
@@ -95,7 +96,8 @@ def test_health_logs_once_and_recovers(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("raised", "expected", "ok_after"), [
     pytest.param(None, None, True, id="clean-run-recovers"),
-    pytest.param(sqlite3.DatabaseError("file is not a database"), AuthDatabaseUnavailable, False, id="sqlite"),
+    pytest.param(sqlite3.DatabaseError("file is not a database"), AuthDatabaseUnavailable, False,
+                 id="sqlite"),
     pytest.param(IdentityNotFound("x"), IdentityNotFound, False, id="other-errors-pass-unrecorded"),
 ])
 def test_reporting_records_sqlite_errors_as_unavailable(

@@ -17,7 +17,8 @@ from .conftest import FakeClock
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_refresh_only_when_due_and_changed(view: RevocationView, service: IdentityService, clock: FakeClock) -> None:
+def test_refresh_only_when_due_and_changed(view: RevocationView, service: IdentityService,
+                                           clock: FakeClock) -> None:
     identity, _ = service.create_identity("x", ["rtd"])
     view.maybe_refresh()
     loaded = view.loaded_at

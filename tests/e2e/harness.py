@@ -28,11 +28,12 @@ from tests.serverproc import (
 
 ROOT = Path(__file__).resolve().parents[2]
 
-__all__ = ["CLI", "READY_DEADLINE", "ROOT", "Server", "base_tables", "cli_env", "demo_token", "free_port", "merge",
-           "post_fresh", "run_cli", "start_server", "wait_for", "write_config"]
+__all__ = ["CLI", "READY_DEADLINE", "ROOT", "Server", "base_tables", "cli_env", "demo_token", "free_port",
+           "merge", "post_fresh", "run_cli", "start_server", "wait_for", "write_config"]
 
 
-def post_fresh(port: int, path: str, body: bytes, headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
+def post_fresh(port: int, path: str, body: bytes,
+               headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
     """One POST on a new connection (so a multi-worker server spreads them): the stdlib client,
     since an ``httpx.Client`` per request costs an SSL context each (~20 ms of a shared core)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)

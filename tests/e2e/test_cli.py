@@ -41,7 +41,8 @@ class Env:
     xandr: FakeXandr
 
     def fill(self, args: tuple[str, ...]) -> list[str]:
-        values = {"tmp": str(self.tmp), "keys": str(self.keys), "identity": self.identity_id, "token": "{token}"}
+        values = {"tmp": str(self.tmp), "keys": str(self.keys), "identity": self.identity_id,
+                  "token": "{token}"}
         return [a.format(**values) for a in args]
 
 
@@ -68,7 +69,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         assert done.returncode == 0, done.stderr
         created = run_cli(config, "identities", "create", "--name", "cli-test", "-s", "rtd", "--no-secret")
         assert created.returncode == 0, created.stderr
-        yield Env(tmp, config, tmp / "data", keys, json.loads(created.stdout)["identity"]["id"], operator, xandr)
+        yield Env(tmp, config, tmp / "data", keys, json.loads(created.stdout)["identity"]["id"], operator,
+                  xandr)
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ ONE_SHOT: dict[str, tuple[Case, Case]] = {
                      case("uid2", "decrypt", "--keys", "{keys}", "not-a-token", code=1,
                           says=r'"status": ?"(INVALID_PAYLOAD|VERSION_NOT_SUPPORTED)"')),
     "uid2 map": (case("uid2", "map", "--now", says=r'"job": ?"map"'),
-                 case("uid2", "map", "--now", "--data-dir", "{tmp}/data", "--bogus", code=2, says=r"--bogus")),
+                 case("uid2", "map", "--now", "--data-dir", "{tmp}/data", "--bogus", code=2,
+                      says=r"--bogus")),
     "uid2 rotate": (case("uid2", "rotate", "--now", says=r'"job": ?"rotate"'),
                     case("uid2", "rotate", "--config", "{tmp}/missing.toml", code=2, says=r"missing\.toml")),
     "uid2 optout": (case("uid2", "optout", "--now", says=r'"job": ?"optout"'),
@@ -122,7 +125,8 @@ ONE_SHOT: dict[str, tuple[Case, Case]] = {
     "uid2 status": (case("uid2", "status", says=r'"counts"'),
                     case("uid2", "status", "--config", "{tmp}/missing.toml", code=2, says=r"missing\.toml")),
     "mirror status": (case("mirror", "status", "--json", says=r'"outbox": "[^"]*/data"'),
-                      case("mirror", "status", "--config", "{tmp}/missing.toml", code=2, says=r"missing\.toml")),
+                      case("mirror", "status", "--config", "{tmp}/missing.toml", code=2,
+                           says=r"missing\.toml")),
     "mirror retry-dead-letters": (case("mirror", "retry-dead-letters", says=r"requeued 0"),
                                   case("mirror", "retry-dead-letters", "--config", "{tmp}/missing.toml",
                                        code=2, says=r"missing\.toml")),
@@ -165,7 +169,8 @@ def test_every_listed_command_is_covered() -> None:
 def _run(env: Env, c: Case) -> None:
     args = env.fill(c.args)
     if "{identity}" in c.args:  # each case gets its own: one of them deletes it
-        created = run_cli(env.config, "identities", "create", "--name", "per-case", "-s", "rtd", "--no-secret")
+        created = run_cli(env.config, "identities", "create", "--name", "per-case", "-s", "rtd",
+                          "--no-secret")
         args = [json.loads(created.stdout)["identity"]["id"] if a == env.identity_id else a for a in args]
     if "{token}" in args:
         minted = run_cli(env.config, "uid2", "encrypt", "--keys", str(env.keys), RAW_UID2)

@@ -44,7 +44,8 @@ def test_serve_rejects_bad_config_before_any_worker(tmp_path: Path, broken: dict
         s.bind(("127.0.0.1", port))
 
 
-def _serve_expecting_refusal(config: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _serve_expecting_refusal(config: Path,
+                             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``serve --workers 2``; if it starts serving instead of refusing, stop its whole process
     group (workers included) and fail."""
     proc = subprocess.Popen([str(CLI), "serve", "--workers", "2"], env=cli_env(config, env), text=True,

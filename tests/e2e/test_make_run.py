@@ -46,15 +46,15 @@ def test_printed_curl_examples_work(make_run_server: Server) -> None:
         if "|" in command:  # the /metrics line pipes into grep: found once the tallies flush (1 s)
             deadline = time.monotonic() + 15
             while True:
-                done = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=ROOT, capture_output=True,
-                                      text=True, timeout=60, check=False)
+                done = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=ROOT,
+                                      capture_output=True, text=True, timeout=60, check=False)
                 if done.returncode == 0 or time.monotonic() > deadline:
                     break
                 time.sleep(0.3)
             assert done.returncode == 0 and "segserver_requests_total" in done.stdout, (command, done)
             continue
-        done = subprocess.run(["bash", "-c", command + " -w '\\n%{http_code}'"], cwd=ROOT, capture_output=True,
-                              text=True, timeout=60, check=False)
+        done = subprocess.run(["bash", "-c", command + " -w '\\n%{http_code}'"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 0, (command, done.stderr)
         *body, status = done.stdout.rstrip("\n").split("\n")
         assert status == "200", (command, done.stdout)

@@ -33,7 +33,8 @@ METRICS_DEADLINE = 20.0  # workers move tallies into /metrics once a second; thi
 
 def scrape(server: Server) -> Samples:
     """``/metrics`` with the server's token, as the scraper of an auth-on deployment sends it."""
-    return metrics_text.scrape(server.base, headers={"authorization": f"Bearer {server.token}"} if server.token else {})
+    return metrics_text.scrape(server.base,
+                               headers={"authorization": f"Bearer {server.token}"} if server.token else {})
 
 
 def settled(server: Server) -> Samples:
@@ -179,7 +180,9 @@ def test_status_json_counts_traffic(served: Server) -> None:
 ])
 def test_gpc_turns_user_level_keys_off(served: Server, signal_in: dict[str, Any]) -> None:
     body = orjson.loads((SAMPLES / "index_web_request.json").read_bytes())
-    body.setdefault("regs", {}).setdefault("ext", {}).update(signal_in.get("body", {}).get("regs", {}).get("ext", {}))
+    body.setdefault("regs", {}).setdefault("ext",
+                                           {}).update(signal_in.get("body",
+                                                                    {}).get("regs", {}).get("ext", {}))
     with served.client(headers={"content-type": "application/json", **signal_in.get("headers", {})}) as c:
         opted_out = c.post("/rtd", content=orjson.dumps(body))
     plain = post_sample(served, "index_web_request.json")

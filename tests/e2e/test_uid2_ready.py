@@ -52,7 +52,8 @@ def test_not_initialized_while_the_operator_fails(uid2_server: Server,
     assert ready.json()["checks"]["store"]["ok"] is True
 
 
-def test_ready_once_the_operator_serves_keys(uid2_server: Server, operator: tuple[FakeUID2Operator, str]) -> None:
+def test_ready_once_the_operator_serves_keys(uid2_server: Server,
+                                             operator: tuple[FakeUID2Operator, str]) -> None:
     fake, _ = operator
     fake.faults.clear()
     ready = uid2_server.wait_ready(200)

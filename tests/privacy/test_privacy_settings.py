@@ -60,7 +60,8 @@ def test_empty_mapping_is_defaults() -> None:
         pytest.param({"gvl_vendorid": 1}, "gvl_vendorid", id="typo is an error"),
         pytest.param({"tcfca_vendor_id": 70000}, "tcfca_vendor_id", id="canada vendor above 16 bits"),
         pytest.param({"tcfca_required_purposes": [0]}, "tcfca_required_purposes", id="canada purpose 0"),
-        pytest.param({"tcfca_implied_consent": "yes"}, "tcfca_implied_consent", id="canada implied as string"),
+        pytest.param({"tcfca_implied_consent": "yes"}, "tcfca_implied_consent",
+                     id="canada implied as string"),
     ],
 )
 def test_each_bad_key_is_named(raw: dict[str, object], key: str) -> None:

@@ -63,13 +63,14 @@ def test_no_setting_is_typed_any() -> None:
     for cls in classes:
         for name, annotation in typing.get_type_hints(cls).items():
             assert typing.Any not in _leaves(annotation) and annotation is not object, f"{cls.__name__}.{name}"
-    assert set(section_types()) == {"server", "store", "rtd", "cached_api", "privacy", "uid2", "euid", "mirror",
-                                    "identity", "observability", "auth", "grpc", "cluster"}
+    assert set(section_types()) == {"server", "store", "rtd", "cached_api", "privacy", "uid2", "euid",
+                                    "mirror", "identity", "observability", "auth", "grpc", "cluster"}
 
 
 def test_one_loader() -> None:
     root = Path(__file__).resolve().parents[2]
-    hits = [f"{path.relative_to(root)}" for top in ("server", "segments") for path in (root / top).rglob("*.py")
+    hits = [f"{path.relative_to(root)}" for top in ("server",
+                                                    "segments") for path in (root / top).rglob("*.py")
             if re.search(r"def (from_mapping|_coerce)\b", path.read_text(encoding="utf-8"))]
     assert hits == ["server/sections.py"]
 
@@ -91,9 +92,11 @@ def test_one_strict_rule_per_type_in_every_section(env: dict[str, str], key: str
 
 
 def test_conversions() -> None:
-    s = load_settings(env={"SEGMENT_SERVER_UID2__CLIENT_TYPE": "SHARING", "SEGMENT_SERVER_EUID__IDENTITY_SCOPE": "euid",
+    s = load_settings(env={"SEGMENT_SERVER_UID2__CLIENT_TYPE": "SHARING",
+                           "SEGMENT_SERVER_EUID__IDENTITY_SCOPE": "euid",
                            "SEGMENT_SERVER_UID2__REFRESH_INTERVAL_SECONDS": "60", "EUID_API_KEY": "k",
-                           "SEGMENT_SERVER_MIRROR__PASSWORD_FILE": "/run/pw", "SEGMENT_SERVER_MIRROR__MEMBER_ID": ""})
+                           "SEGMENT_SERVER_MIRROR__PASSWORD_FILE": "/run/pw",
+                           "SEGMENT_SERVER_MIRROR__MEMBER_ID": ""})
     assert (s.uid2.client_type, s.euid.identity_scope) == (ClientType.SHARING, IdentityScope.EUID)
     assert (s.uid2.refresh_interval_seconds, s.euid.api_key, s.uid2.api_key) == (60.0, "k", "")
     assert (s.mirror.password_file, s.mirror.member_id) == (Path("/run/pw"), None)
