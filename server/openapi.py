@@ -43,7 +43,8 @@ def _hot_paths(cached: CachedApiSettings) -> dict[str, Any]:
                     "403": _json("Token lacks the scope", _ERROR)}
     return {
         "/rtd": {"post": {
-            "summary": "Index Exchange Real-Time Data: segments and deals for one OpenRTB 2.5/2.6 bid request",
+            "summary": ("Index Exchange Real-Time Data: segments and deals for one OpenRTB 2.5/2.6 "
+                        "bid request"),
             "tags": ["index"],
             "security": [{"bearer": ["rtd"]}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {

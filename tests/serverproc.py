@@ -194,7 +194,8 @@ class Server:
 
         def holds() -> bool:
             if self.proc.poll() is not None:
-                raise AssertionError(f"server exited with {self.proc.returncode} waiting for {what}\n{self.tail()}")
+                raise AssertionError(
+                    f"server exited with {self.proc.returncode} waiting for {what}\n{self.tail()}")
             try:
                 return predicate()
             except httpx.HTTPError:

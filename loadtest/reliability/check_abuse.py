@@ -187,7 +187,8 @@ def run(quick: bool) -> harness.CheckResult:
             alive = server.proc.poll() is None
     passed = alive and all(p["pass"] for p in phases)
     figure = "; ".join(f"{p['attack'].split(' ')[0]}: p99 {p['p99_ms']} ms"
-                       + (f", {p.get('closed_by_server', 0)}/{p.get('opened', 0)} closed by server" if p["connections"] else "")
+                       + (f", {p.get('closed_by_server', 0)}/{p.get('opened', 0)} closed by server"
+                          if p["connections"] else "")
                        + (f", {p['probe_errors']} probe errors" if p["probe_errors"] else "")
                        for p in phases)
     return harness.CheckResult(

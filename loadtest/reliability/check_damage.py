@@ -145,8 +145,8 @@ def _live_cases() -> list[Case]:
             harness.wait_for(lambda: bad.name in httpx.get(f"{server.base_url}/health/ready").text, 5.0)
             state = _serving_state(server, bearer)
             alive = server.proc.poll() is None
-        ok = (reload.status_code < 500 and alive and state["hit_segments"] > 0 and state["ready"] == "degraded"
-              and bad.name in state["ready_body"])
+        ok = (reload.status_code < 500 and alive and state["hit_segments"] > 0
+              and state["ready"] == "degraded" and bad.name in state["ready_body"])
         return {"reload_status": reload.status_code, **state, "alive": alive, "pass": ok}
 
     def truncated_while_serving(ws: harness.Workspace, bearer: str) -> dict[str, Any]:
@@ -201,7 +201,9 @@ def run(quick: bool) -> harness.CheckResult:
             except Exception as exc:  # noqa: BLE001 -- a case that cannot even run is a failed case
                 results[name] = {"pass": False, "error": f"{type(exc).__name__}: {exc}"[:400]}
     failed = [name for name, r in results.items() if not r["pass"]]
-    figure = f"{len(results) - len(failed)}/{len(results)} cases behave" + (f"; failing: {'; '.join(failed)}" if failed else "")
+    figure = f"{len(results) - len(failed)}/{len(results)} cases behave"
+    if failed:
+        figure += f"; failing: {'; '.join(failed)}"
     return harness.CheckResult(
         "damaged-files", "random bytes, truncation, CURRENT -> missing/garbage snapshot, auth.sqlite3 "
         "garbage/empty; at start and while serving", figure, not failed, {"cases": results})

@@ -42,7 +42,8 @@ class Prober(threading.Thread):
             while not self.stop.is_set():
                 try:
                     r = http.get(HIT, headers={"Authorization": f"Bearer {self.bearer}"})
-                    key = str(r.status_code) if r.status_code != 200 or r.json().get("segment_ids") else "200-empty"
+                    hit = r.status_code != 200 or r.json().get("segment_ids")
+                    key = str(r.status_code) if hit else "200-empty"
                 except httpx.HTTPError as exc:
                     key = type(exc).__name__
                 self.outcomes[key] += 1

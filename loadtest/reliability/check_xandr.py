@@ -156,8 +156,8 @@ def _kill_phase(ws: harness.Workspace, server: ServerProcess, sender: Sender, fa
     restarted = ws.start({"mirror": mirror})
     sender.server = restarted
     want = {x for x in sender.sent if x.startswith("kill")}
-    harness.wait_for(lambda: want <= _delivered(fake) or _mirror_stats(restarted, sender.bearer).get("depth") == 0,
-                     60.0)
+    harness.wait_for(
+        lambda: want <= _delivered(fake) or _mirror_stats(restarted, sender.bearer).get("depth") == 0, 60.0)
     time.sleep(0.5)  # the last answered POST's users are applied before its answer: settle
     got = _delivered(fake) & want
     applied = fake.stats.valid_users - posts_before
@@ -195,7 +195,8 @@ def run(quick: bool) -> harness.CheckResult:
     passed = f["pass"] and w["pass"] and k["pass"] and not fake.violations
     figure = (f"faults: {f['delivered']}/{f['sent']} delivered ({f['lost']} lost); warnings: "
               f"{w['dead_letters']} dead-lettered; kill -9 mid-send: {k['delivered']}/{k['sent']} delivered "
-              f"({k['lost']} lost, {k['lost_in_flush_window']} of them in the 0.1 s flush window; {k['duplicates']} duplicates, {k['in_flight_at_kill']} in flight at kill)")
+              f"({k['lost']} lost, {k['lost_in_flush_window']} of them in the 0.1 s flush window; "
+              f"{k['duplicates']} duplicates, {k['in_flight_at_kill']} in flight at kill)")
     return harness.CheckResult(
         "xandr-mirror-faults", "Xandr 503/429/dropped/timeout/expired auth, invalid-user warnings, "
         "kill -9 of the server mid-send then restart", figure, passed, details)

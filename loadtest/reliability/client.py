@@ -48,7 +48,8 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+    fields = (line.partition(":") for line in lines[1:] if line)
+    headers = {k.strip().lower(): v.strip() for k, _, v in fields}
     if headers.get("transfer-encoding", "").lower() == "chunked":
         while True:
             size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)

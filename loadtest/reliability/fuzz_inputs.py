@@ -74,7 +74,10 @@ def replace_at(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
 def random_json(rng: random.Random, depth: int = 0) -> Any:
     roll = rng.random()
     if depth > 5 or roll < 0.4:
-        return rng.choice(HOSTILE_VALUES[:14]) if rng.random() < 0.5 else rng.choice([rng.random(), rng.randrange(-9, 9999), "".join(rng.choices("abc{}[]\"\\:/", k=rng.randrange(12)))])
+        if rng.random() < 0.5:
+            return rng.choice(HOSTILE_VALUES[:14])
+        return rng.choice([rng.random(), rng.randrange(-9, 9999),
+                           "".join(rng.choices("abc{}[]\"\\:/", k=rng.randrange(12)))])
     if roll < 0.7:
         return {rng.choice(["id", "user", "site", "device", "regs", "eids", "ext", "imp",
                             "k"]): random_json(rng, depth + 1)
@@ -283,7 +286,8 @@ def segments_target(rng: random.Random) -> tuple[str, str]:
                                                               "%E2%82"]) * rng.randrange(1, 9)
     if roll < 0.85:
         return "seg-long", "/segments?url=" + quote("a" * rng.choice([1000, 8000, 60000]))
-    return "seg-repeat", "/segments?" + "&".join(f"ip={rng.randrange(256)}.0.0.1" for _ in range(rng.randrange(1, 300)))
+    repeats = range(rng.randrange(1, 300))
+    return "seg-repeat", "/segments?" + "&".join(f"ip={rng.randrange(256)}.0.0.1" for _ in repeats)
 
 
 MUTATIONS: list[tuple[str, Mutation]] = [

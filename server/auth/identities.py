@@ -96,7 +96,8 @@ class IdentityStore:
                             secret is not None)
         with db.write_tx(self.path) as conn:
             conn.execute(
-                "INSERT INTO identities (id, display_name, scopes, created_ms, secret_hash) VALUES (?,?,?,?,?)",
+                "INSERT INTO identities (id, display_name, scopes, created_ms, secret_hash)"
+                " VALUES (?,?,?,?,?)",
                 (identity.id, identity.display_name, format_scopes(allowed), identity.created_ms,
                  secret_hash),
             )

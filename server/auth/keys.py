@@ -99,7 +99,8 @@ class KeyStore:
 
 def load_verification_keys(conn: sqlite3.Connection) -> dict[int, MacKey]:
     """Every key that may still have live tokens (retired keys are pruned once theirs expire)."""
-    return {kid: MacKey(bytes(secret)) for kid, secret in conn.execute("SELECT kid, secret FROM signing_keys")}
+    rows = conn.execute("SELECT kid, secret FROM signing_keys")
+    return {kid: MacKey(bytes(secret)) for kid, secret in rows}
 
 
 def _newest_created(conn: sqlite3.Connection) -> int | None:
@@ -109,7 +110,8 @@ def _newest_created(conn: sqlite3.Connection) -> int | None:
 
 def _active_key(conn: sqlite3.Connection, now_ms: int) -> SigningKey | None:
     row = conn.execute(
-        "SELECT kid, secret FROM signing_keys WHERE active_from_ms <= ? ORDER BY active_from_ms DESC, kid DESC",
+        "SELECT kid, secret FROM signing_keys WHERE active_from_ms <= ?"
+        " ORDER BY active_from_ms DESC, kid DESC",
         (now_ms,),
     ).fetchone()
     return None if row is None else SigningKey(int(row[0]), bytes(row[1]))

@@ -17,9 +17,10 @@
   **429** with ``Retry-After`` and a §5.2 body whose ``error`` is still ``invalid_client``. The
   limit is never per client id alone: an attacker who knows Index's client id would otherwise
   lock Index out. Secret checks (scrypt) run off the event loop in a small pool, one at a time per
-  address (:mod:`server.auth.secretcheck`); an address with too many waiting also gets 429. We chose 429 over a plain ``invalid_client``
-  because it tells a misconfigured legitimate client to back off rather than retry at once,
-  and because it is sent *without* running scrypt, which a repeated 401 could not signal.
+  address (:mod:`server.auth.secretcheck`); an address with too many waiting also gets 429. We
+  chose 429 over a plain ``invalid_client`` because it tells a misconfigured legitimate client to
+  back off rather than retry at once, and because it is sent *without* running scrypt, which a
+  repeated 401 could not signal.
 """
 
 from __future__ import annotations

@@ -58,7 +58,8 @@ class IssuedToken:
         }
 
     def __repr__(self) -> str:  # keep the token out of tracebacks and debug output
-        return f"IssuedToken(identity_id={self.identity_id!r}, scopes={sorted(self.scopes)}, expires_at={self.expires_at})"
+        return (f"IssuedToken(identity_id={self.identity_id!r}, scopes={sorted(self.scopes)}, "
+                f"expires_at={self.expires_at})")
 
 
 def check_lifetime(lifetime_s: object) -> int:
@@ -77,7 +78,8 @@ def check_token_scopes(requested: Iterable[str] | str | None, allowed: frozenset
         raise InvalidScope("a token needs at least one scope")
     extra = scopes - allowed
     if extra:
-        raise InvalidScope(f"scope(s) {sorted(extra)} not allowed for this identity (allowed: {sorted(allowed)})")
+        raise InvalidScope(f"scope(s) {sorted(extra)} not allowed for this identity "
+                           f"(allowed: {sorted(allowed)})")
     return scopes
 
 

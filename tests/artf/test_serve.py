@@ -42,7 +42,9 @@ def listening_sockets(port: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, subprocess.Popen[bytes], Path]]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, int, subprocess.Popen[bytes], Path]]:
     tmp = tmp_path_factory.mktemp("serve")
     grpc_port = free_port()
     config = write_config(tmp / "config.toml", {
@@ -76,7 +78,8 @@ def test_both_workers_answer_like_http(served: tuple[str, int, subprocess.Popen[
             for name in ("web", "app"):
                 response = artf.RTBResponse.FromString(await call(sample(name).SerializeToString(),
                                                                   timeout=10))
-                got[name] = [i for m in response.mutations if m.intent == artf.ACTIVATE_SEGMENTS for i in m.ids.id]
+                got[name] = [i for m in response.mutations if m.intent == artf.ACTIVATE_SEGMENTS
+                             for i in m.ids.id]
             try:
                 await call(b"\xff\xff", timeout=10)
                 bad = grpc.StatusCode.OK

@@ -69,7 +69,9 @@ def running(tmp_path: Path) -> Iterator[tuple[Server, IdentityService]]:
         yield server, service
 
 
-def test_damage_while_serving_keeps_issued_tokens_and_answers_503(running: tuple[Server, IdentityService]) -> None:
+def test_damage_while_serving_keeps_issued_tokens_and_answers_503(
+    running: tuple[Server, IdentityService],
+) -> None:
     server, service = running
     base = server.base
     index, secret = service.create_identity("index", ["rtd"])

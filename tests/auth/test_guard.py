@@ -37,7 +37,8 @@ def test_valid_token_passes(guard: Guard, rtd_token: str) -> None:
         pytest.param("Basic dXNlcjpwYXNz", "wrong_scheme", 'Bearer realm="segment-server"', id="basic"),
         pytest.param("Bearer", "wrong_scheme", 'Bearer realm="segment-server"', id="bearer-no-token"),
         pytest.param("Bearer nope", "malformed",
-                     'Bearer realm="segment-server", error="invalid_token", error_description="invalid token"',
+                     'Bearer realm="segment-server", error="invalid_token", '
+                     'error_description="invalid token"',
                      id="garbage"),
     ],
 )

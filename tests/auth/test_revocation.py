@@ -28,7 +28,8 @@ def test_refresh_only_when_due_and_changed(view: RevocationView, service: Identi
     assert bytes.fromhex(identity.id) not in view.not_before  # not due yet
     clock.advance(0.1)
     view.maybe_refresh()
-    assert view.not_before[bytes.fromhex(identity.id)] == service.get_identity(identity.id).tokens_valid_from_ms
+    valid_from = service.get_identity(identity.id).tokens_valid_from_ms
+    assert view.not_before[bytes.fromhex(identity.id)] == valid_from
     assert view.loaded_at != loaded
     reloaded = view.loaded_at
     clock.advance(1)
@@ -76,7 +77,8 @@ def test_close_and_reopen(view: RevocationView, service: IdentityService, clock:
     clock.advance(0.1)
     view.refresh(force=True)
     assert view.loaded_at != loaded  # a real reload through the reopened connection
-    assert view.not_before[bytes.fromhex(identity.id)] == service.get_identity(identity.id).tokens_valid_from_ms
+    valid_from = service.get_identity(identity.id).tokens_valid_from_ms
+    assert view.not_before[bytes.fromhex(identity.id)] == valid_from
 
 
 WORKER = r"""

@@ -1,6 +1,7 @@
-"""README → Access control (OAuth2 client credentials at the end of this module): "Revoking all of an identity's tokens or deleting it takes effect in
-every worker within 1 s". Identities are created and revoked with the CLI, as ops does, on the data
-dir of a running ``serve --workers N``; every worker must then refuse the token."""
+"""README → Access control (OAuth2 client credentials at the end of this module): "Revoking all of an
+identity's tokens or deleting it takes effect in every worker within 1 s". Identities are created
+and revoked with the CLI, as ops does, on the data dir of a running ``serve --workers N``; every
+worker must then refuse the token."""
 
 from __future__ import annotations
 
@@ -90,7 +91,8 @@ def test_oauth_client_credentials_as_the_readme_shows(served: Server) -> None:
         refused = c.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, "wrong"))
     assert issued.status_code == 200, issued.text
     token = issued.json()
-    assert token["token_type"] == "Bearer" and token["expires_in"] == 86400 and token["scope"] == "rtd segments"
+    assert token["token_type"] == "Bearer" and token["expires_in"] == 86400
+    assert token["scope"] == "rtd segments"
     assert token["access_token"].startswith("ss1_")
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
     with served.client(token=token["access_token"]) as c:

@@ -313,7 +313,8 @@ def test_a_bug_fails_closed() -> None:
 
     gate.facts = broken  # type: ignore[method-assign,assignment]
     assert gate.decide(PrivacySignals()) is SAFEST
-    assert SAFEST.allowed_kinds.isdisjoint(USER_LEVEL_KINDS) and not SAFEST.mirror_allowed and SAFEST.truncate_ip
+    assert SAFEST.allowed_kinds.isdisjoint(USER_LEVEL_KINDS)
+    assert not SAFEST.mirror_allowed and SAFEST.truncate_ip
 
 
 def test_every_rule_code_is_a_reason() -> None:

@@ -44,7 +44,8 @@ OPTED_OUT = {"sale_opt_out": True, "targeted_opt_out": True}
         pytest.param(7, v.USNAT_V1_66_BITS, us(7), id="usnat v1 66 bits (iabgpp-java 4.X GppModelTest)"),
         pytest.param(7, v.USNAT_V1_60_BITS, us(7), id="usnat v1 60 bits (iabgpp-java 4.X UsNatTest)"),
         pytest.param(7, v.USNAT_OPTED_OUT_NO_GPC, us(7, sharing_opt_out=True, known_child=True, **OPTED_OUT),
-                     id="usnat v2 layout written as Version 1 (iabgpp-java 4.X testDecodeWithGpcSegmentExcluded)"),
+                     id="usnat v2 layout written as Version 1 "
+                        "(iabgpp-java 4.X testDecodeWithGpcSegmentExcluded)"),
         # 24–27, core first — iabgpp-es Us{Md,In,Ky,Ri}.test.ts
         pytest.param(24, v.USMD_OPTED_OUT, us(24, gpc=True, **OPTED_OUT), id="usmd (iabgpp-es UsMd.test.ts)"),
         pytest.param(24, v.USMD_DEFAULTS, us(24), id="usmd defaults (iabgpp-es UsMd.test.ts)"),

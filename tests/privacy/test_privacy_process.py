@@ -46,7 +46,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def _decisions(base: str) -> dict[str, float]:
     text = httpx.get(base + "/metrics", timeout=5).text
-    return {s.labels["reason"]: s.value for family in text_string_to_metric_families(text) for s in family.samples
+    return {s.labels["reason"]: s.value
+            for family in text_string_to_metric_families(text) for s in family.samples
             if s.name == "segserver_privacy_decisions_total" and "reason" in s.labels}
 
 

@@ -62,7 +62,8 @@ def test_no_setting_is_typed_any() -> None:
     classes: list[type] = [Settings, *section_types().values()]
     for cls in classes:
         for name, annotation in typing.get_type_hints(cls).items():
-            assert typing.Any not in _leaves(annotation) and annotation is not object, f"{cls.__name__}.{name}"
+            where = f"{cls.__name__}.{name}"
+            assert typing.Any not in _leaves(annotation) and annotation is not object, where
     assert set(section_types()) == {"server", "store", "rtd", "cached_api", "privacy", "uid2", "euid",
                                     "mirror", "identity", "observability", "auth", "grpc", "cluster"}
 
