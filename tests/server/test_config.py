@@ -1,3 +1,4 @@
+import dataclasses
 import re
 import typing
 from pathlib import Path
@@ -58,9 +59,24 @@ def _leaves(annotation: object) -> list[object]:
     return [leaf for arg in args for leaf in _leaves(arg)] if args else [annotation]
 
 
+def _setting_classes(cls: type, seen: set[type]) -> set[type]:
+    """``cls`` and every dataclass reachable through its annotations (nested tables included)."""
+    if cls in seen or not dataclasses.is_dataclass(cls):
+        return seen
+    seen.add(cls)
+    for annotation in typing.get_type_hints(cls).values():
+        for leaf in _leaves(annotation):
+            if isinstance(leaf, type):
+                _setting_classes(leaf, seen)
+    return seen
+
+
 def test_no_setting_is_typed_any() -> None:
-    classes: list[type] = [Settings, *section_types().values()]
+    classes = _setting_classes(Settings, set())
+    assert set(section_types().values()) <= classes
     for cls in classes:
+        assert cls.__dataclass_params__.frozen, f"{cls.__name__} is not frozen"
+        assert not hasattr(cls, "__getattr__"), f"{cls.__name__} answers any attribute name"
         for name, annotation in typing.get_type_hints(cls).items():
             where = f"{cls.__name__}.{name}"
             assert typing.Any not in _leaves(annotation) and annotation is not object, where
@@ -69,9 +85,10 @@ def test_no_setting_is_typed_any() -> None:
 
 
 def test_one_loader() -> None:
+    """``grep -rn "def from_mapping\\|def _coerce" server segments`` finds the one loader."""
     root = Path(__file__).resolve().parents[2]
-    hits = [f"{path.relative_to(root)}" for top in ("server",
-                                                    "segments") for path in (root / top).rglob("*.py")
+    paths = [path for top in ("server", "segments") for path in (root / top).rglob("*.py")]
+    hits = [f"{path.relative_to(root)}" for path in paths
             if re.search(r"def (from_mapping|_coerce)\b", path.read_text(encoding="utf-8"))]
     assert hits == ["server/sections.py"]
 
