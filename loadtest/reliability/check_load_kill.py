@@ -38,7 +38,9 @@ class Prober(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        with httpx.Client(base_url=self.server.base_url, timeout=2.0) as http:
+        # A cap, not a latency bound: the loader and the neighbours share 2 cores with the server, and
+        # a probe that merely waits longer than 2 s there is still an answer from the old snapshot.
+        with httpx.Client(base_url=self.server.base_url, timeout=10.0) as http:
             while not self.stop.is_set():
                 try:
                     r = http.get(HIT, headers={"Authorization": f"Bearer {self.bearer}"})

@@ -31,6 +31,10 @@ from loadtest.servers import ServerProcess
 from tests.fakes.xandr import FakeXandr, Fault, LoopbackServer, Reply
 
 FLUSH_WINDOW_S = 0.1 + 0.05  # flush_interval, plus the answer's way back to the client
+# The flush is an asyncio task in a worker sharing 2 cores with this check and the neighbours: it may
+# start this much late (the allowance tests/e2e/test_mirror_kill.py states too). An intent answered
+# just inside it can be lost by kill -9 without any fault of the sender's.
+SCHEDULING_ALLOWANCE_S = 0.2
 MIRROR: dict[str, harness.Scalar] = {"enabled": True, "username": "mirror-user", "password": "s3cret",
                                      "embedded_sender": True,
           "dedup_fraction": 0.0, "lease_seconds": 1.5, "idle_poll": 0.05, "backoff_initial": 0.05,
@@ -110,7 +114,7 @@ def _mapped_user(server: ServerProcess, bearer: str, fake: FakeXandr, users: int
     with httpx.Client(base_url=server.base_url, timeout=5.0) as http:
         for n, uid in enumerate(ids):
             _post(http, bearer, uid, f"probe{n}")
-    if not harness.wait_for(lambda: len(_delivered(fake)) > 0, 10.0):
+    if not harness.wait_for(lambda: len(_delivered(fake)) > 0, 30.0):  # a cap for a starved sender
         return None
     got = _delivered(fake)
     return next((uid for n, uid in enumerate(ids) if f"probe{n}" in got), None)
@@ -163,9 +167,12 @@ def _kill_phase(ws: harness.Workspace, server: ServerProcess, sender: Sender, fa
     applied = fake.stats.valid_users - posts_before
     lost = want - got
     # [mirror] flush_interval (0.1 s) is the documented kill -9 loss window of the in-memory buffer.
-    window = [x for x in lost if killed_at - sender.accepted_at.get(x, 0.0) <= FLUSH_WINDOW_S]
+    window = [x for x in lost
+              if killed_at - sender.accepted_at.get(x, 0.0) <= FLUSH_WINDOW_S + SCHEDULING_ALLOWANCE_S]
+    strict = [x for x in lost if killed_at - sender.accepted_at.get(x, 0.0) <= FLUSH_WINDOW_S]
     return ({"sent": len(want), "delivered_before_kill": delivered_at_kill, "in_flight_at_kill": in_flight,
-             "delivered": len(got), "lost": len(lost), "lost_in_flush_window": len(window),
+             "delivered": len(got), "lost": len(lost), "lost_in_flush_window": len(strict),
+             "lost_in_window_with_allowance": len(window),
              "lost_outside_window": len(lost) - len(window), "duplicates": max(0, applied - len(got)),
              "pass": len(lost) == len(window)}, restarted)
 
@@ -195,7 +202,8 @@ def run(quick: bool) -> harness.CheckResult:
     passed = f["pass"] and w["pass"] and k["pass"] and not fake.violations
     figure = (f"faults: {f['delivered']}/{f['sent']} delivered ({f['lost']} lost); warnings: "
               f"{w['dead_letters']} dead-lettered; kill -9 mid-send: {k['delivered']}/{k['sent']} delivered "
-              f"({k['lost']} lost, {k['lost_in_flush_window']} of them in the 0.1 s flush window; "
+              f"({k['lost']} lost, {k['lost_in_flush_window']} of them in the 0.1 s flush window, "
+              f"{k['lost_in_window_with_allowance']} with the {SCHEDULING_ALLOWANCE_S} s allowance; "
               f"{k['duplicates']} duplicates, {k['in_flight_at_kill']} in flight at kill)")
     return harness.CheckResult(
         "xandr-mirror-faults", "Xandr 503/429/dropped/timeout/expired auth, invalid-user warnings, "
