@@ -137,8 +137,10 @@ def _faults_phase(server: ServerProcess, sender: Sender, fake: FakeXandr, quick:
 
 def _warnings_phase(server: ServerProcess, sender: Sender, fake: FakeXandr, bearer: str) -> dict[str, Any]:
     sender.send("invalid", 20)
-    ok = harness.wait_for(lambda: sum(_mirror_stats(server,
-                                                    bearer).get("dead_letters", {}).values()) >= 20, 20.0)
+    def dead_lettered() -> int:
+        return sum(_mirror_stats(server, bearer).get("dead_letters", {}).values())
+
+    ok = harness.wait_for(lambda: dead_lettered() >= 20, 20.0)
     stats = _mirror_stats(server, bearer)
     return {"invalid_users_sent": 20, "dead_letters": stats.get("dead_letters"),
             "outbox_depth": stats.get("depth"), "pass": ok}

@@ -79,9 +79,8 @@ def random_json(rng: random.Random, depth: int = 0) -> Any:
         return rng.choice([rng.random(), rng.randrange(-9, 9999),
                            "".join(rng.choices("abc{}[]\"\\:/", k=rng.randrange(12)))])
     if roll < 0.7:
-        return {rng.choice(["id", "user", "site", "device", "regs", "eids", "ext", "imp",
-                            "k"]): random_json(rng, depth + 1)
-                for _ in range(rng.randrange(5))}
+        keys = ["id", "user", "site", "device", "regs", "eids", "ext", "imp", "k"]
+        return {rng.choice(keys): random_json(rng, depth + 1) for _ in range(rng.randrange(5))}
     return [random_json(rng, depth + 1) for _ in range(rng.randrange(5))]
 
 
@@ -149,8 +148,8 @@ def gzip_body(rng: random.Random, doc: JsonDoc) -> tuple[bytes, dict[str, str]]:
         return _bomb(), {"Content-Encoding": "gzip"}
     if roll < 0.8:
         return gzip.compress(_json(doc))[: rng.randrange(1, 40)], {"Content-Encoding": "gzip"}
-    return _json(doc), {"Content-Encoding": rng.choice(["br", "deflate", "gzip, gzip", "x-unknown",
-                                                        "identity"])}
+    encoding = rng.choice(["br", "deflate", "gzip, gzip", "x-unknown", "identity"])
+    return _json(doc), {"Content-Encoding": encoding}
 
 
 @functools.cache
@@ -282,8 +281,8 @@ def segments_target(rng: random.Random) -> tuple[str, str]:
     if roll < 0.5:
         return "seg-params", "/segments?" + urlencode(params)
     if roll < 0.7:  # broken percent-encoding and raw bytes
-        return "seg-encoding", "/segments?url=" + rng.choice(["%zz", "%ff%fe", "%", "%C3%28", "%00",
-                                                              "%E2%82"]) * rng.randrange(1, 9)
+        broken = rng.choice(["%zz", "%ff%fe", "%", "%C3%28", "%00", "%E2%82"])
+        return "seg-encoding", "/segments?url=" + broken * rng.randrange(1, 9)
     if roll < 0.85:
         return "seg-long", "/segments?url=" + quote("a" * rng.choice([1000, 8000, 60000]))
     repeats = range(rng.randrange(1, 300))

@@ -76,8 +76,8 @@ def test_both_workers_answer_like_http(served: tuple[str, int, subprocess.Popen[
         async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
             call = channel.unary_unary(PATH)
             for name in ("web", "app"):
-                response = artf.RTBResponse.FromString(await call(sample(name).SerializeToString(),
-                                                                  timeout=10))
+                answer = await call(sample(name).SerializeToString(), timeout=10)
+                response = artf.RTBResponse.FromString(answer)
                 got[name] = [i for m in response.mutations if m.intent == artf.ACTIVATE_SEGMENTS
                              for i in m.ids.id]
             try:
@@ -85,8 +85,8 @@ def test_both_workers_answer_like_http(served: tuple[str, int, subprocess.Popen[
                 bad = grpc.StatusCode.OK
             except grpc.aio.AioRpcError as exc:
                 bad = exc.code()
-            health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
-                                                                     timeout=10)
+            health_stub = health_pb2_grpc.HealthStub(channel)
+            health = await health_stub.Check(health_pb2.HealthCheckRequest(), timeout=10)
         return got, bad, health.status
 
     got, bad, health = asyncio.run(go())
