@@ -1,4 +1,5 @@
-"""server.admin.common: the admin routes' Starlette exception handlers, one row per exception."""
+"""The one exception table (server.auth.exception_handlers, re-exported by server.admin.common):
+one row per exception."""
 
 from __future__ import annotations
 
