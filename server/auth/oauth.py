@@ -27,17 +27,20 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Mapping
 from typing import Final
 from urllib.parse import parse_qsl, unquote_plus
 
 import orjson
 import structlog
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
 
 from server.auth.errors import AuthDatabaseUnavailable, InvalidScope
+from server.auth.exception_handlers import ExceptionHandler
 from server.auth.identities import Identity, is_identity_id
 from server.auth.ratelimit import FailureLimiter
 from server.auth.scopes import format_scopes, parse_scopes
@@ -76,6 +79,22 @@ _DB_UNAVAILABLE: Final = OAuthError("temporarily_unavailable",
                                     503, {"Retry-After": "30"})
 
 
+async def _oauth_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OAuthError)
+    return exc.response()
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    return _DB_UNAVAILABLE.response()  # recorded for readiness by AuthDbHealth.reporting; never a 500
+
+
+#: Exception → answer for ``POST /oauth/token`` (the admin routes' table is server.auth.exception_handlers).
+EXCEPTION_HANDLERS: Final[Mapping[type[Exception], ExceptionHandler]] = {
+    OAuthError: _oauth_error,  # 400 / 401 / 429, RFC 6749 §5.2
+    AuthDatabaseUnavailable: _database_unavailable,  # 503 temporarily_unavailable, Retry-After
+}
+
+
 class TokenEndpoint:
     """The token endpoint; one instance per worker (it holds the failure counters)."""
 
@@ -95,16 +114,10 @@ class TokenEndpoint:
         self._reported_token = service.health.reporting(self._token)  # sqlite3.Error → 503, recorded
 
     def routes(self) -> list[Route]:
-        return [Route("/oauth/token", self.handle, methods=["POST"], name="oauth_token")]
-
-    async def handle(self, request: Request) -> Response:
-        """RFC 6749 §5.2 answers in their own shape (not the admin table's ``{"error", "detail"}``)."""
-        try:
-            return await self._reported_token(request)
-        except OAuthError as exc:
-            return exc.response()
-        except AuthDatabaseUnavailable:  # recorded for readiness by reporting(); never a bare 500
-            return _DB_UNAVAILABLE.response()
+        """The route, under its own two-row exception table: RFC 6749 §5.2 answers have their own
+        shape (not the admin table's ``{"error", "detail"}``)."""
+        app = ExceptionMiddleware(request_response(self._reported_token), handlers=dict(EXCEPTION_HANDLERS))
+        return [Route("/oauth/token", app, methods=["POST"], name="oauth_token")]
 
     async def _token(self, request: Request) -> Response:
         params = await _form(request)
