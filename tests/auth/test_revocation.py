@@ -89,7 +89,7 @@ guard = Guard(RevocationView(data_dir), AuthSettings())
 header = "Bearer " + token
 assert guard.check(header, "rtd") is None, "token should start valid"
 print("ready", flush=True)
-deadline = time.time() + 10
+deadline = time.time() + 30  # a cap for a starved process on a loaded box, not a measurement
 while time.time() < deadline:
     denial = guard.check(header, "rtd")
     if denial is not None:
@@ -117,7 +117,7 @@ def test_second_process_sees_revocation_within_one_second(tmp_path: Path, operat
         time.sleep(0.3)  # let the worker settle into its refresh cycle at an arbitrary phase
         revoked_at = time.time()
         getattr(service, operation)(identity.id)
-        line = worker.stdout.readline().split()  # the worker polls under a 10 s cap (no time asserted:
+        line = worker.stdout.readline().split()  # the worker polls under a 30 s cap (no time asserted:
         assert line[:2] == ["denied", "revoked"], line  # tests/e2e checks the 1 s promise end to end)
         assert float(line[2]) >= revoked_at
     finally:
