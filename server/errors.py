@@ -15,7 +15,8 @@ can catch "ours" without catching a bug::
         ├── InvalidLifetime            → 400
         ├── InvalidRequest             → 400
         ├── AuthDatabaseError          auth.sqlite3 damaged at start; names the file (exit non-zero)
-        └── AuthDatabaseUnavailable    auth.sqlite3 unreadable while serving → 503
+        ├── AuthDatabaseUnavailable    auth.sqlite3 unreadable while serving → 503
+        └── RevocationNotShared        [cluster] a revoke other nodes cannot learn yet → 503
 
 The HTTP answer for each (status, ``{"error", "detail"}`` body) is one table of Starlette
 exception handlers, :data:`server.auth.exception_handlers.EXCEPTION_HANDLERS`; admin handlers
