@@ -77,9 +77,11 @@ class ServerSettings(Section):
         if self.max_body_bytes < 1:
             problems.append(f"max_body_bytes: expected at least 1, got {self.max_body_bytes}")
         if not 0.0 <= self.access_log_sample_rate <= 1.0:
-            problems.append(f"access_log_sample_rate: expected a share 0.0–1.0, got {self.access_log_sample_rate}")
+            problems.append("access_log_sample_rate: expected a share 0.0–1.0, "
+                            f"got {self.access_log_sample_rate}")
         if self.log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
-            problems.append(f"log_level: expected critical, error, warning, info or debug, got {self.log_level!r}")
+            problems.append("log_level: expected critical, error, warning, info or debug, "
+                            f"got {self.log_level!r}")
         if self.max_connections < 1:
             problems.append(f"max_connections: expected at least 1, got {self.max_connections}")
         for name in ("header_timeout_seconds", "body_timeout_seconds", "keep_alive_timeout_seconds"):
@@ -133,7 +135,8 @@ class Settings:
     cached_api: CachedApiSettings = field(default_factory=CachedApiSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     uid2: UID2Settings = field(default_factory=UID2Settings)
-    euid: UID2Settings = field(default_factory=lambda: UID2Settings.from_mapping(BUILTIN["euid"], section="euid"))
+    euid: UID2Settings = field(
+        default_factory=lambda: UID2Settings.from_mapping(BUILTIN["euid"], section="euid"))
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)

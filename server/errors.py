@@ -8,21 +8,29 @@ can catch "ours" without catching a bug::
     SegmentServerError                 root; never raised itself
     ├── SettingsError                  bad configuration (also a ValueError); ``errors`` names each
     │                                  key as "section.key: problem", every one, not just the first
+    ├── BatchError                     an admin batch with bad items, each named; nothing written → 400
     └── AuthError                      server.auth: operator mistakes at the admin API / CLI
         ├── IdentityNotFound           → 404
         ├── InvalidScope               → 400
         ├── InvalidLifetime            → 400
-        └── InvalidRequest             → 400
+        ├── InvalidRequest             → 400
+        ├── AuthDatabaseError          auth.sqlite3 damaged at start; names the file (exit non-zero)
+        ├── AuthDatabaseUnavailable    auth.sqlite3 unreadable while serving → 503
+        └── RevocationNotShared        [cluster] a revoke other nodes cannot learn yet → 503
+
+The HTTP answer for each (status, ``{"error", "detail"}`` body) is one table of Starlette
+exception handlers, :data:`server.auth.exception_handlers.EXCEPTION_HANDLERS`; admin handlers
+raise and never build an error response themselves.
 
 Elsewhere, on purpose outside this tree: ``segments/`` never imports ``server/``, so its
 ``NoSnapshot``, ``RowError`` and ``InvalidSegment`` are plain exceptions (the admin API maps them
-to 409/400 in :mod:`server.admin.common`); the UID2 operator's ``OperatorError``,
+to 409/400 in :mod:`server.auth.exception_handlers`); the UID2 operator's ``OperatorError``,
 ``KeyParseError`` and ``EnvelopeError`` report the network's input and keep their own bases.
 """
 
 from __future__ import annotations
 
-__all__ = ["SegmentServerError", "SettingsError"]
+__all__ = ["BatchError", "SegmentServerError", "SettingsError"]
 
 
 class SegmentServerError(Exception):
@@ -39,4 +47,12 @@ class SettingsError(SegmentServerError, ValueError):
 
     def __init__(self, errors: list[str]) -> None:
         super().__init__("invalid configuration:\n  " + "\n  ".join(errors))
+        self.errors = errors
+
+
+class BatchError(SegmentServerError):
+    """A batch with per-item problems; nothing was written. ``errors`` name each item by index."""
+
+    def __init__(self, errors: list[dict[str, object]]) -> None:
+        super().__init__(f"{len(errors)} invalid item(s)")
         self.errors = errors

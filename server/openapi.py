@@ -24,7 +24,8 @@ _ANSWER: dict[str, Any] = {
         "deal_ids": {"type": "array", "items": {"type": "string"}},
     },
 }
-_ERROR: dict[str, Any] = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+_ERROR: dict[str, Any] = {"type": "object", "properties": {"error": {"type": "string"}},
+                          "required": ["error"]}
 
 
 def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -42,11 +43,13 @@ def _hot_paths(cached: CachedApiSettings) -> dict[str, Any]:
                     "403": _json("Token lacks the scope", _ERROR)}
     return {
         "/rtd": {"post": {
-            "summary": "Index Exchange Real-Time Data: segments and deals for one OpenRTB 2.5/2.6 bid request",
+            "summary": ("Index Exchange Real-Time Data: segments and deals for one OpenRTB 2.5/2.6 "
+                        "bid request"),
             "tags": ["index"],
             "security": [{"bearer": ["rtd"]}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "description": "OpenRTB BidRequest subset: app, site, device, imp, user, regs"}}}},
+                "type": "object",
+                "description": "OpenRTB BidRequest subset: app, site, device, imp, user, regs"}}}},
             "responses": {
                 "200": _json("Matched segments (empty lists on a miss)", _ANSWER),
                 "400": _json("Malformed JSON or not an object", _ERROR),
@@ -79,12 +82,14 @@ def _ops_paths() -> dict[str, Any]:
         "/health/live": {"get": {"summary": "Liveness", "tags": ["ops"],
                                  "responses": {"200": _json("Process answers", health)}}},
         "/health/ready": {"get": {"summary": "Readiness: store open, UID2 keys loaded", "tags": ["ops"],
-                                  "responses": {"200": _json("Ready", health), "503": _json("Not ready", health)}}},
+                                  "responses": {"200": _json("Ready", health),
+                                                "503": _json("Not ready", health)}}},
         "/metrics": {"get": {"summary": "Prometheus metrics (all workers)", "tags": ["ops"],
                              "responses": {"200": _text("Prometheus text format", "text/plain")}}},
         "/status": {"get": {"summary": "Status page (HTML)", "tags": ["ops"],
                             "responses": {"200": _text("The page", "text/html")}}},
-        "/status.json": {"get": {"summary": "Status page data", "tags": ["ops"], "security": [{"bearer": ["admin"]}],
+        "/status.json": {"get": {"summary": "Status page data", "tags": ["ops"],
+                                 "security": [{"bearer": ["admin"]}],
                                  "responses": {"200": _json("Live numbers", {"type": "object"}),
                                                "401": _json("Admin token required", _ERROR),
                                                "403": _json("Local only, or token lacks admin", _ERROR)}}},
@@ -94,7 +99,8 @@ def _ops_paths() -> dict[str, Any]:
 
 
 def build_document(cached: CachedApiSettings) -> dict[str, Any]:
-    paths = {**_hot_paths(cached), **_ops_paths(), **auth_openapi.openapi_paths(), **admin_openapi.openapi_paths()}
+    paths = {**_hot_paths(cached), **_ops_paths(), **auth_openapi.openapi_paths(),
+             **admin_openapi.openapi_paths()}
     return {
         "openapi": "3.1.0",
         "info": {"title": "segment-server", "version": "0.1.0",

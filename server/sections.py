@@ -19,8 +19,9 @@ One rule per type, strict everywhere (a typo must not silently weaken a setting)
 
 Environment variables (``SEGMENT_SERVER_<SECTION>__<KEY>``) are strings: they are read as a TOML
 value (``true``, ``9``, ``[1, 3]``, ``"text"``); for a string setting, a value that is not a TOML
-string is taken as written (``12345`` is the user name ``"12345"``). Hand-written rather than msgspec/pydantic: the whole job is these eight rules and the
-``section.key: problem`` report, which a library would have to be wrapped to produce anyway.
+string is taken as written (``12345`` is the user name ``"12345"``). Hand-written rather than
+msgspec/pydantic: the whole job is these eight rules and the ``section.key: problem`` report,
+which a library would have to be wrapped to produce anyway.
 """
 
 from __future__ import annotations

@@ -86,7 +86,8 @@ def merge(tables: TomlTables, more: TomlTables) -> dict[str, dict[str, Any]]:
     return out
 
 
-def cli_env(config: Path, extra: Mapping[str, str] | None = None, *, home: Path | None = None) -> dict[str, str]:
+def cli_env(config: Path, extra: Mapping[str, str] | None = None, *,
+            home: Path | None = None) -> dict[str, str]:
     """The parent's environment without the product's variables, plus ``SEGMENT_SERVER_CONFIG``.
 
     With ``home``, nothing of the parent's but ``PATH`` (and ``KEPT``): ``HOME`` is that throwaway
@@ -103,7 +104,8 @@ def cli_env(config: Path, extra: Mapping[str, str] | None = None, *, home: Path 
 
 
 def run_cli(config: Path, *args: str, timeout: float = 120, cwd: Path | None = None,
-            env: Mapping[str, str] | None = None, home: Path | None = None) -> subprocess.CompletedProcess[str]:
+            env: Mapping[str, str] | None = None,
+            home: Path | None = None) -> subprocess.CompletedProcess[str]:
     """One CLI command to completion; the caller checks exit code and output. It runs in the config's
     directory, so a command that ignored the config and fell back to ./data writes there, not in
     the checkout. ``env`` adds variables to the clean environment; ``home``: see ``cli_env``."""
@@ -192,7 +194,8 @@ class Server:
 
         def holds() -> bool:
             if self.proc.poll() is not None:
-                raise AssertionError(f"server exited with {self.proc.returncode} waiting for {what}\n{self.tail()}")
+                raise AssertionError(
+                    f"server exited with {self.proc.returncode} waiting for {what}\n{self.tail()}")
             try:
                 return predicate()
             except httpx.HTTPError:
@@ -247,8 +250,8 @@ def spawn(config: Path, *args: str, port: int, logs: Path, data_dir: Path | None
                   stdout_path, stderr_path, child_env)
 
 
-def serve_ready(config: Path, *args: str, port: int, logs: Path, ready: Callable[[Server], object] | None = None,
-                **kwargs: Any) -> Server:
+def serve_ready(config: Path, *args: str, port: int, logs: Path,
+                ready: Callable[[Server], object] | None = None, **kwargs: Any) -> Server:
     """``spawn(config, "serve", *args, ...)`` and wait until it is ready (``/health/ready`` answers 200,
     or ``ready(server)`` returns); a server that never gets there is stopped before the failure."""
     server = spawn(config, "serve", *args, port=port, logs=logs, **kwargs)

@@ -199,8 +199,8 @@ def test_compose_up_on_a_fresh_clone_serves_the_demo() -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    pytest.param("FROM a AS b\nRUN x \\\n  && y\n# c\nUSER 1", [("FROM", "a AS b"), ("RUN", "x && y"), ("USER", "1")],
-                 id="continuation-and-comment"),
+    pytest.param("FROM a AS b\nRUN x \\\n  && y\n# c\nUSER 1",
+                 [("FROM", "a AS b"), ("RUN", "x && y"), ("USER", "1")], id="continuation-and-comment"),
     pytest.param("RUN a \\\n# inside\n    b", [("RUN", "a b")], id="comment-inside-continuation"),
 ])
 def test_parser(text: str, expected: list[Instruction]) -> None:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from loadtest.reliability.harness import CheckResult
 
-CHECK_MODULES = ("check_schema", "check_fuzz", "check_abuse", "check_damage", "check_uid2", "check_xandr", "check_load_kill", "check_docker")
+CHECK_MODULES = ("check_schema", "check_fuzz", "check_abuse", "check_damage", "check_uid2", "check_xandr",
+                 "check_load_kill", "check_docker")
 
 
 def _lazy(module: str) -> Callable[[bool], CheckResult]:

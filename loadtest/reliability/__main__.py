@@ -50,13 +50,15 @@ def table(results: list[CheckResult]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a short smoke of every check (CI, under 60 s)")
     parser.add_argument("--only", nargs="*", choices=list(CHECKS), help="run only these checks")
     parser.add_argument("--known-failures", default="", metavar="A,B",
                         help="checks whose failure is a reported, open finding: shown as FAIL (known), "
                              "not counted in the exit status")
-    parser.add_argument("--out", type=Path, help="results file (default loadtest/results/reliability[-quick].json)")
+    parser.add_argument("--out", type=Path,
+                        help="results file (default loadtest/results/reliability[-quick].json)")
     args = parser.parse_args(argv)
     names = args.only or list(CHECKS)
     results: list[CheckResult] = []

@@ -154,7 +154,9 @@ def _phase(server: ServerProcess, bearer: str, kind: str | None, count: int, sec
            settle: float, latency_gate: bool) -> dict[str, Any]:
     pool = multiprocessing.get_context("spawn").Pool(1) if kind else None
     try:
-        pending = pool.apply_async(attack, (kind, server.port, count, settle + seconds + 0.5, bearer)) if pool else None
+        pending = pool.apply_async(attack,
+                                   (kind, server.port, count, settle + seconds + 0.5,
+                                    bearer)) if pool else None
         if pending is not None:
             time.sleep(settle)  # let the attacker open its connections first
         latencies, errors = probe(server.port, bearer, seconds)
@@ -164,8 +166,10 @@ def _phase(server: ServerProcess, bearer: str, kind: str | None, count: int, sec
             pool.terminate()
     latencies.sort()
     p99 = percentile(latencies, 99) * 1e3 if latencies else float("inf")
-    return {"attack": kind or "none (baseline)", "connections": count if kind else 0, "probes": len(latencies),
-            "probe_errors": errors, "p50_ms": round(percentile(latencies, 50) * 1e3, 2) if latencies else None,
+    return {"attack": kind or "none (baseline)", "connections": count if kind else 0,
+            "probes": len(latencies),
+            "probe_errors": errors,
+            "p50_ms": round(percentile(latencies, 50) * 1e3, 2) if latencies else None,
             "p99_ms": round(p99, 2), "max_ms": round(latencies[-1] * 1e3, 2) if latencies else None,
             "pass": errors == 0 and (p99 < P99_LIMIT_MS or not latency_gate), **attacker}
 
@@ -183,7 +187,8 @@ def run(quick: bool) -> harness.CheckResult:
             alive = server.proc.poll() is None
     passed = alive and all(p["pass"] for p in phases)
     figure = "; ".join(f"{p['attack'].split(' ')[0]}: p99 {p['p99_ms']} ms"
-                       + (f", {p.get('closed_by_server', 0)}/{p.get('opened', 0)} closed by server" if p["connections"] else "")
+                       + (f", {p.get('closed_by_server', 0)}/{p.get('opened', 0)} closed by server"
+                          if p["connections"] else "")
                        + (f", {p['probe_errors']} probe errors" if p["probe_errors"] else "")
                        for p in phases)
     return harness.CheckResult(

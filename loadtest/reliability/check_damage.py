@@ -69,7 +69,8 @@ def _start_expect_exit(ws: harness.Workspace, sections: harness.Sections, named:
     except subprocess.TimeoutExpired as exc:
         code, output = None, ((exc.stdout or b"") + (exc.stderr or b"")).decode(errors="replace")
     ok = code not in (None, 0) and named.name in output
-    return {"exit_code": code, "names_file": named.name in output, "seconds": round(time.monotonic() - started, 1),
+    return {"exit_code": code, "names_file": named.name in output,
+            "seconds": round(time.monotonic() - started, 1),
             "message": _first_line_naming(output, named.name), "pass": ok}
 
 
@@ -84,7 +85,8 @@ def _serving_state(server: servers.ServerProcess, bearer: str) -> dict[str, Any]
         hit = http.get(HIT, headers=headers)
         rtd = http.post("/rtd", headers=headers, json={"id": "1", "site": {"page": "https://example.com/"}})
     segments = hit.json().get("segment_ids", []) if hit.status_code == 200 else []
-    return {"ready_status": ready.status_code, "ready": ready.json().get("status"), "ready_body": ready.text[:400],
+    return {"ready_status": ready.status_code, "ready": ready.json().get("status"),
+            "ready_body": ready.text[:400],
             "hit_status": hit.status_code, "hit_segments": len(segments), "rtd_status": rtd.status_code}
 
 
@@ -138,13 +140,13 @@ def _live_cases() -> list[Case]:
     def reload_garbage(ws: harness.Workspace, bearer: str) -> dict[str, Any]:
         with ws.start() as server:
             bad = publish_garbage(ws)
-            reload = httpx.post(f"{server.base_url}/admin/reload", headers={"Authorization": f"Bearer {bearer}"},
-                                timeout=10.0)
+            reload = httpx.post(f"{server.base_url}/admin/reload",
+                                headers={"Authorization": f"Bearer {bearer}"}, timeout=10.0)
             harness.wait_for(lambda: bad.name in httpx.get(f"{server.base_url}/health/ready").text, 5.0)
             state = _serving_state(server, bearer)
             alive = server.proc.poll() is None
-        ok = (reload.status_code < 500 and alive and state["hit_segments"] > 0 and state["ready"] == "degraded"
-              and bad.name in state["ready_body"])
+        ok = (reload.status_code < 500 and alive and state["hit_segments"] > 0
+              and state["ready"] == "degraded" and bad.name in state["ready_body"])
         return {"reload_status": reload.status_code, **state, "alive": alive, "pass": ok}
 
     def truncated_while_serving(ws: harness.Workspace, bearer: str) -> dict[str, Any]:
@@ -167,7 +169,8 @@ def _live_cases() -> list[Case]:
             garbage_into(ws.data_dir / "auth.sqlite3")
             time.sleep(1.0)
             with httpx.Client(base_url=server.base_url, timeout=10.0) as http:
-                token = http.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=("someone", "pw"))
+                token = http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                                  auth=("someone", "pw"))
                 listing = http.get("/admin/identities", headers={"Authorization": f"Bearer {bearer}"})
                 seg = http.get(HIT, headers={"Authorization": f"Bearer {bearer}"})
                 ready = http.get("/health/ready")
@@ -198,7 +201,9 @@ def run(quick: bool) -> harness.CheckResult:
             except Exception as exc:  # noqa: BLE001 -- a case that cannot even run is a failed case
                 results[name] = {"pass": False, "error": f"{type(exc).__name__}: {exc}"[:400]}
     failed = [name for name, r in results.items() if not r["pass"]]
-    figure = f"{len(results) - len(failed)}/{len(results)} cases behave" + (f"; failing: {'; '.join(failed)}" if failed else "")
+    figure = f"{len(results) - len(failed)}/{len(results)} cases behave"
+    if failed:
+        figure += f"; failing: {'; '.join(failed)}"
     return harness.CheckResult(
         "damaged-files", "random bytes, truncation, CURRENT -> missing/garbage snapshot, auth.sqlite3 "
         "garbage/empty; at start and while serving", figure, not failed, {"cases": results})

@@ -42,7 +42,8 @@ def daemon_problem() -> str | None:
 
 
 def run(quick: bool) -> harness.CheckResult:
-    tried = "docker build, demo into a volume, run as non-root, HEALTHCHECK healthy, /health/ready from the container"
+    tried = ("docker build, demo into a volume, run as non-root, HEALTHCHECK healthy, "
+             "/health/ready from the container")
     problem = daemon_problem()
     if problem is not None:
         return harness.CheckResult("docker", tried, f"skipped: {problem}", None, {"reason": problem})
@@ -80,7 +81,8 @@ def run(quick: bool) -> harness.CheckResult:
     passed = (health == "healthy" and uid not in ("", "0") and ready.stdout.strip() == "200"
               and compose == "ready 200")
     return harness.CheckResult("docker", tried + "; docker compose up serves the demo",
-                               f"built; health {health}; uid {uid}; ready {ready.stdout.strip()}; compose {compose}",
+                               f"built; health {health}; uid {uid}; ready {ready.stdout.strip()}; "
+                               f"compose {compose}",
                                passed, details)
 
 

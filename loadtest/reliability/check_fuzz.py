@@ -70,6 +70,7 @@ def _fuzz(server: ServerProcess, bearer: str, document: dict[str, Any], count: i
         f"strings (keep-alive, {DEADLINE_S:.0f} s deadline each)", figure, passed,
         {"sent": sent, "target": count, "by_status": total.by_status(), "fivexx": fivexx, "hangs": hangs,
          "closed_without_answer": closed, "rss_kb_before": rss_before, "rss_kb_after": rss_after,
-         "server_alive": alive, "kinds": labels, "stale_keepalive_retries": total.stale_retries, "latency_ms": client.latency_summary(total),
+         "server_alive": alive, "kinds": labels, "stale_keepalive_retries": total.stale_retries,
+         "latency_ms": client.latency_summary(total),
          "examples": {f"{k[0]}:{k[1]}": v.decode("latin-1") for k, v in total.examples.items()},
          "by_kind": {f"{label}:{code}": n for (label, code), n in sorted(total.statuses.items())}})

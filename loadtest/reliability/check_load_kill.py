@@ -38,11 +38,14 @@ class Prober(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        with httpx.Client(base_url=self.server.base_url, timeout=2.0) as http:
+        # A cap, not a latency bound: the loader and the neighbours share 2 cores with the server, and
+        # a probe that merely waits longer than 2 s there is still an answer from the old snapshot.
+        with httpx.Client(base_url=self.server.base_url, timeout=10.0) as http:
             while not self.stop.is_set():
                 try:
                     r = http.get(HIT, headers={"Authorization": f"Bearer {self.bearer}"})
-                    key = str(r.status_code) if r.status_code != 200 or r.json().get("segment_ids") else "200-empty"
+                    hit = r.status_code != 200 or r.json().get("segment_ids")
+                    key = str(r.status_code) if hit else "200-empty"
                 except httpx.HTTPError as exc:
                     key = type(exc).__name__
                 self.outcomes[key] += 1
@@ -119,5 +122,6 @@ def _kill_server_during_load(ws: harness.Workspace, server: ServerProcess, beare
     version = int(current.removeprefix("snap-").removesuffix(".sqlite"))
     return restarted, {"load_exit": loader.returncode, "stale_removed": b"left by a killed load" in err,
                        "load_stderr": err.decode(errors="replace")[-400:], "current": current,
-                       "serving": serving[:120], "serves_new": version > 1 and f"snapshot v{version}," in serving,
+                       "serving": serving[:120],
+                       "serves_new": version > 1 and f"snapshot v{version}," in serving,
                        "hit_status": hit.status_code}

@@ -65,7 +65,8 @@ def run(quick: bool) -> harness.CheckResult:
             return _result(main, revoking, alive, seconds)
 
 
-def _result(main: dict[str, Any], revoking: dict[str, Any], alive: bool, seconds: float) -> harness.CheckResult:
+def _result(main: dict[str, Any], revoking: dict[str, Any], alive: bool,
+            seconds: float) -> harness.CheckResult:
     failures = [*main.get("failures", []), *revoking.get("failures", [])]
     by_code: dict[str, dict[str, Any]] = {}
     for f in failures:

@@ -57,15 +57,18 @@ def _phase(server: ServerProcess, op: ServerProcess, fault: str, token: str, bea
             sent += 1
             hits += r.status_code == 200 and bool(_segments(r.json()))
             ready = http.get("/health/ready")
-            ready_seen.add(f"{ready.status_code} {ready.json().get('checks', {}).get('uid2_keys', {}).get('detail')}")
+            detail = ready.json().get("checks", {}).get("uid2_keys", {}).get("detail")
+            ready_seen.add(f"{ready.status_code} {detail}")
             time.sleep(0.02)
         after = _uid2_state(http, bearer)
     failures = after.get("failure_count", 0) - before
-    says_stale = any("READY" not in seen or "stale" in seen.lower() or "fail" in seen.lower() for seen in ready_seen)
+    says_stale = any("READY" not in seen or "stale" in seen.lower() or "fail" in seen.lower()
+                     for seen in ready_seen)
     return {"fault": fault, "rtd_sent": sent, "rtd_decrypted_hits": hits, "refresh_failures": failures,
             "last_error": str(after.get("last_error"))[:200], "readiness_seen": sorted(ready_seen),
             "readiness_says_stale": says_stale,
-            "pass": hits == sent and failures > 0 and all(s.startswith("200") for s in ready_seen) and says_stale}
+            "pass": (hits == sent and failures > 0 and all(s.startswith("200") for s in ready_seen)
+                     and says_stale)}
 
 
 def _segments(doc: Any) -> list[Any]:
@@ -87,7 +90,8 @@ def run(quick: bool) -> harness.CheckResult:
             token = traffic.Uid2Minter(document).mint(raw, "valid") or ""
             with ws.start({"uid2": {**uid2, **UID2_SETTINGS}}) as server:
                 with httpx.Client(base_url=server.base_url, timeout=5.0) as http:
-                    baseline = http.post("/rtd", json=_rtd_body(token), headers={"Authorization": f"Bearer {bearer}"})
+                    baseline = http.post("/rtd", json=_rtd_body(token),
+                                         headers={"Authorization": f"Bearer {bearer}"})
                 baseline_hit = bool(_segments(baseline.json()))
                 for fault in faults:
                     phases.append(_phase(server, op, fault, token, bearer, seconds))
@@ -96,10 +100,12 @@ def run(quick: bool) -> harness.CheckResult:
             op.stop()
     passed = baseline_hit and alive and all(p["pass"] for p in phases)
     figure = "; ".join(f"{p['fault']}: {p['rtd_decrypted_hits']}/{p['rtd_sent']} decrypted, "
-                       f"{p['refresh_failures']} failed refreshes, ready {'says stale' if p['readiness_says_stale'] else 'silent'}"
+                       f"{p['refresh_failures']} failed refreshes, "
+                       f"ready {'says stale' if p['readiness_says_stale'] else 'silent'}"
                        for p in phases)
     return harness.CheckResult(
         "uid2-operator-faults", f"operator {', '.join(faults)} for {seconds:.0f} s each while /rtd decrypts "
-        "a valid token (refresh every 1 s)", figure if baseline_hit else "baseline token did not decrypt: " + figure,
+        "a valid token (refresh every 1 s)",
+        figure if baseline_hit else "baseline token did not decrypt: " + figure,
         passed, {"phases": phases, "baseline_hit": baseline_hit, "baseline_body": baseline.text[:300],
                  "server_alive": alive})

@@ -48,7 +48,8 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+    fields = (line.partition(":") for line in lines[1:] if line)
+    headers = {k.strip().lower(): v.strip() for k, _, v in fields}
     if headers.get("transfer-encoding", "").lower() == "chunked":
         while True:
             size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
@@ -61,7 +62,8 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
 
 
 Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-BROKEN = (OSError, RuntimeError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError)
+BROKEN = (OSError, RuntimeError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
+          IndexError)
 
 
 async def _exchange(conn: Conn | None, port: int, raw: bytes, deadline: float,
@@ -118,7 +120,8 @@ async def _worker(port: int, queue: asyncio.Queue[tuple[int, Prepared]], out: Ou
     _close(conn)
 
 
-async def _send(port: int, requests: Iterable[Prepared], concurrency: int, deadline: float, keep: int) -> Outcomes:
+async def _send(port: int, requests: Iterable[Prepared], concurrency: int, deadline: float,
+                keep: int) -> Outcomes:
     queue: asyncio.Queue[tuple[int, Prepared]] = asyncio.Queue()
     for item in enumerate(requests):
         queue.put_nowait(item)

@@ -27,10 +27,12 @@ JsonDoc = dict[str, Any]
 Mutation = Callable[[random.Random, JsonDoc], tuple[bytes, dict[str, str]]]
 HOSTILE_VALUES: list[Any] = [None, True, False, 0, -1, 2**63, -(2**64), 1.5e308, -0.0, "", "x" * 5000, [], {},
                              [1, "a", None], {"": {}}, "\u0000", "\ud7ff\ue000", "%00", "🙂" * 100]
-NUMBER_TEXTS = [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-1e400", b"1" * 400, b"0.0000e-99999", b"1E+9999999"]
+NUMBER_TEXTS = [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-1e400", b"1" * 400, b"0.0000e-99999",
+                b"1E+9999999"]
 
 
-def post(body: bytes, headers: dict[str, str] | None = None, bearer: str | None = None, path: str = "/rtd") -> bytes:
+def post(body: bytes, headers: dict[str, str] | None = None, bearer: str | None = None,
+         path: str = "/rtd") -> bytes:
     lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
     hdrs = {"Content-Type": "application/json", **(headers or {})}
     lines += [f"{k}: {v}" for k, v in hdrs.items()]
@@ -72,10 +74,13 @@ def replace_at(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
 def random_json(rng: random.Random, depth: int = 0) -> Any:
     roll = rng.random()
     if depth > 5 or roll < 0.4:
-        return rng.choice(HOSTILE_VALUES[:14]) if rng.random() < 0.5 else rng.choice([rng.random(), rng.randrange(-9, 9999), "".join(rng.choices("abc{}[]\"\\:/", k=rng.randrange(12)))])
+        if rng.random() < 0.5:
+            return rng.choice(HOSTILE_VALUES[:14])
+        return rng.choice([rng.random(), rng.randrange(-9, 9999),
+                           "".join(rng.choices("abc{}[]\"\\:/", k=rng.randrange(12)))])
     if roll < 0.7:
-        return {rng.choice(["id", "user", "site", "device", "regs", "eids", "ext", "imp", "k"]): random_json(rng, depth + 1)
-                for _ in range(rng.randrange(5))}
+        keys = ["id", "user", "site", "device", "regs", "eids", "ext", "imp", "k"]
+        return {rng.choice(keys): random_json(rng, depth + 1) for _ in range(rng.randrange(5))}
     return [random_json(rng, depth + 1) for _ in range(rng.randrange(5))]
 
 
@@ -143,7 +148,8 @@ def gzip_body(rng: random.Random, doc: JsonDoc) -> tuple[bytes, dict[str, str]]:
         return _bomb(), {"Content-Encoding": "gzip"}
     if roll < 0.8:
         return gzip.compress(_json(doc))[: rng.randrange(1, 40)], {"Content-Encoding": "gzip"}
-    return _json(doc), {"Content-Encoding": rng.choice(["br", "deflate", "gzip, gzip", "x-unknown", "identity"])}
+    encoding = rng.choice(["br", "deflate", "gzip, gzip", "x-unknown", "identity"])
+    return _json(doc), {"Content-Encoding": encoding}
 
 
 @functools.cache
@@ -275,10 +281,12 @@ def segments_target(rng: random.Random) -> tuple[str, str]:
     if roll < 0.5:
         return "seg-params", "/segments?" + urlencode(params)
     if roll < 0.7:  # broken percent-encoding and raw bytes
-        return "seg-encoding", "/segments?url=" + rng.choice(["%zz", "%ff%fe", "%", "%C3%28", "%00", "%E2%82"]) * rng.randrange(1, 9)
+        broken = rng.choice(["%zz", "%ff%fe", "%", "%C3%28", "%00", "%E2%82"])
+        return "seg-encoding", "/segments?url=" + broken * rng.randrange(1, 9)
     if roll < 0.85:
         return "seg-long", "/segments?url=" + quote("a" * rng.choice([1000, 8000, 60000]))
-    return "seg-repeat", "/segments?" + "&".join(f"ip={rng.randrange(256)}.0.0.1" for _ in range(rng.randrange(1, 300)))
+    repeats = range(rng.randrange(1, 300))
+    return "seg-repeat", "/segments?" + "&".join(f"ip={rng.randrange(256)}.0.0.1" for _ in repeats)
 
 
 MUTATIONS: list[tuple[str, Mutation]] = [

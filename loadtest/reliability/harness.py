@@ -58,7 +58,8 @@ def toml_text(sections: Sections) -> str:
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The caller's environment without any ``SEGMENT_SERVER_*`` (config comes from the file only)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX) and k != "PROMETHEUS_MULTIPROC_DIR"}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(ENV_PREFIX) and k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(extra or {})
     return env
 

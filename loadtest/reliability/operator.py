@@ -44,7 +44,8 @@ class ControlledOperator(OperatorApp):
         await super().__call__(scope, receive, send)
 
 
-def start(work: Path, *, slow_seconds: float = 5.0) -> tuple[servers.ServerProcess, dict[str, Any], dict[str, Any]]:
+def start(work: Path, *,
+          slow_seconds: float = 5.0) -> tuple[servers.ServerProcess, dict[str, Any], dict[str, Any]]:
     """Start the operator; returns (process, the key document it serves, the ``[uid2]`` settings)."""
     document = traffic.uid2_key_document(time.time())
     secret = traffic.random_secret()
@@ -71,7 +72,8 @@ def requests_by_status(base_url: str) -> dict[str, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--keys", type=Path, required=True)
     parser.add_argument("--secret-file", type=Path, required=True)
@@ -83,7 +85,8 @@ def main() -> None:
     secret = base64.b64decode(args.secret_file.read_text().strip())
     fake = FakeUID2Operator(secret=secret, api_key=API_KEY, keys={p: document for p in KEY_PATHS},
                             slow_seconds=args.slow)
-    uvicorn.run(ControlledOperator(fake), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(ControlledOperator(fake), host="127.0.0.1", port=args.port, log_level="warning",
+                access_log=False)
 
 
 if __name__ == "__main__":

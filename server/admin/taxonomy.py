@@ -52,7 +52,8 @@ def taxonomy_routes(writer: StoreWriter, get_store: StoreGetter, guard: Guard) -
         return json_response({"version": store.info.version, "segments": [s.as_dict() for s in segments]})
 
     async def upsert_segments(request: Request) -> Response:
-        """Insert or replace segments: ``{"segments": [{"id", "name", "ttl_seconds", "deal_ids", "xandr"}]}``."""
+        """Insert or replace segments:
+        ``{"segments": [{"id", "name", "ttl_seconds", "deal_ids", "xandr"}]}``."""
         segments = parse_segments(await json_object(request))
         count = await run_in_threadpool(writer.upsert_segments, segments)
         return json_response({"upserted": count, "ids": [s.id for s in segments]})

@@ -86,7 +86,8 @@ def bid_request_from_json(doc: dict[str, Any]) -> openrtb.BidRequest:
             return [fix(v) for v in node]
         return node
 
-    message: openrtb.BidRequest = json_format.ParseDict(fix(doc), openrtb.BidRequest(), ignore_unknown_fields=True)
+    message: openrtb.BidRequest = json_format.ParseDict(fix(doc), openrtb.BidRequest(),
+                                                        ignore_unknown_fields=True)
     return message
 
 

@@ -61,7 +61,8 @@ async def start(endpoint: RtdEndpoint, settings: GrpcSettings, default_host: str
     checks = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)
     if settings.reflection:
-        reflection.enable_server_reflection((service.SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME), server)
+        reflection.enable_server_reflection((service.SERVICE, HEALTH_SERVICE, reflection.SERVICE_NAME),
+                                            server)
     host = settings.host or default_host
     address = f"[{host}]:{settings.port}" if ":" in host else f"{host}:{settings.port}"
     try:

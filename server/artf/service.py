@@ -160,4 +160,5 @@ def _decode(raw: bytes) -> artf.RTBRequest:
 def handler(endpoint: RtdEndpoint, settings: GrpcSettings) -> grpc.GenericRpcHandler:
     """The service's generic handler, bytes in and bytes out."""
     behaviour = GetMutations(endpoint, settings)
-    return grpc.method_handlers_generic_handler(SERVICE, {METHOD: grpc.unary_unary_rpc_method_handler(behaviour.get_mutations)})
+    handler = grpc.unary_unary_rpc_method_handler(behaviour.get_mutations)
+    return grpc.method_handlers_generic_handler(SERVICE, {METHOD: handler})

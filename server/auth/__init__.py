@@ -26,6 +26,7 @@ from server.auth.components import AuthComponents, build_auth, startup_problem
 from server.auth.demo import ensure_demo_identity
 from server.auth.errors import (
     AuthDatabaseError,
+    AuthDatabaseUnavailable,
     AuthError,
     IdentityNotFound,
     InvalidLifetime,
@@ -51,6 +52,7 @@ __all__ = [
     "SEGMENTS",
     "AuthComponents",
     "AuthDatabaseError",
+    "AuthDatabaseUnavailable",
     "AuthError",
     "AuthSettings",
     "Claims",

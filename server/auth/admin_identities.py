@@ -14,47 +14,31 @@ route                                       method  does
 
 Every route requires the ``admin`` scope (unless admin auth is switched off). ``expires_in`` is
 seconds, 3600–86400, default from settings (24 h); a token scope the identity lacks is a 400.
-Store calls block (SQLite, scrypt), so they run in the thread pool.
+Store calls block (SQLite, scrypt), so they run in the thread pool. Handlers raise; the one
+exception table (:mod:`server.auth.exception_handlers`) answers, an unreadable auth database
+included (503, recorded for readiness by :meth:`~server.auth.dbhealth.AuthDbHealth.reporting`).
 """
 
 from __future__ import annotations
-
-import sqlite3
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
-from server.auth.errors import AuthError
+from server.auth.exception_handlers import admin_endpoint
 from server.auth.guard import Guard
-from server.auth.jsonio import auth_error_response, error_response, field, json_object, json_response
-from server.auth.require import Endpoint, require
-from server.auth.scopes import ADMIN
+from server.auth.jsonio import field, json_object, json_response
+from server.auth.require import Endpoint
 from server.auth.service import IdentityService
 
 
 def admin_identity_routes(service: IdentityService, guard: Guard) -> list[Route]:
-    """The routes, each wrapped in the admin-scope guard."""
-    guarded = require(guard, ADMIN)
+    """The routes: admin scope first, then the handler under the one exception table."""
 
-    def handler(fn: Any) -> Endpoint:
-        async def endpoint(request: Request) -> Response:
-            try:
-                result: Response = await fn(request)
-            except AuthError as exc:
-                return auth_error_response(exc)
-            except sqlite3.Error as exc:  # unreadable auth database: a clear 503, logged once by health
-                service.health.failed(exc)
-                return error_response(503, "auth_database_unavailable",
-                                      f"{service.health.problem}; tokens already issued keep working")
-            service.health.recovered()
-            return result
-
-        endpoint.__name__ = fn.__name__
-        endpoint.__doc__ = fn.__doc__
-        return guarded(endpoint)
+    def handler(fn: Endpoint) -> ASGIApp:
+        return admin_endpoint(guard, service.health.reporting(fn))
 
     async def create_identity(request: Request) -> Response:
         """Create an identity: ``{"display_name", "scopes", "client_secret": true}``."""
@@ -62,7 +46,8 @@ def admin_identity_routes(service: IdentityService, guard: Guard) -> list[Route]
         name = field(data, "display_name", str, "")
         scopes = field(data, "scopes", (list, str), [])
         with_secret = field(data, "client_secret", bool, True)
-        identity, secret = await run_in_threadpool(service.create_identity, name, scopes, with_secret=with_secret)
+        identity, secret = await run_in_threadpool(service.create_identity, name, scopes,
+                                                   with_secret=with_secret)
         return json_response({"identity": identity.to_json(), "client_secret": secret}, 201)
 
     async def list_identities(request: Request) -> Response:
@@ -87,7 +72,8 @@ def admin_identity_routes(service: IdentityService, guard: Guard) -> list[Route]
         data = await json_object(request, optional=True)
         scopes = field(data, "scopes", (list, str))
         expires_in = data.get("expires_in")  # type and range checked by the service (message names the range)
-        issued = await run_in_threadpool(service.get_token, request.path_params["identity_id"], scopes, expires_in)
+        issued = await run_in_threadpool(service.get_token, request.path_params["identity_id"], scopes,
+                                         expires_in)
         return json_response(issued.to_json(), 201)
 
     async def revoke_tokens(request: Request) -> Response:
@@ -116,7 +102,8 @@ def admin_identity_routes(service: IdentityService, guard: Guard) -> list[Route]
     return [
         Route("/admin/identities", handler(create_identity), methods=["POST"], name="admin_identity_create"),
         Route("/admin/identities", handler(list_identities), methods=["GET"], name="admin_identity_list"),
-        Route("/admin/identities/{identity_id}", handler(get_identity), methods=["GET"], name="admin_identity_get"),
+        Route("/admin/identities/{identity_id}", handler(get_identity), methods=["GET"],
+              name="admin_identity_get"),
         Route("/admin/identities/{identity_id}", handler(delete_identity), methods=["DELETE"],
               name="admin_identity_delete"),
         Route("/admin/identities/{identity_id}/tokens", handler(issue_token), methods=["POST"],

@@ -35,7 +35,8 @@ DataDir = Annotated[
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML file layered over config/default.toml")
 ]
-Scopes = Annotated[list[str] | None, typer.Option("--scope", "-s", help="rtd, segments or admin; repeatable.")]
+Scopes = Annotated[list[str] | None, typer.Option("--scope", "-s",
+                                                  help="rtd, segments or admin; repeatable.")]
 IdentityId = Annotated[str, typer.Argument(help="Identity id (32 hex characters).")]
 
 
@@ -77,7 +78,8 @@ def create(
 ) -> None:
     """Create an identity; prints it and its client secret (shown only now)."""
     try:
-        identity, secret = _service(data_dir, config).create_identity(name, scope or [], with_secret=not no_secret)
+        identity, secret = _service(data_dir, config).create_identity(name, scope or [],
+                                                                      with_secret=not no_secret)
     except AuthError as exc:
         raise _fail(exc) from None
     _emit({"identity": identity.to_json(), "client_secret": secret})

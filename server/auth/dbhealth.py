@@ -15,28 +15,33 @@ someone reads a damaged page.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Final
+from typing import Final, ParamSpec, TypeVar
 
 import structlog
 
 from server.auth import db
-from server.auth.errors import AuthDatabaseError
+from server.auth.errors import AuthDatabaseError, AuthDatabaseUnavailable
 from server.auth.types import Clock
 from server.metrics import AUTH_FAILURES
 
 PROBE_INTERVAL_S: Final = 5.0
 _UNAVAILABLE: Final = AUTH_FAILURES.labels(reason="db_unavailable")
 log = structlog.get_logger("server.auth")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class AuthDbHealth:
     """``problem`` is ``None`` while the auth database reads fine, else what went wrong (with the path)."""
 
-    def __init__(self, path: Path, *, clock: Clock = time.monotonic, probe_interval_s: float = PROBE_INTERVAL_S) -> None:
+    def __init__(self, path: Path, *, clock: Clock = time.monotonic,
+                 probe_interval_s: float = PROBE_INTERVAL_S) -> None:
         self.path = path
         self.problem: str | None = None
         self._clock = clock
@@ -67,6 +72,24 @@ class AuthDbHealth:
             was, self.problem = self.problem, None
         if was is not None:
             log.warning("auth.db_recovered", file=self.path.name, path=str(self.path))
+
+    def reporting(self, fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+        """Decorate an endpoint that touches the auth database: a ``sqlite3.Error`` is recorded
+        here and re-raised as :class:`AuthDatabaseUnavailable` (a 503 in the exception table,
+        never a bare 500); a run that gets through records recovery. Other exceptions pass as
+        they are (an unknown identity says nothing about the file)."""
+
+        @functools.wraps(fn)
+        async def reported(*args: P.args, **kwargs: P.kwargs) -> T:
+            try:
+                result = await fn(*args, **kwargs)
+            except sqlite3.Error as exc:
+                self.failed(exc)
+                raise AuthDatabaseUnavailable(f"{self.problem}; tokens already issued keep working") from exc
+            self.recovered()
+            return result
+
+        return reported
 
     def probe(self) -> None:
         """Check the file now (header, ``quick_check``, schema) and record the outcome."""

@@ -26,6 +26,8 @@ def ensure_demo_identity(
     """Create the demo identity if missing and return a fresh all-scope bearer token for it."""
     service = IdentityService(data_dir, settings, clock=clock)
     service.keys.ensure_key()
-    existing = [i for i in service.list_identities() if i.display_name == DEMO_NAME and i.scopes == ALL_SCOPES]
-    identity = existing[0] if existing else service.create_identity(DEMO_NAME, ALL_SCOPES, with_secret=False)[0]
+    existing = [i for i in service.list_identities()
+                if i.display_name == DEMO_NAME and i.scopes == ALL_SCOPES]
+    identity = existing[0] if existing else service.create_identity(DEMO_NAME, ALL_SCOPES,
+                                                                    with_secret=False)[0]
     return service.get_token(identity.id).token

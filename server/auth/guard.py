@@ -71,7 +71,8 @@ class Denial:
 
     def response(self) -> Response:
         """A fresh Starlette response (responses are single-use ASGI apps)."""
-        return Response(self.body, status_code=self.status, headers=self.headers, media_type="application/json")
+        return Response(self.body, status_code=self.status, headers=self.headers,
+                        media_type="application/json")
 
     def __repr__(self) -> str:
         return f"Denial({self.status}, {self.reason!r})"
@@ -80,7 +81,8 @@ class Denial:
 class Guard:
     """Checks bearer tokens against the shared key/revocation view."""
 
-    def __init__(self, view: RevocationView, settings: AuthSettings | None = None, *, clock: Clock = time.time) -> None:
+    def __init__(self, view: RevocationView, settings: AuthSettings | None = None, *,
+                 clock: Clock = time.time) -> None:
         self.view = view
         self.settings = settings or AuthSettings()
         self._clock = clock

@@ -92,11 +92,14 @@ class IdentityStore:
             raise InvalidScope("an identity needs at least one scope")
         secret = client_secrets.new_secret() if with_secret else None
         secret_hash = client_secrets.hash_secret(secret, self._scrypt_n) if secret else None
-        identity = Identity(uuid.uuid4().hex, display_name.strip(), allowed, self._now_ms(), secret is not None)
+        identity = Identity(uuid.uuid4().hex, display_name.strip(), allowed, self._now_ms(),
+                            secret is not None)
         with db.write_tx(self.path) as conn:
             conn.execute(
-                "INSERT INTO identities (id, display_name, scopes, created_ms, secret_hash) VALUES (?,?,?,?,?)",
-                (identity.id, identity.display_name, format_scopes(allowed), identity.created_ms, secret_hash),
+                "INSERT INTO identities (id, display_name, scopes, created_ms, secret_hash)"
+                " VALUES (?,?,?,?,?)",
+                (identity.id, identity.display_name, format_scopes(allowed), identity.created_ms,
+                 secret_hash),
             )
         return identity, secret
 
@@ -177,7 +180,8 @@ def _row_to_identity(row: tuple[Any, ...]) -> Identity:
     )
 
 
-def _set_not_before(conn: sqlite3.Connection, identity_id: str, not_before_ms: int, now_ms: int, *, deleted: bool) -> None:
+def _set_not_before(conn: sqlite3.Connection, identity_id: str, not_before_ms: int, now_ms: int, *,
+                    deleted: bool) -> None:
     conn.execute(
         "INSERT INTO revocations (identity_id, not_before_ms, revoked_ms, deleted) VALUES (?,?,?,?) "
         "ON CONFLICT(identity_id) DO UPDATE SET not_before_ms = excluded.not_before_ms, "

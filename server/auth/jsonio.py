@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.auth.errors import (
+    AuthDatabaseUnavailable,
     AuthError,
     IdentityNotFound,
     InvalidLifetime,
@@ -29,11 +30,13 @@ _STATUS: Final[dict[type[AuthError], tuple[int, str]]] = {
     InvalidLifetime: (400, "invalid_lifetime"),
     InvalidRequest: (400, "invalid_request"),
     RevocationNotShared: (503, "cluster_unavailable"),
+    AuthDatabaseUnavailable: (503, "auth_database_unavailable"),
 }
 
 
 def json_response(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status, headers={"Cache-Control": "no-store"}, media_type="application/json")
+    return Response(orjson.dumps(data), status, headers={"Cache-Control": "no-store"},
+                    media_type="application/json")
 
 
 def error_response(status: int, error: str, detail: str) -> Response:
@@ -41,7 +44,8 @@ def error_response(status: int, error: str, detail: str) -> Response:
 
 
 def auth_error_response(exc: AuthError) -> Response:
-    """Map a package exception to its HTTP answer (404 for unknown ids, 400 for bad input)."""
+    """Map a package exception to its HTTP answer (404 for unknown ids, 400 for bad input, 503 for
+    an unreadable auth database or an unreachable cluster)."""
     status, code = _STATUS.get(type(exc), (400, "invalid_request"))
     detail = f"identity {exc} not found" if isinstance(exc, IdentityNotFound) else str(exc)
     return error_response(status, code, detail)

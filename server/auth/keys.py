@@ -91,14 +91,16 @@ class KeyStore:
                 "SELECT kid, created_ms, active_from_ms, retired_ms FROM signing_keys ORDER BY kid"
             ).fetchall()
         return [
-            {"kid": kid, "created_at": c / 1000, "active_from": a / 1000, "retired_at": r / 1000 if r else None}
+            {"kid": kid, "created_at": c / 1000, "active_from": a / 1000,
+             "retired_at": r / 1000 if r else None}
             for kid, c, a, r in rows
         ]
 
 
 def load_verification_keys(conn: sqlite3.Connection) -> dict[int, MacKey]:
     """Every key that may still have live tokens (retired keys are pruned once theirs expire)."""
-    return {kid: MacKey(bytes(secret)) for kid, secret in conn.execute("SELECT kid, secret FROM signing_keys")}
+    rows = conn.execute("SELECT kid, secret FROM signing_keys")
+    return {kid: MacKey(bytes(secret)) for kid, secret in rows}
 
 
 def _newest_created(conn: sqlite3.Connection) -> int | None:
@@ -108,7 +110,8 @@ def _newest_created(conn: sqlite3.Connection) -> int | None:
 
 def _active_key(conn: sqlite3.Connection, now_ms: int) -> SigningKey | None:
     row = conn.execute(
-        "SELECT kid, secret FROM signing_keys WHERE active_from_ms <= ? ORDER BY active_from_ms DESC, kid DESC",
+        "SELECT kid, secret FROM signing_keys WHERE active_from_ms <= ?"
+        " ORDER BY active_from_ms DESC, kid DESC",
         (now_ms,),
     ).fetchone()
     return None if row is None else SigningKey(int(row[0]), bytes(row[1]))

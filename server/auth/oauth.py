@@ -17,27 +17,30 @@
   **429** with ``Retry-After`` and a §5.2 body whose ``error`` is still ``invalid_client``. The
   limit is never per client id alone: an attacker who knows Index's client id would otherwise
   lock Index out. Secret checks (scrypt) run off the event loop in a small pool, one at a time per
-  address (:mod:`server.auth.secretcheck`); an address with too many waiting also gets 429. We chose 429 over a plain ``invalid_client``
-  because it tells a misconfigured legitimate client to back off rather than retry at once,
-  and because it is sent *without* running scrypt, which a repeated 401 could not signal.
+  address (:mod:`server.auth.secretcheck`); an address with too many waiting also gets 429. We
+  chose 429 over a plain ``invalid_client`` because it tells a misconfigured legitimate client to
+  back off rather than retry at once, and because it is sent *without* running scrypt, which a
+  repeated 401 could not signal.
 """
 
 from __future__ import annotations
 
 import base64
-import sqlite3
 import time
+from collections.abc import Mapping
 from typing import Final
 from urllib.parse import parse_qsl, unquote_plus
 
 import orjson
 import structlog
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
 
-from server.auth.errors import InvalidScope
+from server.auth.errors import AuthDatabaseUnavailable, InvalidScope
+from server.auth.exception_handlers import ExceptionHandler
 from server.auth.identities import Identity, is_identity_id
 from server.auth.ratelimit import FailureLimiter
 from server.auth.scopes import format_scopes, parse_scopes
@@ -65,7 +68,8 @@ class OAuthError(Exception):
 
     def response(self) -> Response:
         body = orjson.dumps({"error": self.error, "error_description": self.description})
-        return Response(body, self.status, headers={**_NO_STORE, **self.headers}, media_type="application/json")
+        return Response(body, self.status, headers={**_NO_STORE, **self.headers},
+                        media_type="application/json")
 
 
 # RFC 6749 §4.1.2.1 defines ``temporarily_unavailable`` for exactly this (the server cannot
@@ -73,6 +77,22 @@ class OAuthError(Exception):
 _DB_UNAVAILABLE: Final = OAuthError("temporarily_unavailable",
                                     "the auth database cannot be read; tokens already issued keep working",
                                     503, {"Retry-After": "30"})
+
+
+async def _oauth_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OAuthError)
+    return exc.response()
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    return _DB_UNAVAILABLE.response()  # recorded for readiness by AuthDbHealth.reporting; never a 500
+
+
+#: Exception → answer for ``POST /oauth/token`` (the admin routes' table is server.auth.exception_handlers).
+EXCEPTION_HANDLERS: Final[Mapping[type[Exception], ExceptionHandler]] = {
+    OAuthError: _oauth_error,  # 400 / 401 / 429, RFC 6749 §5.2
+    AuthDatabaseUnavailable: _database_unavailable,  # 503 temporarily_unavailable, Retry-After
+}
 
 
 class TokenEndpoint:
@@ -85,25 +105,19 @@ class TokenEndpoint:
         window = settings.failed_auth_window_s
         # Per (client id, address), not per client id: whoever knows a client id must not be able
         # to lock that client out by failing on purpose from somewhere else (issue 25 item 8).
-        self.by_client_address = FailureLimiter(window_s=window, max_failures=settings.failed_auth_max_per_client,
-                                                clock=clock)
-        self.by_address = FailureLimiter(window_s=window, max_failures=settings.failed_auth_max_per_address, clock=clock)
+        self.by_client_address = FailureLimiter(window_s=window,
+                                                max_failures=settings.failed_auth_max_per_client, clock=clock)
+        self.by_address = FailureLimiter(window_s=window, max_failures=settings.failed_auth_max_per_address,
+                                         clock=clock)
         self.secret_checks = SecretChecks(threads=settings.secret_check_threads,
                                           queued_per_address=settings.secret_checks_queued_per_address)
+        self._reported_token = service.health.reporting(self._token)  # sqlite3.Error → 503, recorded
 
     def routes(self) -> list[Route]:
-        return [Route("/oauth/token", self.handle, methods=["POST"], name="oauth_token")]
-
-    async def handle(self, request: Request) -> Response:
-        try:
-            response = await self._token(request)
-        except OAuthError as exc:
-            return exc.response()
-        except sqlite3.Error as exc:  # the auth database is unreadable: say so, never a bare 500
-            self.service.health.failed(exc)
-            return _DB_UNAVAILABLE.response()
-        self.service.health.recovered()
-        return response
+        """The route, under its own two-row exception table: RFC 6749 §5.2 answers have their own
+        shape (not the admin table's ``{"error", "detail"}``)."""
+        app = ExceptionMiddleware(request_response(self._reported_token), handlers=dict(EXCEPTION_HANDLERS))
+        return [Route("/oauth/token", app, methods=["POST"], name="oauth_token")]
 
     async def _token(self, request: Request) -> Response:
         params = await _form(request)
@@ -113,7 +127,8 @@ class TokenEndpoint:
         if grant_type != "client_credentials":
             raise OAuthError("unsupported_grant_type", "only grant_type=client_credentials is supported")
         client_id, secret = self._credentials(request, params)
-        identity = await self._authenticate(client_id, secret, request.client.host if request.client else "unknown")
+        identity = await self._authenticate(client_id, secret,
+                                            request.client.host if request.client else "unknown")
         scopes = identity.scopes
         requested = params.get("scope", "").strip()
         if requested:
@@ -122,7 +137,8 @@ class TokenEndpoint:
             except InvalidScope as exc:
                 raise OAuthError("invalid_scope", str(exc)) from None
             if not scopes <= identity.scopes:
-                raise OAuthError("invalid_scope", f"scope(s) {sorted(scopes - identity.scopes)} not allowed for this client")
+                raise OAuthError("invalid_scope",
+                                 f"scope(s) {sorted(scopes - identity.scopes)} not allowed for this client")
         issued = await run_in_threadpool(
             self.service.issue_for, identity, scopes, self.service.settings.default_lifetime_s
         )
@@ -152,7 +168,8 @@ class TokenEndpoint:
                 raise self._invalid_client("malformed Basic credentials")
             client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)  # §2.3.1 form-encodes both
             if body_id is not None and body_id != client_id:
-                raise OAuthError("invalid_request", "client_id in the body differs from the Basic credentials")
+                raise OAuthError("invalid_request",
+                                 "client_id in the body differs from the Basic credentials")
             return client_id, secret
         if body_id is None or body_secret is None:
             raise self._invalid_client("client authentication required")
@@ -165,9 +182,11 @@ class TokenEndpoint:
         logged_id = client_id if is_identity_id(client_id) else "<malformed>"
         if self.by_client_address.blocked(pair_key) or self.by_address.blocked(address_key):
             _FAIL_LIMITED.inc()  # counted, not logged: the block was logged when it began
-            raise self._too_many("too many failed client authentications; retry later", self.by_address.window_s)
+            raise self._too_many("too many failed client authentications; retry later",
+                                 self.by_address.window_s)
         try:
-            identity = await self.secret_checks.run(address, self.service.authenticate_client, client_id, secret)
+            identity = await self.secret_checks.run(address, self.service.authenticate_client, client_id,
+                                                    secret)
         except LaneFull:
             _FAIL_LIMITED.inc()
             raise self._too_many("too many client authentications in progress from this address", 1) from None

@@ -41,12 +41,14 @@ _TOKEN: Final = {
         "expires_at": {"type": "integer"},
     },
 }
-_SCOPES: Final = {"oneOf": [{"type": "array", "items": {"enum": ["rtd", "segments", "admin"]}}, {"type": "string"}]}
+_SCOPES: Final = {"oneOf": [{"type": "array", "items": {"enum": ["rtd", "segments", "admin"]}},
+                            {"type": "string"}]}
 _EXPIRES_IN: Final = {"type": "integer", "minimum": 3600, "maximum": 86400, "default": 86400}
 
 SECURITY_SCHEMES: Final[dict[str, Any]] = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "Token from /oauth/token or the admin API"},
-    "clientBasic": {"type": "http", "scheme": "basic", "description": "OAuth client id and secret (RFC 6749 §2.3.1)"},
+    "clientBasic": {"type": "http", "scheme": "basic",
+                    "description": "OAuth client id and secret (RFC 6749 §2.3.1)"},
 }
 
 
@@ -54,11 +56,12 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-def _admin(summary: str, ok: tuple[str, dict[str, Any] | None], body: dict[str, Any] | None = None) -> dict[str, Any]:
+def _admin(summary: str, ok: tuple[str, dict[str, Any] | None],
+           body: dict[str, Any] | None = None) -> dict[str, Any]:
     status, schema = ok
     responses: dict[str, Any] = {status: {"description": "OK", **(_json(schema) if schema else {})}}
-    for code, text in (("400", "Invalid input"), ("401", "Missing or invalid token"), ("403", "Token lacks admin"),
-                       ("404", "Unknown identity")):
+    for code, text in (("400", "Invalid input"), ("401", "Missing or invalid token"),
+                       ("403", "Token lacks admin"), ("404", "Unknown identity")):
         responses[code] = {"description": text, **_json(_ADMIN_ERROR if code in ("400", "404") else _ERROR)}
     op: dict[str, Any] = {"summary": summary, "security": [{"bearer": ["admin"]}], "responses": responses,
                           "tags": ["admin: identities"]}
@@ -72,10 +75,13 @@ _ID_PARAM: Final = [{"name": "identity_id", "in": "path", "required": True, "sch
 
 def openapi_paths() -> dict[str, Any]:
     """Path items for ``/oauth/token`` and ``/admin/identities…``."""
-    create_body: dict[str, Any] = {"type": "object", "properties": {"display_name": {"type": "string"}, "scopes": _SCOPES,
+    create_body: dict[str, Any] = {"type": "object",
+                                   "properties": {"display_name": {"type": "string"}, "scopes": _SCOPES,
                                                      "client_secret": {"type": "boolean", "default": True}},
                    "required": ["display_name", "scopes"]}
-    created: dict[str, Any] = {"type": "object", "properties": {"identity": _IDENTITY, "client_secret": {"type": ["string", "null"]}}}
+    created: dict[str, Any] = {"type": "object",
+                               "properties": {"identity": _IDENTITY,
+                                              "client_secret": {"type": ["string", "null"]}}}
     token_body = {"type": "object", "properties": {"scopes": _SCOPES, "expires_in": _EXPIRES_IN}}
     both_body = {"type": "object", "properties": {**create_body["properties"], "token_scopes": _SCOPES,
                                                    "expires_in": _EXPIRES_IN,
@@ -87,7 +93,8 @@ def openapi_paths() -> dict[str, Any]:
                 "summary": "OAuth 2.0 client-credentials grant (RFC 6749 §4.4)",
                 "tags": ["auth"],
                 "security": [{"clientBasic": []}, {}],
-                "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+                "requestBody": {"required": True,
+                                "content": {"application/x-www-form-urlencoded": {"schema": {
                     "type": "object",
                     "properties": {"grant_type": {"const": "client_credentials"}, "scope": {"type": "string"},
                                    "client_id": {"type": "string"}, "client_secret": {"type": "string"}},
@@ -96,7 +103,8 @@ def openapi_paths() -> dict[str, Any]:
                     "200": {"description": "Token (RFC 6749 §5.1)", **_json({"type": "object", "properties": {
                         "access_token": {"type": "string"}, "token_type": {"const": "Bearer"},
                         "expires_in": {"type": "integer"}, "scope": {"type": "string"}}})},
-                    "400": {"description": "invalid_request, unsupported_grant_type, invalid_scope", **_json(_ERROR)},
+                    "400": {"description": "invalid_request, unsupported_grant_type, invalid_scope",
+                            **_json(_ERROR)},
                     "401": {"description": "invalid_client", **_json(_ERROR)},
                     "429": {"description": "Too many failed client authentications from this address, or too "
                                            "many in progress from it", **_json(_ERROR)},
@@ -121,7 +129,8 @@ def openapi_paths() -> dict[str, Any]:
             "delete": _admin("Revoke all of the identity's tokens", ("200", {"type": "object"})),
         },
         "/admin/identities-with-token": {
-            "post": _admin("Create an identity and its first token", ("201", {"type": "object", "properties": {
+            "post": _admin("Create an identity and its first token",
+                           ("201", {"type": "object", "properties": {
                 **created["properties"], "token": _TOKEN}}), both_body),
         },
     }

@@ -8,6 +8,7 @@ Python functions, which a compiled wrapper is not.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -23,14 +24,13 @@ def require(guard: Guard, scope: str) -> Callable[[Endpoint], Endpoint]:
     """Decorator for Starlette endpoints: refuse the request unless the token grants ``scope``."""
 
     def decorate(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
         async def guarded(request: Request) -> Response:
             denial = guard.check(request.headers.get("authorization"), scope)
             if denial is not None:
                 return denial.response()
             return await endpoint(request)
 
-        guarded.__name__ = getattr(endpoint, "__name__", "guarded")
-        guarded.__doc__ = endpoint.__doc__
         return guarded
 
     return decorate

@@ -36,7 +36,8 @@ def parse_scopes(value: str | Iterable[str]) -> frozenset[str]:
     elif isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(n, str) for n in value):
         names = list(value)
     else:  # JSON gives objects, numbers, nested lists: a client error (400), never a crash
-        raise InvalidScope(f"scopes must be a space-delimited string or a list of scope names, got {value!r:.80}")
+        raise InvalidScope("scopes must be a space-delimited string or a list of scope names, "
+                           f"got {value!r:.80}")
     bad = sorted({n for n in names if n not in SCOPE_BITS})
     if bad:
         raise InvalidScope(f"unknown scope(s) {bad}; known scopes are {sorted(ALL_SCOPES)}")

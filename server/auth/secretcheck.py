@@ -47,7 +47,8 @@ class SecretChecks:
         self._limiter: CapacityLimiter | None = None  # made on first use: it belongs to the running loop
 
     async def run(self, address: str, fn: Callable[..., T], *args: object) -> T:
-        """``fn(*args)`` in the pool, after the address's earlier checks; :class:`LaneFull` if too many wait."""
+        """``fn(*args)`` in the pool, after the address's earlier checks; :class:`LaneFull` if too
+        many wait."""
         lane = self._lanes.get(address)
         if lane is None:
             lane = self._lanes[address] = _Lane()

@@ -58,7 +58,8 @@ class IssuedToken:
         }
 
     def __repr__(self) -> str:  # keep the token out of tracebacks and debug output
-        return f"IssuedToken(identity_id={self.identity_id!r}, scopes={sorted(self.scopes)}, expires_at={self.expires_at})"
+        return (f"IssuedToken(identity_id={self.identity_id!r}, scopes={sorted(self.scopes)}, "
+                f"expires_at={self.expires_at})")
 
 
 def check_lifetime(lifetime_s: object) -> int:
@@ -77,7 +78,8 @@ def check_token_scopes(requested: Iterable[str] | str | None, allowed: frozenset
         raise InvalidScope("a token needs at least one scope")
     extra = scopes - allowed
     if extra:
-        raise InvalidScope(f"scope(s) {sorted(extra)} not allowed for this identity (allowed: {sorted(allowed)})")
+        raise InvalidScope(f"scope(s) {sorted(extra)} not allowed for this identity "
+                           f"(allowed: {sorted(allowed)})")
     return scopes
 
 
@@ -107,7 +109,8 @@ class IdentityService:
     ) -> tuple[Identity, str | None]:
         """Create an identity allowed ``scopes``; the client secret (if any) is returned only here."""
         identity, secret = self.store.create(display_name, scopes, with_secret=with_secret)
-        self._log.info("auth.identity_created", identity_id=identity.id, scopes=format_scopes(identity.scopes),
+        self._log.info("auth.identity_created", identity_id=identity.id,
+                       scopes=format_scopes(identity.scopes),
                  has_client_secret=secret is not None)
         return identity, secret
 
@@ -138,7 +141,8 @@ class IdentityService:
         lifetime = check_lifetime(self.settings.default_lifetime_s if lifetime_s is None else lifetime_s)
         check_token_scopes(token_scopes, parse_scopes(scopes))
         identity, secret = self.create_identity(display_name, scopes, with_secret=with_secret)
-        return identity, secret, self._issue(identity, check_token_scopes(token_scopes, identity.scopes), lifetime)
+        return identity, secret, self._issue(identity, check_token_scopes(token_scopes, identity.scopes),
+                                             lifetime)
 
     def revoke_tokens(self, identity_id: str) -> int:
         """Revoke every token issued so far; returns the new not-before time (ms)."""

@@ -55,7 +55,8 @@ class UsSection:
 
     @property
     def opted_out(self) -> bool:
-        return self.sale_opt_out or self.sharing_opt_out or self.targeted_opt_out or self.service_provider_mode
+        return (self.sale_opt_out or self.sharing_opt_out or self.targeted_opt_out
+                or self.service_provider_mode)
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,7 +104,8 @@ USNAT_V2_AS_V1_MIN_BITS: Final = 72
 
 
 def usnat_layout(version: int, bit_length: int) -> UsLayout | None:
-    """The usnat layout a core of ``bit_length`` bits with this ``Version`` is read with (None: unsupported)."""
+    """The usnat layout a core of ``bit_length`` bits with this ``Version`` is read with (None:
+    unsupported)."""
     if version == 2:
         return USNAT_V2  # a shorter core is truncated, i.e. malformed
     if version == 1:

@@ -94,7 +94,8 @@ def _decode(raw: str, vendor_id: int) -> TcfConsent | None:
         restricted = frozenset(
             entry.purpose_id
             for entry in consent.pub_restriction_entries
-            if entry.restriction_type in (RESTRICTION_FLATLY_NOT_ALLOWED, RESTRICTION_REQUIRE_LEGITIMATE_INTEREST)
+            if entry.restriction_type in (RESTRICTION_FLATLY_NOT_ALLOWED,
+                                          RESTRICTION_REQUIRE_LEGITIMATE_INTEREST)
             and entry.is_in_range(vendor_id)
         )
     except Exception:  # noqa: BLE001 — a third-party decoder on untrusted input: any failure = undecodable

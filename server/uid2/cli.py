@@ -121,7 +121,8 @@ def keys(
     base_url: Annotated[str | None, typer.Option(help="Operator URL (default: [uid2] base_url).")] = None,
     client_type: Annotated[ClientType | None, typer.Option("--client-type")] = None,
     save: Annotated[Path | None, typer.Option(help="Also write the decrypted response (mode 0600).")] = None,
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML over config/default.toml")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c",
+                                                help="TOML over config/default.toml")] = None,
 ) -> None:
     """Fetch keys from the operator now and print the key-set summary (never a secret).
 

@@ -85,7 +85,8 @@ class KeyRefresher:
         self.snapshot: KeySet | None = None
         self.scope = scope
         self._early_interval = early_interval
-        self._stamp = None if stamp_dir is None else Path(stamp_dir) / f"uid2-early-refresh-{scope.lower()}.json"
+        stamp_name = f"uid2-early-refresh-{scope.lower()}.json"
+        self._stamp = None if stamp_dir is None else Path(stamp_dir) / stamp_name
         self._early_not_before = float("-inf")
         self._early_key_id: int | None = None
         self._early_wake = asyncio.Event()

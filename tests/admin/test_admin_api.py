@@ -39,7 +39,8 @@ def test_taxonomy_upsert_list_delete(client: TestClient, env: Env) -> None:
     assert listed[0] == {"id": "auto", "name": "Auto", "xandr": {"seg_code": "auto", "member_id": 7}}
     assert client.delete("/admin/taxonomy/auto", headers=env.admin).status_code == 204
     assert client.delete("/admin/taxonomy/auto", headers=env.admin).status_code == 404
-    assert [s["id"] for s in client.get("/admin/taxonomy", headers=env.admin).json()["segments"]] == ["sports"]
+    assert [s["id"] for s in client.get("/admin/taxonomy",
+                                        headers=env.admin).json()["segments"]] == ["sports"]
 
 
 @pytest.mark.parametrize(
@@ -48,7 +49,8 @@ def test_taxonomy_upsert_list_delete(client: TestClient, env: Env) -> None:
         pytest.param({"segments": []}, "invalid_request", None, id="empty"),
         pytest.param({}, "invalid_request", None, id="missing"),
         pytest.param({"segments": [{"id": "x"}] * 1001}, "invalid_request", None, id="too-many"),
-        pytest.param({"segments": [{"id": "ok"}, {"name": "no id"}, 5]}, "invalid_batch", [1, 2], id="bad-items"),
+        pytest.param({"segments": [{"id": "ok"}, {"name": "no id"}, 5]}, "invalid_batch", [1, 2],
+                     id="bad-items"),
         pytest.param({"segments": [{"id": "x", "xandr": {"seg_id": 1, "seg_code": "a", "member_id": 2}}]},
                      "invalid_batch", [0], id="xandr-both"),
     ],
@@ -67,10 +69,12 @@ def test_memberships(client: TestClient, env: Env) -> None:
     client.post("/admin/taxonomy", headers=env.admin, json={"segments": SEGMENTS})
     r = client.post("/admin/memberships", headers=env.admin, json={"upsert": [
         {"kind": "domain", "key": "WWW.Example.com", "segments": ["auto", "sports"]},
-        {"kind": "ifa", "key": "6D92078A-8246-4BA4-AE5B-76104861E7DC", "segments": "auto", "expires": 4102444800},
+        {"kind": "ifa", "key": "6D92078A-8246-4BA4-AE5B-76104861E7DC", "segments": "auto",
+         "expires": 4102444800},
     ]})
     assert r.status_code == 200 and r.json()["upserted"] == 2
-    got = client.get("/admin/memberships", headers=env.admin, params={"kind": "domain", "key": "www.example.com"})
+    got = client.get("/admin/memberships", headers=env.admin,
+                     params={"kind": "domain", "key": "www.example.com"})
     assert got.json()["segments"] == {"auto": None, "sports": None}
     key = got.json()["key"]
     assert env.store.lookup([key], 0).hits == {key: ["auto", "sports"]}  # the serving store sees it
@@ -81,19 +85,20 @@ def test_memberships(client: TestClient, env: Env) -> None:
     ]})
     assert r.status_code == 200
     assert sorted(map(sorted, r.json()["deleted"].values())) == [["auto"], ["sports"]]
-    got = client.get("/admin/memberships", headers=env.admin, params={"kind": "domain", "key": "www.example.com"})
+    got = client.get("/admin/memberships", headers=env.admin,
+                     params={"kind": "domain", "key": "www.example.com"})
     assert got.json()["segments"] == {"auto": None}
 
 
 @pytest.mark.parametrize(
     ("body", "detail"),
     [
-        pytest.param({"upsert": [{"kind": "domain", "key": "a.com", "segments": ["nope"]}]}, "unknown segment",
-                     id="unknown-segment"),
+        pytest.param({"upsert": [{"kind": "domain", "key": "a.com", "segments": ["nope"]}]},
+                     "unknown segment", id="unknown-segment"),
         pytest.param({"upsert": [{"kind": "shoe", "key": "a", "segments": ["auto"]}]}, "unknown key kind",
                      id="unknown-kind"),
-        pytest.param({"upsert": [{"kind": "email", "key": "a@b.com", "segments": ["auto"]}]}, "segment-server load",
-                     id="dii-needs-loader"),
+        pytest.param({"upsert": [{"kind": "email", "key": "a@b.com", "segments": ["auto"]}]},
+                     "segment-server load", id="dii-needs-loader"),
         pytest.param({"upsert": [{"kind": "domain", "key": "a.com"}]}, "segments", id="no-segments"),
         pytest.param({"delete": [{"kind": "domain"}]}, "kind and key", id="delete-no-key"),
         pytest.param({"delete": [{"kind": "domain", "key": "a.com", "segments": "auto"}]}, "list of ids",

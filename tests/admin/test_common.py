@@ -1,4 +1,5 @@
-"""server.admin.common: the admin routes' Starlette exception handlers, one row per exception."""
+"""The one exception table (server.auth.exception_handlers, re-exported by server.admin.common):
+one row per exception."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from segments.rows import RowError
 from segments.store.base import NoSnapshot
 from segments.taxonomy import InvalidSegment
 from server.admin.common import EXCEPTION_HANDLERS, BatchError, endpoint
-from server.auth.errors import IdentityNotFound, InvalidScope
+from server.auth.errors import AuthDatabaseUnavailable, IdentityNotFound, InvalidScope
 
 from .conftest import Env
 
@@ -25,6 +26,7 @@ from .conftest import Env
     pytest.param(InvalidSegment("bad id"), 400, "invalid_request", id="segment"),
     pytest.param(RowError("bad row"), 400, "invalid_request", id="row"),
     pytest.param(NoSnapshot("load first"), 409, "no_snapshot", id="no-snapshot"),
+    pytest.param(AuthDatabaseUnavailable("unreadable"), 503, "auth_database_unavailable", id="auth-db"),
 ])
 def test_each_exception_has_its_answer(env: Env, exc: Exception, status: int, error: str | None) -> None:
     async def handler(request: Request) -> Response:
@@ -41,3 +43,4 @@ def test_each_exception_has_its_answer(env: Env, exc: Exception, status: int, er
 
 def test_every_handled_exception_is_a_class_of_ours() -> None:
     assert all(issubclass(kind, Exception) for kind in EXCEPTION_HANDLERS)
+

@@ -11,7 +11,9 @@ from server.artf.pb import agenticrtbframework_pb2 as artf
 from server.artf.service import Refusal, _decode
 from tests.artf.conftest import Artf, sample
 
-OK, INVALID, EXHAUSTED = grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED
+OK = grpc.StatusCode.OK
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
 LIMIT = 65536
 BID_REQUEST = artf.RTBRequest(id="x", bid_request={}).SerializeToString()  # field 4, empty message: valid
 

@@ -42,7 +42,9 @@ def listening_sockets(port: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, subprocess.Popen[bytes], Path]]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, int, subprocess.Popen[bytes], Path]]:
     tmp = tmp_path_factory.mktemp("serve")
     grpc_port = free_port()
     config = write_config(tmp / "config.toml", {
@@ -74,14 +76,17 @@ def test_both_workers_answer_like_http(served: tuple[str, int, subprocess.Popen[
         async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
             call = channel.unary_unary(PATH)
             for name in ("web", "app"):
-                response = artf.RTBResponse.FromString(await call(sample(name).SerializeToString(), timeout=10))
-                got[name] = [i for m in response.mutations if m.intent == artf.ACTIVATE_SEGMENTS for i in m.ids.id]
+                answer = await call(sample(name).SerializeToString(), timeout=10)
+                response = artf.RTBResponse.FromString(answer)
+                got[name] = [i for m in response.mutations if m.intent == artf.ACTIVATE_SEGMENTS
+                             for i in m.ids.id]
             try:
                 await call(b"\xff\xff", timeout=10)
                 bad = grpc.StatusCode.OK
             except grpc.aio.AioRpcError as exc:
                 bad = exc.code()
-            health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+            health_stub = health_pb2_grpc.HealthStub(channel)
+            health = await health_stub.Check(health_pb2.HealthCheckRequest(), timeout=10)
         return got, bad, health.status
 
     got, bad, health = asyncio.run(go())

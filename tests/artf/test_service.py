@@ -52,7 +52,8 @@ def test_a_miss_is_an_empty_mutation_list_not_an_error(server: Artf) -> None:
 
 
 SPORTS = BidRequest(site=BidRequest.Site(page="https://example.com/sports/"),
-                    imp=[BidRequest.Imp(id="1"), BidRequest.Imp(id="2"), BidRequest.Imp(id="1"), BidRequest.Imp()])
+                    imp=[BidRequest.Imp(id="1"), BidRequest.Imp(id="2"), BidRequest.Imp(id="1"),
+                         BidRequest.Imp()])
 
 
 @pytest.mark.parametrize(
@@ -159,7 +160,8 @@ def test_metrics_count_status_codes_and_latency(server: Artf) -> None:
     while time.monotonic() < deadline:
         text = server.http.get("/metrics").text
         if ('segserver_grpc_requests_total{code="OK",method="GetMutations"}' in text
-                and 'code="INVALID_ARGUMENT"' in text and "segserver_grpc_request_duration_seconds_bucket" in text
+                and 'code="INVALID_ARGUMENT"' in text
+                and "segserver_grpc_request_duration_seconds_bucket" in text
                 and 'segserver_segments_returned_count{endpoint="grpc"}' in text
                 and 'segserver_grpc_skipped_total{reason="no_intent"}' in text):
             return

@@ -82,7 +82,8 @@ def test_hand_built_request_decodes_field_by_field() -> None:
                    "os": "iOS", "ifa": "aebe52e7-03ee-455a-b3c4-e57283966239", "lmt": 1},
         "user": {"id": "user-1", "consent": "CONSENT26",
                  "eids": [{"source": "liveramp.com", "uids": [{"id": "XY1"}]}],
-                 "ext": {"consent": "CONSENT25", "eids": [{"source": "id5-sync.com", "uids": [{"id": "ID5"}]}]}},
+                 "ext": {"consent": "CONSENT25",
+                         "eids": [{"source": "id5-sync.com", "uids": [{"id": "ID5"}]}]}},
         "regs": {"coppa": 0, "gpp": "DBABMA~", "gpp_sid": [7, 8], "gdpr": 1, "us_privacy": "1YNN",
                  "ext": {"gdpr": 0, "us_privacy": "1---", "gpc": "1"}},
     }
@@ -140,5 +141,6 @@ def test_packages_and_method_path() -> None:
 def test_committed_modules_match_the_proto_files() -> None:
     pytest.importorskip("grpc_tools")  # build-time dependency (the dev extra)
     script = Path(__file__).resolve().parents[2] / "proto" / "generate.py"
-    result = subprocess.run([sys.executable, str(script), "--check"], check=False, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, str(script), "--check"], check=False, capture_output=True,
+                            text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -16,7 +16,8 @@ __all__ = ["Server", "config_for", "serving"]
 def config_for(tmp: Path, data: Path, port: int, workers: int) -> Path:
     """The operator's file for serving ``data`` on ``port`` with ``workers`` processes."""
     return write_config(tmp / "server.toml", {"store": {"data_dir": data},
-                                              "server": {"host": "127.0.0.1", "port": port, "workers": workers}})
+                                              "server": {"host": "127.0.0.1", "port": port,
+                                                         "workers": workers}})
 
 
 @contextmanager

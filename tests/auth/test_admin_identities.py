@@ -20,7 +20,8 @@ ROUTES = [
 
 
 @pytest.mark.parametrize(("method", "path"), [pytest.param(m, p, id=f"{m} {p[:30]}") for m, p in ROUTES])
-def test_every_route_requires_admin(client: TestClient, service: IdentityService, method: str, path: str) -> None:
+def test_every_route_requires_admin(client: TestClient, service: IdentityService, method: str,
+                                    path: str) -> None:
     assert client.request(method, path).status_code == 401
     identity, _ = service.create_identity("rtd", ["rtd", "segments"])
     r = client.request(method, path, headers=bearer(service.get_token(identity.id).token))
@@ -42,7 +43,8 @@ def test_identity_lifecycle(client: TestClient, admin_token: str, clock: FakeClo
     listed = client.get("/admin/identities", headers=auth).json()["identities"]
     assert identity_id in [i["id"] for i in listed]
 
-    r = client.post(f"/admin/identities/{identity_id}/tokens", headers=auth, json={"scopes": ["rtd"], "expires_in": 3600})
+    r = client.post(f"/admin/identities/{identity_id}/tokens", headers=auth,
+                    json={"scopes": ["rtd"], "expires_in": 3600})
     assert r.status_code == 201
     token = r.json()
     assert token["expires_in"] == 3600 and token["scopes"] == ["rtd"] and token["token_type"] == "Bearer"
@@ -83,8 +85,8 @@ def test_identity_with_token(client: TestClient, admin_token: str) -> None:
                      id="lifetime-not-int"),
         pytest.param("tokens", {"scopes": ["admin"]}, "invalid_scope", "not allowed", id="scope-escalation"),
         pytest.param("tokens", {"scopes": 5}, "invalid_request", "scopes must be", id="scopes-wrong-type"),
-        pytest.param("with-token", {"display_name": "x", "scopes": ["rtd"], "expires_in": 60}, "invalid_lifetime",
-                     "between 3600 and 86400 seconds", id="with-token-lifetime"),
+        pytest.param("with-token", {"display_name": "x", "scopes": ["rtd"], "expires_in": 60},
+                     "invalid_lifetime", "between 3600 and 86400 seconds", id="with-token-lifetime"),
         pytest.param("with-token", {"display_name": "x", "scopes": ["rtd"], "token_scopes": ["segments"]},
                      "invalid_scope", "not allowed", id="with-token-escalation"),
         pytest.param("create", {"display_name": "", "scopes": ["rtd"]}, "invalid_request", "display_name",
@@ -94,8 +96,8 @@ def test_identity_with_token(client: TestClient, admin_token: str) -> None:
         pytest.param("create", [1, 2], "invalid_request", "JSON object", id="not-an-object"),
     ],
 )
-def test_bad_requests(client: TestClient, service: IdentityService, admin_token: str, path: str, payload: object,
-                      error: str, detail: str) -> None:
+def test_bad_requests(client: TestClient, service: IdentityService, admin_token: str, path: str,
+                      payload: object, error: str, detail: str) -> None:
     identity, _ = service.create_identity("x", ["rtd"])
     url = {"tokens": f"/admin/identities/{identity.id}/tokens", "with-token": "/admin/identities-with-token",
            "create": "/admin/identities"}[path]
@@ -109,7 +111,8 @@ def test_not_json(client: TestClient, admin_token: str) -> None:
     assert r.status_code == 400 and r.json()["error"] == "invalid_request"
 
 
-@pytest.mark.parametrize(("method", "suffix"), [("GET", ""), ("DELETE", ""), ("POST", "/tokens"), ("DELETE", "/tokens")])
+@pytest.mark.parametrize(("method", "suffix"),
+                         [("GET", ""), ("DELETE", ""), ("POST", "/tokens"), ("DELETE", "/tokens")])
 def test_unknown_identity_404(client: TestClient, admin_token: str, method: str, suffix: str) -> None:
     r = client.request(method, f"/admin/identities/{'f' * 32}{suffix}", headers=bearer(admin_token))
     assert r.status_code == 404 and r.json()["error"] == "not_found"

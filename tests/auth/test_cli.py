@@ -64,7 +64,8 @@ def test_data_dir_from_environment(tmp_path: Path) -> None:
 
 def test_cli_uses_the_deployment_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "site.toml"
-    config.write_text(f'[store]\ndata_dir = "{tmp_path / "d"}"\n[auth]\ndefault_lifetime_s = 3600\nscrypt_n = 1024\n')
+    config.write_text(f'[store]\ndata_dir = "{tmp_path / "d"}"\n'
+                      '[auth]\ndefault_lifetime_s = 3600\nscrypt_n = 1024\n')
     _, created = run("create", "--name", "x", "-s", "rtd", "--config", str(config))
     _, issued = run("token", created["identity"]["id"], "--config", str(config))  # type: ignore[index]
     assert issued["expires_in"] == 3600  # type: ignore[index]

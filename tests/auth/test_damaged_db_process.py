@@ -47,7 +47,8 @@ def _data_dir(tmp: Path) -> Path:
         pytest.param(damage.corrupt_pages, "", id="torn-first-page"),
     ],
 )
-def test_damaged_auth_db_refuses_to_start(tmp_path: Path, damage: Callable[[Path], None], problem: str) -> None:
+def test_damaged_auth_db_refuses_to_start(tmp_path: Path, damage: Callable[[Path], None],
+                                          problem: str) -> None:
     data = _data_dir(tmp_path)
     service = IdentityService(data, SETTINGS)
     service.create_identity("index", ["rtd"])
@@ -68,7 +69,9 @@ def running(tmp_path: Path) -> Iterator[tuple[Server, IdentityService]]:
         yield server, service
 
 
-def test_damage_while_serving_keeps_issued_tokens_and_answers_503(running: tuple[Server, IdentityService]) -> None:
+def test_damage_while_serving_keeps_issued_tokens_and_answers_503(
+    running: tuple[Server, IdentityService],
+) -> None:
     server, service = running
     base = server.base
     index, secret = service.create_identity("index", ["rtd"])

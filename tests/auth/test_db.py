@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import stat
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from structlog.testing import capture_logs
 
 from server.auth import AuthDatabaseError, IdentityService, db, startup_problem
 from server.auth.dbhealth import AuthDbHealth
+from server.auth.errors import AuthDatabaseUnavailable, IdentityNotFound
 from server.auth.settings import AuthSettings
 
 from . import damage
@@ -41,7 +43,8 @@ def _old_columns(path: Path) -> None:
     [
         pytest.param(damage.empty, "is empty (0 bytes)", id="zero-bytes"),
         pytest.param(damage.garbage, "is not an SQLite database (bad header)", id="garbage"),
-        pytest.param(damage.foreign_sqlite, "is not an auth database (missing table identities", id="other-sqlite-file"),
+        pytest.param(damage.foreign_sqlite, "is not an auth database (missing table identities",
+                     id="other-sqlite-file"),
         pytest.param(_old_columns, "missing column revocations.not_before_ms", id="wrong-columns"),
         pytest.param(damage.corrupt_pages, "", id="corrupt-pages"),
     ],
@@ -89,6 +92,39 @@ def test_health_logs_once_and_recovers(tmp_path: Path) -> None:
     with capture_logs() as logs:
         assert health.check()[0]
     assert [e["event"] for e in logs] == ["auth.db_recovered"]
+
+
+@pytest.mark.parametrize(("raised", "expected", "ok_after"), [
+    pytest.param(None, None, True, id="clean-run-recovers"),
+    pytest.param(sqlite3.DatabaseError("file is not a database"), AuthDatabaseUnavailable, False,
+                 id="sqlite"),
+    pytest.param(IdentityNotFound("x"), IdentityNotFound, False, id="other-errors-pass-unrecorded"),
+])
+def test_reporting_records_sqlite_errors_as_unavailable(
+    tmp_path: Path, raised: Exception | None, expected: type[Exception] | None, ok_after: bool
+) -> None:
+    health = AuthDbHealth(tmp_path / "auth.sqlite3")
+    health.failed(OSError("earlier trouble"))
+
+    @health.reporting
+    async def endpoint(value: int) -> int:
+        """Doc kept by functools.wraps."""
+        if raised is not None:
+            raise raised
+        return value
+
+    assert endpoint.__name__ == "endpoint" and endpoint.__doc__ == "Doc kept by functools.wraps."
+    async def call() -> int:
+        return await endpoint(7)
+
+    if expected is None:
+        assert asyncio.run(call()) == 7
+    else:
+        with pytest.raises(expected) as info:
+            asyncio.run(call())
+        if expected is AuthDatabaseUnavailable:
+            assert "file is not a database" in str(info.value) and str(health.path) in str(info.value)
+    assert health.ok is ok_after
 
 
 def test_endpoints_answer_503_and_issued_tokens_keep_working(service: IdentityService, clock: FakeClock,

@@ -37,7 +37,8 @@ def test_valid_token_passes(guard: Guard, rtd_token: str) -> None:
         pytest.param("Basic dXNlcjpwYXNz", "wrong_scheme", 'Bearer realm="segment-server"', id="basic"),
         pytest.param("Bearer", "wrong_scheme", 'Bearer realm="segment-server"', id="bearer-no-token"),
         pytest.param("Bearer nope", "malformed",
-                     'Bearer realm="segment-server", error="invalid_token", error_description="invalid token"',
+                     'Bearer realm="segment-server", error="invalid_token", '
+                     'error_description="invalid token"',
                      id="garbage"),
     ],
 )
@@ -68,7 +69,8 @@ def test_tampered_tokens(guard: Guard, rtd_token: str, mutate: object, reason: s
     assert denial.reason == reason
 
 
-def test_wrong_key_token_refused(guard: Guard, tmp_path: Path, clock: FakeClock, settings: AuthSettings) -> None:
+def test_wrong_key_token_refused(guard: Guard, tmp_path: Path, clock: FakeClock,
+                                 settings: AuthSettings) -> None:
     other = IdentityService(tmp_path / "other", settings, clock=clock)  # different data dir = different keys
     identity, _ = other.create_identity("x", ["rtd"])
     token = other.get_token(identity.id).token
@@ -87,7 +89,8 @@ def test_expired_token(guard: Guard, rtd_token: str, clock: FakeClock) -> None:
 
 
 @pytest.mark.parametrize("operation", ["revoke_tokens", "delete_identity"])
-def test_revoked_and_deleted(service: IdentityService, guard: Guard, clock: FakeClock, operation: str) -> None:
+def test_revoked_and_deleted(service: IdentityService, guard: Guard, clock: FakeClock,
+                             operation: str) -> None:
     identity, _ = service.create_identity("x", ["rtd"])
     token = service.get_token(identity.id).token
     assert guard.check(f"Bearer {token}", "rtd") is None

@@ -75,7 +75,8 @@ def test_authenticate(store: IdentityStore) -> None:
         pytest.param("x", ["root"], InvalidScope, id="unknown-scope"),
     ],
 )
-def test_create_rejects(store: IdentityStore, name: object, scopes: list[str], error: type[Exception]) -> None:
+def test_create_rejects(store: IdentityStore, name: object, scopes: list[str],
+                        error: type[Exception]) -> None:
     with pytest.raises(error):
         store.create(name, scopes)  # type: ignore[arg-type]
     assert store.list() == []
@@ -112,7 +113,8 @@ def test_old_revocations_pruned(store: IdentityStore, clock: FakeClock) -> None:
 
 
 @pytest.mark.parametrize("op", ["get", "delete", "revoke_tokens"])
-@pytest.mark.parametrize("identity_id", [pytest.param("0" * 32, id="unknown"), pytest.param("../x", id="bad-shape")])
+@pytest.mark.parametrize("identity_id",
+                         [pytest.param("0" * 32, id="unknown"), pytest.param("../x", id="bad-shape")])
 def test_unknown_identity(store: IdentityStore, op: str, identity_id: str) -> None:
     with pytest.raises(IdentityNotFound):
         getattr(store, op)(identity_id)

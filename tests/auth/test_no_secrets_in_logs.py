@@ -20,7 +20,8 @@ def _flow(client: TestClient, service: IdentityService, admin_token: str) -> lis
     """Every operation that touches a secret or a token; returns the secrets and tokens it saw."""
     seen = [admin_token]
     auth = bearer(admin_token)
-    created = client.post("/admin/identities", headers=auth, json={"display_name": "i", "scopes": ["rtd"]}).json()
+    created = client.post("/admin/identities", headers=auth,
+                          json={"display_name": "i", "scopes": ["rtd"]}).json()
     identity_id, secret = created["identity"]["id"], created["client_secret"]
     seen.append(secret)
     basic = base64.b64encode(f"{identity_id}:{secret}".encode()).decode()
@@ -54,7 +55,8 @@ def _assert_clean(text: str, seen: list[str]) -> None:
             assert fragment not in text, "a secret or token reached the logs"
 
 
-def test_structured_events_carry_no_secrets(client: TestClient, service: IdentityService, admin_token: str) -> None:
+def test_structured_events_carry_no_secrets(client: TestClient, service: IdentityService,
+                                            admin_token: str) -> None:
     with capture_logs() as events:
         seen = _flow(client, service, admin_token)
     names = {e["event"] for e in events}

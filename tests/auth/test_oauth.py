@@ -57,23 +57,28 @@ def _form(**params: str) -> str:
     [
         pytest.param("", "basic", 400, "invalid_request", id="no-grant-type"),
         pytest.param("grant_type=password", "basic", 400, "unsupported_grant_type", id="password-grant"),
-        pytest.param("grant_type=authorization_code", "basic", 400, "unsupported_grant_type", id="code-grant"),
+        pytest.param("grant_type=authorization_code", "basic", 400, "unsupported_grant_type",
+                     id="code-grant"),
         pytest.param("grant_type=client_credentials&grant_type=client_credentials", "basic", 400,
                      "invalid_request", id="repeated-param"),
         pytest.param("grant_type=client_credentials&scope=admin", "basic", 400, "invalid_scope",
                      id="scope-escalation"),
-        pytest.param("grant_type=client_credentials&scope=root", "basic", 400, "invalid_scope", id="unknown-scope"),
-        pytest.param("grant_type=client_credentials", "json", 400, "invalid_request", id="wrong-content-type"),
+        pytest.param("grant_type=client_credentials&scope=root", "basic", 400, "invalid_scope",
+                     id="unknown-scope"),
+        pytest.param("grant_type=client_credentials", "json", 400, "invalid_request",
+                     id="wrong-content-type"),
         pytest.param("grant_type=client_credentials", "none", 401, "invalid_client", id="no-client-auth"),
         pytest.param("grant_type=client_credentials", "bad-secret", 401, "invalid_client", id="wrong-secret"),
-        pytest.param("grant_type=client_credentials", "unknown-client", 401, "invalid_client", id="unknown-client"),
+        pytest.param("grant_type=client_credentials", "unknown-client", 401, "invalid_client",
+                     id="unknown-client"),
         pytest.param("grant_type=client_credentials", "bearer", 401, "invalid_client", id="wrong-scheme"),
         pytest.param("grant_type=client_credentials", "garbled", 401, "invalid_client", id="garbled-basic"),
         pytest.param("BOTH", "basic", 400, "invalid_request", id="two-auth-methods"),
         pytest.param("x" * 5000, "basic", 400, "invalid_request", id="too-large"),
     ],
 )
-def test_errors(client: TestClient, creds: tuple[str, str], body: str, headers: str, status: int, error: str) -> None:
+def test_errors(client: TestClient, creds: tuple[str, str], body: str, headers: str, status: int,
+                error: str) -> None:
     client_id, secret = creds
     if body == "BOTH":
         body = _form(grant_type="client_credentials", client_id=client_id, client_secret=secret)
@@ -121,17 +126,20 @@ def test_secret_with_reserved_characters_in_basic(service: IdentityService, clie
     assert secret is not None
     raw = f"{identity.id}:{secret}".replace("-", "%2D").encode()
     headers = {"Authorization": "Basic " + base64.b64encode(raw).decode(), **FORM}
-    assert client.post("/oauth/token", content="grant_type=client_credentials", headers=headers).status_code == 200
+    assert client.post("/oauth/token", content="grant_type=client_credentials",
+                       headers=headers).status_code == 200
 
 
 def test_get_not_allowed(client: TestClient) -> None:
     assert client.get("/oauth/token").status_code == 405
 
 
-def test_failed_auth_rate_limited_per_client(client: TestClient, creds: tuple[str, str], clock: FakeClock) -> None:
+def test_failed_auth_rate_limited_per_client(client: TestClient, creds: tuple[str, str],
+                                             clock: FakeClock) -> None:
     client_id, secret = creds
     for _ in range(3):  # failed_auth_max_per_client = 3 in the test settings
-        r = client.post("/oauth/token", content="grant_type=client_credentials", headers=basic(client_id, "wrong"))
+        r = client.post("/oauth/token", content="grant_type=client_credentials",
+                        headers=basic(client_id, "wrong"))
         assert r.status_code == 401
     r = client.post("/oauth/token", content="grant_type=client_credentials", headers=basic(client_id, secret))
     # From the same address even the right secret waits (other addresses: tests/auth/test_oauth_lockout.py).
@@ -149,7 +157,8 @@ def test_failed_auth_rate_limited_per_address(client: TestClient, service: Ident
         assert r.status_code == 401
     identity, secret = service.create_identity("y", ["rtd"])
     assert secret is not None
-    r = client.post("/oauth/token", content="grant_type=client_credentials", headers=basic(identity.id, secret))
+    r = client.post("/oauth/token", content="grant_type=client_credentials",
+                    headers=basic(identity.id, secret))
     assert r.status_code == 429
 
 

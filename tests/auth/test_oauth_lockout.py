@@ -99,7 +99,8 @@ def test_same_address_still_locked_after_failures(tmp_path: Path) -> None:
     settings = AuthSettings(scrypt_n=2**10, failed_auth_max_per_client=2)
     clock = FakeClock()
     service = IdentityService(tmp_path / "data", settings, clock=clock)
-    app = build_app(service, Guard(RevocationView(tmp_path / "data", clock=clock), settings, clock=clock), clock)
+    app = build_app(service, Guard(RevocationView(tmp_path / "data", clock=clock), settings, clock=clock),
+                    clock)
     identity, secret = service.create_identity("index", ["rtd"])
     assert secret is not None
 
@@ -108,7 +109,8 @@ def test_same_address_still_locked_after_failures(tmp_path: Path) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as a:
             codes = [(await a.post("/oauth/token", content=_body(identity.id, "x"), headers=FORM)).status_code
                      for _ in range(3)]
-            codes.append((await a.post("/oauth/token", content=_body(identity.id, secret), headers=FORM)).status_code)
+            codes.append((await a.post("/oauth/token", content=_body(identity.id, secret),
+                                       headers=FORM)).status_code)
             return codes
 
     assert asyncio.run(run()) == [401, 401, 429, 429]
@@ -128,7 +130,8 @@ def test_real_server_b_gets_its_token_while_a_hammers(real_server: tuple[Server,
     assert secret is not None
 
     def client(source: str) -> httpx.Client:
-        return httpx.Client(base_url=server.base, timeout=30, transport=httpx.HTTPTransport(local_address=source))
+        return httpx.Client(base_url=server.base, timeout=30,
+                            transport=httpx.HTTPTransport(local_address=source))
 
     stop, seen, lock = threading.Event(), [], threading.Lock()
 

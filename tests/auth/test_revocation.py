@@ -17,7 +17,8 @@ from .conftest import FakeClock
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_refresh_only_when_due_and_changed(view: RevocationView, service: IdentityService, clock: FakeClock) -> None:
+def test_refresh_only_when_due_and_changed(view: RevocationView, service: IdentityService,
+                                           clock: FakeClock) -> None:
     identity, _ = service.create_identity("x", ["rtd"])
     view.maybe_refresh()
     loaded = view.loaded_at
@@ -27,7 +28,8 @@ def test_refresh_only_when_due_and_changed(view: RevocationView, service: Identi
     assert bytes.fromhex(identity.id) not in view.not_before  # not due yet
     clock.advance(0.1)
     view.maybe_refresh()
-    assert view.not_before[bytes.fromhex(identity.id)] == service.get_identity(identity.id).tokens_valid_from_ms
+    valid_from = service.get_identity(identity.id).tokens_valid_from_ms
+    assert view.not_before[bytes.fromhex(identity.id)] == valid_from
     assert view.loaded_at != loaded
     reloaded = view.loaded_at
     clock.advance(1)
@@ -75,7 +77,8 @@ def test_close_and_reopen(view: RevocationView, service: IdentityService, clock:
     clock.advance(0.1)
     view.refresh(force=True)
     assert view.loaded_at != loaded  # a real reload through the reopened connection
-    assert view.not_before[bytes.fromhex(identity.id)] == service.get_identity(identity.id).tokens_valid_from_ms
+    valid_from = service.get_identity(identity.id).tokens_valid_from_ms
+    assert view.not_before[bytes.fromhex(identity.id)] == valid_from
 
 
 WORKER = r"""
@@ -86,7 +89,7 @@ guard = Guard(RevocationView(data_dir), AuthSettings())
 header = "Bearer " + token
 assert guard.check(header, "rtd") is None, "token should start valid"
 print("ready", flush=True)
-deadline = time.time() + 10
+deadline = time.time() + 30  # a cap for a starved process on a loaded box, not a measurement
 while time.time() < deadline:
     denial = guard.check(header, "rtd")
     if denial is not None:
@@ -114,7 +117,7 @@ def test_second_process_sees_revocation_within_one_second(tmp_path: Path, operat
         time.sleep(0.3)  # let the worker settle into its refresh cycle at an arbitrary phase
         revoked_at = time.time()
         getattr(service, operation)(identity.id)
-        line = worker.stdout.readline().split()  # the worker polls under a 10 s cap (no time asserted:
+        line = worker.stdout.readline().split()  # the worker polls under a 30 s cap (no time asserted:
         assert line[:2] == ["denied", "revoked"], line  # tests/e2e checks the 1 s promise end to end)
         assert float(line[2]) >= revoked_at
     finally:

@@ -3,7 +3,12 @@ once on its most likely user error, checking the exit code and what the user rea
 
 Configuration comes only from ``SEGMENT_SERVER_CONFIG`` (a temp file naming the data dir, the fake
 UID2 operator and the fake Xandr on loopback), as for an operator's shell; a command that ignored it
-would look in ``./data`` of its working directory (a temp dir) and fail these checks.
+would look in ``./data`` of its working directory (an empty temp dir) and fail these checks.
+
+One data dir (issue 27): every command runs with a throwaway ``HOME`` and an empty working
+directory and nothing of the parent's environment but ``PATH``; after each, the only files
+created or changed in the test's temp tree are under ``[store] data_dir`` or named on its command
+line (``uid2 keys --save FILE``), and ``HOME`` and the working directory are still empty.
 ``serve`` is the subject of test_serve.py / test_config.py; it is listed here so that
 :func:`test_every_listed_command_is_covered` keeps this table complete.
 """
@@ -35,13 +40,16 @@ class Env:
     tmp: Path
     config: Path
     data_dir: Path
+    home: Path  # throwaway $HOME, must stay empty
+    cwd: Path  # the commands' working directory, must stay empty
     keys: Path
     identity_id: str
     operator: FakeUID2Operator
     xandr: FakeXandr
 
     def fill(self, args: tuple[str, ...]) -> list[str]:
-        values = {"tmp": str(self.tmp), "keys": str(self.keys), "identity": self.identity_id, "token": "{token}"}
+        values = {"tmp": str(self.tmp), "keys": str(self.keys), "identity": self.identity_id,
+                  "token": "{token}"}
         return [a.format(**values) for a in args]
 
 
@@ -64,11 +72,15 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
             "mirror": {"enabled": True, "api_url": xandr_base, "streaming_url": xandr_base,
                        "username": xandr.username, "password": xandr.password},
         })
-        done = run_cli(config, "demo", "--users", "50")
+        home, cwd = tmp / "home", tmp / "cwd"
+        home.mkdir(), cwd.mkdir()
+        done = run_cli(config, "demo", "--users", "50", cwd=cwd, home=home)
         assert done.returncode == 0, done.stderr
-        created = run_cli(config, "identities", "create", "--name", "cli-test", "-s", "rtd", "--no-secret")
+        created = run_cli(config, "identities", "create", "--name", "cli-test", "-s", "rtd", "--no-secret",
+                          cwd=cwd, home=home)
         assert created.returncode == 0, created.stderr
-        yield Env(tmp, config, tmp / "data", keys, json.loads(created.stdout)["identity"]["id"], operator, xandr)
+        yield Env(tmp, config, tmp / "data", home, cwd, keys, json.loads(created.stdout)["identity"]["id"],
+                  operator, xandr)
 
 
 @dataclass(frozen=True)
@@ -114,7 +126,8 @@ ONE_SHOT: dict[str, tuple[Case, Case]] = {
                      case("uid2", "decrypt", "--keys", "{keys}", "not-a-token", code=1,
                           says=r'"status": ?"(INVALID_PAYLOAD|VERSION_NOT_SUPPORTED)"')),
     "uid2 map": (case("uid2", "map", "--now", says=r'"job": ?"map"'),
-                 case("uid2", "map", "--now", "--data-dir", "{tmp}/data", "--bogus", code=2, says=r"--bogus")),
+                 case("uid2", "map", "--now", "--data-dir", "{tmp}/data", "--bogus", code=2,
+                      says=r"--bogus")),
     "uid2 rotate": (case("uid2", "rotate", "--now", says=r'"job": ?"rotate"'),
                     case("uid2", "rotate", "--config", "{tmp}/missing.toml", code=2, says=r"missing\.toml")),
     "uid2 optout": (case("uid2", "optout", "--now", says=r'"job": ?"optout"'),
@@ -122,7 +135,8 @@ ONE_SHOT: dict[str, tuple[Case, Case]] = {
     "uid2 status": (case("uid2", "status", says=r'"counts"'),
                     case("uid2", "status", "--config", "{tmp}/missing.toml", code=2, says=r"missing\.toml")),
     "mirror status": (case("mirror", "status", "--json", says=r'"outbox": "[^"]*/data"'),
-                      case("mirror", "status", "--config", "{tmp}/missing.toml", code=2, says=r"missing\.toml")),
+                      case("mirror", "status", "--config", "{tmp}/missing.toml", code=2,
+                           says=r"missing\.toml")),
     "mirror retry-dead-letters": (case("mirror", "retry-dead-letters", says=r"requeued 0"),
                                   case("mirror", "retry-dead-letters", "--config", "{tmp}/missing.toml",
                                        code=2, says=r"missing\.toml")),
@@ -162,20 +176,42 @@ def test_every_listed_command_is_covered() -> None:
     assert _listed_commands() == set(ONE_SHOT) | set(LONG_RUNNING) | set(COVERED_ELSEWHERE)
 
 
+def _files(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root``: relative path → (mtime ns, size)."""
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_size)
+            for p in root.rglob("*") if p.is_file()}
+
+
+def _touched_outside_data_dir(env: Env, before: dict[str, tuple[int, int]], args: list[str]) -> list[str]:
+    """Files created or changed since ``before`` that are neither under the data dir nor named in ``args``."""
+    named = {str(Path(a).relative_to(env.tmp)) for a in args if a.startswith(f"{env.tmp}/")}
+    data = str(env.data_dir.relative_to(env.tmp)) + "/"
+    after = _files(env.tmp)
+    return sorted(name for name, stamp in after.items()
+                  if before.get(name) != stamp and not name.startswith(data) and name not in named)
+
+
+def _cli(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(env.config, *args, cwd=env.cwd, home=env.home)
+
+
 def _run(env: Env, c: Case) -> None:
     args = env.fill(c.args)
     if "{identity}" in c.args:  # each case gets its own: one of them deletes it
-        created = run_cli(env.config, "identities", "create", "--name", "per-case", "-s", "rtd", "--no-secret")
+        created = _cli(env, "identities", "create", "--name", "per-case", "-s", "rtd", "--no-secret")
         args = [json.loads(created.stdout)["identity"]["id"] if a == env.identity_id else a for a in args]
     if "{token}" in args:
-        minted = run_cli(env.config, "uid2", "encrypt", "--keys", str(env.keys), RAW_UID2)
+        minted = _cli(env, "uid2", "encrypt", "--keys", str(env.keys), RAW_UID2)
         assert minted.returncode == 0, minted.stdout + minted.stderr
         args = [json.loads(minted.stdout)["token"] if a == "{token}" else a for a in args]
-    done = run_cli(env.config, *args)
+    before = _files(env.tmp)
+    done = _cli(env, *args)
     said = done.stdout + done.stderr
     assert done.returncode == c.code, f"{args}: exit {done.returncode}\n{said[-2000:]}"
     assert re.search(c.says, said, flags=re.MULTILINE), f"{args}: expected /{c.says}/ in:\n{said[-2000:]}"
     assert "Traceback" not in said, said[-2000:]
+    assert _touched_outside_data_dir(env, before, args) == [], f"{args} wrote outside the data dir"
+    assert not any(env.cwd.iterdir()) and not any(env.home.iterdir()), f"{args} wrote into cwd or HOME"
 
 
 @pytest.mark.parametrize("command", sorted(ONE_SHOT))
@@ -192,9 +228,10 @@ def test_most_likely_user_error(env: Env, command: str) -> None:
 def test_long_running_command_starts_and_stops_on_sigterm(env: Env, command: str) -> None:
     args, started, _ = LONG_RUNNING[command]
     log = env.tmp / f"{command.replace(' ', '-')}.log"
+    before = _files(env.tmp)
     with log.open("w") as out:
-        proc = subprocess.Popen([str(CLI), *args], env=cli_env(env.config), cwd=env.tmp, stdout=out,
-                                stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen([str(CLI), *args], env=cli_env(env.config, home=env.home), cwd=env.cwd,
+                                stdout=out, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for(lambda: proc.poll() is not None or re.search(started, log.read_text()) is not None,
                  LONG_RUNNING_DEADLINE, lambda: log.read_text()[-2000:])
@@ -207,3 +244,5 @@ def test_long_running_command_starts_and_stops_on_sigterm(env: Env, command: str
             proc.wait()
     assert "Traceback" not in log.read_text()
     assert env.xandr.password not in log.read_text()
+    assert _touched_outside_data_dir(env, before, [str(log)]) == [], f"{command} wrote outside the data dir"
+    assert not any(env.cwd.iterdir()) and not any(env.home.iterdir()), f"{command} wrote into cwd or HOME"

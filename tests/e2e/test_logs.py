@@ -88,7 +88,8 @@ def test_every_stdout_line_is_one_json_object(served: Server) -> None:
 
 def test_no_log_line_outside_the_json_stream(served: Server) -> None:
     """stderr holds the CLI's one-line banner and nothing else: no plain-text log lines."""
-    strays = [line for line in served.stderr().splitlines() if line.strip() and not line.startswith(CLI_BANNER)]
+    strays = [line for line in served.stderr().splitlines()
+              if line.strip() and not line.startswith(CLI_BANNER)]
     non_json = []
     for line in strays:
         try:

@@ -33,19 +33,28 @@ METRICS_DEADLINE = 20.0  # workers move tallies into /metrics once a second; thi
 
 def scrape(server: Server) -> Samples:
     """``/metrics`` with the server's token, as the scraper of an auth-on deployment sends it."""
-    return metrics_text.scrape(server.base, headers={"authorization": f"Bearer {server.token}"} if server.token else {})
+    return metrics_text.scrape(server.base,
+                               headers={"authorization": f"Bearer {server.token}"} if server.token else {})
+
+
+SETTLED_ROUNDS = 3  # scrapes in a row that must agree (a worker starved on a loaded box flushes late)
+
+
+def _requests(samples: Samples) -> Samples:
+    return {k: v for k, v in samples.items() if k[0] == "segserver_requests_total"}
 
 
 def settled(server: Server) -> Samples:
-    """A baseline after earlier tests' requests reached /metrics: two scrapes a flush period apart agree."""
-    previous = scrape(server)
-    for _ in range(30):  # a cap: nothing else sends traffic while a test runs
+    """A baseline after earlier tests' requests reached /metrics: ``SETTLED_ROUNDS`` scrapes, each a
+    flush period after the last, agree. One agreeing pair was not enough on a loaded CI box: a worker
+    whose flush task ran late let the previous test's requests land inside the next test's deltas."""
+    seen = [_requests(scrape(server))]
+    for _ in range(40):  # a cap: nothing else sends traffic while a test runs
         time.sleep(1.2)  # > observability.metrics_flush_interval_seconds (1.0): one flush round
         now = scrape(server)
-        if {k: v for k, v in now.items() if k[0] == "segserver_requests_total"} == {
-                k: v for k, v in previous.items() if k[0] == "segserver_requests_total"}:
+        seen = [*seen, _requests(now)][-SETTLED_ROUNDS:]
+        if len(seen) == SETTLED_ROUNDS and all(s == seen[0] for s in seen):
             return now
-        previous = now
     raise AssertionError("/metrics never settled: something keeps sending traffic")
 
 
@@ -179,7 +188,8 @@ def test_status_json_counts_traffic(served: Server) -> None:
 ])
 def test_gpc_turns_user_level_keys_off(served: Server, signal_in: dict[str, Any]) -> None:
     body = orjson.loads((SAMPLES / "index_web_request.json").read_bytes())
-    body.setdefault("regs", {}).setdefault("ext", {}).update(signal_in.get("body", {}).get("regs", {}).get("ext", {}))
+    ext = signal_in.get("body", {}).get("regs", {}).get("ext", {})
+    body.setdefault("regs", {}).setdefault("ext", {}).update(ext)
     with served.client(headers={"content-type": "application/json", **signal_in.get("headers", {})}) as c:
         opted_out = c.post("/rtd", content=orjson.dumps(body))
     plain = post_sample(served, "index_web_request.json")

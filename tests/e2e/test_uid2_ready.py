@@ -45,14 +45,16 @@ def uid2_server(operator: tuple[FakeUID2Operator, str],
 def test_not_initialized_while_the_operator_fails(uid2_server: Server,
                                                    operator: tuple[FakeUID2Operator, str]) -> None:
     fake, _ = operator
-    wait_for(lambda: any(status == 500 for _, status in fake.requests), 30, "the server never called the operator")
+    wait_for(lambda: any(status == 500 for _, status in fake.requests), 30,
+             "the server never called the operator")
     ready = httpx.get(uid2_server.base + "/health/ready", timeout=5)
     assert ready.status_code == 503
     assert ready.json()["checks"]["uid2_keys"] == {"ok": False, "detail": "NOT_INITIALIZED"}
     assert ready.json()["checks"]["store"]["ok"] is True
 
 
-def test_ready_once_the_operator_serves_keys(uid2_server: Server, operator: tuple[FakeUID2Operator, str]) -> None:
+def test_ready_once_the_operator_serves_keys(uid2_server: Server,
+                                             operator: tuple[FakeUID2Operator, str]) -> None:
     fake, _ = operator
     fake.faults.clear()
     ready = uid2_server.wait_ready(200)

@@ -36,7 +36,8 @@ GPP_TCF_CA_USP = (  # [2, 5, 6]: EU TCF, Canadian TCF, USP
     "DBACOeA~CPSG_8APSG_8ANwAAAENAwCAAAAAAAAAAAAAAAAAAAAA.QAAA.IAAA"
     "~BPSG_8APSG_8AAyACAENGdCgf_gfgAfgfgBgABABAAABAB4AACACAAA.fHHHA4444ao~1YNN"
 )
-GPP_TCF_WITH_VENDORS = "DBABMA~CPSG_8APSG_8AAAAAAENAACAAAAAAAAAAAAAFpQAwAAgCtAWkAAAAAAA.QAAA.IAAA"  # testDecode3
+# testDecode3
+GPP_TCF_WITH_VENDORS = "DBABMA~CPSG_8APSG_8AAAAAAENAACAAAAAAAAAAAAAFpQAwAAgCtAWkAAAAAAA.QAAA.IAAA"
 # testDecodeDefaultsAll: sections [2, 5, 6, 7, 8, …, 23], every US section at its defaults (all 0).
 GPP_ALL_DEFAULTS = (
     "DBACOYs~CPSG_8APSG_8AAAAAAENAACAAAAAAAAAAAAAAAAAAAAA.QAAA.IAAA"
@@ -66,11 +67,13 @@ USOR_OPTED_OUT = "BVWSSRpFYA.YA"  # UsOrTest
 # IABTechLab/iabgpp-java branch 4.X @1fc490e9 iabgpp-encoder/src/test/.../section/UsNatTest.java.
 USNAT_V2_OPTED_OUT = "CVVVkkkkkpFY.YA"  # UsNatTest.testDecode1 (4.X): Version 2, child [2, 1, 0], Gpc
 USNAT_V2_DEFAULTS = "CAAAAAAAAABA.QA"  # UsNat.test.ts "should encode default to CAAAAAAAAABA.QA"
-USNAT_V2_CHILD_V2_VALUES = "CAAAVVVVVVRA.QA"  # UsNat.test.ts "should decode usnat v2 with v2 values": [1, 1, 1]
+# UsNat.test.ts "should decode usnat v2 with v2 values": [1, 1, 1]
+USNAT_V2_CHILD_V2_VALUES = "CAAAVVVVVVRA.QA"
 USNAT_V2_CHILD_V1_VALUES = "CAAAVVVVAFBA.QA"  # UsNat.test.ts "usnat v2 with v1 values": child [1, 1, 0]
 USNAT_V2_THIRD_CHILD = "CAAAAAAAAQRA.QA"  # GppModel.test.ts "should decode DBABLA~CAAAAAAAAQRA.QA": [0, 0, 1]
 USNAT_V1_CHILD = "BAAAVVVVUQA.QA"  # UsNat.test.ts "should decode usnat v1": 66-bit core, child [1, 1]
-USNAT_V1_66_BITS = "BVQqAAAAAgA.QA"  # iabgpp-java 4.X GppModelTest (DBABLA~BVQqAAAAAgA.QA): legacy + zero fill
+# iabgpp-java 4.X GppModelTest (DBABLA~BVQqAAAAAgA.QA): legacy + zero fill
+USNAT_V1_66_BITS = "BVQqAAAAAgA.QA"
 USNAT_V1_60_BITS = "BVQqAAAACg"  # iabgpp-java 4.X UsNatTest.testDecodeBackwardsCompatibility: child [0, 0]
 # A Version 2 core of 66 bits: iabgpp-es zero-fills it (GppModel.test.ts "should decode
 # DBABLA~CAAAAAABEQA.QA", child [0, 1, 0]); iabgpp-java 4.X throws "Bit string access out of range".
@@ -107,11 +110,13 @@ GPP_ALL_SECTIONS_ES_IDS = (2, 5, 6, *range(7, 28))
 # test/encoder/section/TcfCaV1.test.ts (spec Fibonacci ranges). Purposes express {1–6, 13–18},
 # implied {7–12, 19–24}; vendors express [12, 24, 48], implied [18, 30].
 TCFCA_VENDORS_LEGACY = "BPSG_8APSG_8AAyACAENGdCgf_gfgAfgfgBgABABAAABAB4AACACAAA.fHHHA4444ao"  # testDecode2
-TCFCA_VENDORS_FIBONACCI = "BPSG_8APSG_8AAyACAENGdCgf_gfgAfgfgBhADVqxGAD0AILVgAA.fHHHA4444ao"  # "should decode …"
+# "should decode …"
+TCFCA_VENDORS_FIBONACCI = "BPSG_8APSG_8AAyACAENGdCgf_gfgAfgfgBhADVqxGAD0AILVgAA.fHHHA4444ao"
 TCFCA_DEFAULTS = "BPSG_8APSG_8AAAAAAENAACAAAAAAAAAAAAAAAAAAA.YAAAAAAAAAA"  # testDecode1: nothing consented
 TCFCA_DISCLOSED = "BPSG_8APSG_8AAAAAAENAACAAAAAAAAAAAAAAAAAAA.YAAAAAAAAAA.IAGO5w"  # testDecode3
 # One publisher restriction: purpose 1, type 1 (require express consent), vendors [1–3, 5–7, 9].
-TCFCA_RESTRICTION_LEGACY = "BPSG_8APSG_8AAAAAAENAACAAAAAAAAAAAAAAAAACCgBwABAAOAAoADgAJA.YAAAAAAAAAA"  # testDecode4
+# testDecode4
+TCFCA_RESTRICTION_LEGACY = "BPSG_8APSG_8AAAAAAENAACAAAAAAAAAAAAAAAAACCgBwABAAOAAoADgAJA.YAAAAAAAAAA"
 TCFCA_RESTRICTION_FIBONACCI = "BPSG_8APSG_8AAAAAAENAACAAAAAAAAAAAAAAAAACCgAS7o.YAAAAAAAAAA"  # TcfCaV1.test.ts
 # iabgpp-es GppModel.test.ts: [2, 5, 6] with the Fibonacci Canada section.
 GPP_TCF_CA_FIBONACCI_USP = (

@@ -37,7 +37,8 @@ def test_an_oversized_string_is_refused_and_never_cached(signals: dict[str, obje
 
 
 def test_a_canada_section_inside_a_gpp_string_is_bounded_by_the_gpp_limit() -> None:
-    gate = PrivacyGate(PrivacySettings(tcfca_vendor_id=12, max_consent_length=len(v.GPP_TCF_CA_FIBONACCI_USP)))
+    gate = PrivacyGate(PrivacySettings(tcfca_vendor_id=12,
+                                       max_consent_length=len(v.GPP_TCF_CA_FIBONACCI_USP)))
     assert gate.decide(PrivacySignals(gpp=v.GPP_TCF_CA_FIBONACCI_USP, gpp_sid=(5,))).reason == r.ALLOWED
     cached = next(iter(gate.tcfca._cache))
     assert len(cached) <= gate.tcfca.max_length

@@ -84,24 +84,30 @@ SINGLE_SIGNALS = [
     pytest.param({"gdpr": 1, "consent": v.TCF_ALL_PURPOSES}, ALLOW, r.ALLOWED, id="gdpr with full consent"),
     pytest.param({"gdpr": 1}, CONTEXTUAL, r.GDPR_MISSING_CONSENT, id="gdpr without string"),
     pytest.param({"gdpr": 1, "consent": ""}, CONTEXTUAL, r.GDPR_MISSING_CONSENT, id="gdpr with empty string"),
-    pytest.param({"gdpr": 1, "consent": "garbage"}, CONTEXTUAL, r.GDPR_INVALID_CONSENT, id="gdpr garbage string"),
+    pytest.param({"gdpr": 1, "consent": "garbage"}, CONTEXTUAL, r.GDPR_INVALID_CONSENT,
+                 id="gdpr garbage string"),
     pytest.param({"gdpr": 1, "consent": v.TCF_PURPOSE_1_ONLY}, CONTEXTUAL, r.GDPR_NO_CONSENT,
                  id="gdpr purpose 1 only"),
     pytest.param({"gdpr": 1, "consent": v.TCF_NO_PURPOSES}, CONTEXTUAL, r.GDPR_NO_CONSENT,
                  id="gdpr vendor list without our vendor"),
-    pytest.param({"gdpr": 1, "consent": v.TCF_EMPTY}, CONTEXTUAL, r.GDPR_NO_CONSENT, id="gdpr nothing consented"),
+    pytest.param({"gdpr": 1, "consent": v.TCF_EMPTY}, CONTEXTUAL, r.GDPR_NO_CONSENT,
+                 id="gdpr nothing consented"),
     pytest.param({"gdpr": 0, "consent": "garbage"}, ALLOW, r.ALLOWED, id="gdpr=0 ignores the string"),
     pytest.param({"consent": v.TCF_EMPTY}, ALLOW, r.ALLOWED, id="gdpr absent defaults to not applies"),
-    pytest.param({"gdpr": 2, "consent": v.TCF_ALL_PURPOSES}, ALLOW, r.ALLOWED, id="gdpr garbage applies, consented"),
+    pytest.param({"gdpr": 2, "consent": v.TCF_ALL_PURPOSES}, ALLOW, r.ALLOWED,
+                 id="gdpr garbage applies, consented"),
     pytest.param({"gdpr": 2}, CONTEXTUAL, r.GDPR_MISSING_CONSENT, id="gdpr garbage applies, no string"),
     # US Privacy
     pytest.param({"us_privacy": "1YYN"}, CONTEXTUAL, r.USP_OPT_OUT, id="usp opt-out"),
     pytest.param({"us_privacy": "1YNN"}, ALLOW, r.ALLOWED, id="usp no opt-out"),
     pytest.param({"us_privacy": "1---"}, ALLOW, r.ALLOWED, id="usp not applicable"),
-    pytest.param({"us_privacy": "bogus"}, CONTEXTUAL, r.USP_INVALID, id="usp malformed -> opt-out by default"),
+    pytest.param({"us_privacy": "bogus"}, CONTEXTUAL, r.USP_INVALID,
+                 id="usp malformed -> opt-out by default"),
     # GPP
-    pytest.param({"gpp": v.GPP_USP_OPT_OUT, "gpp_sid": (6,)}, CONTEXTUAL, r.USP_OPT_OUT, id="gpp section 6 opt-out"),
-    pytest.param({"gpp": v.GPP_USP_NO_OPT_OUT, "gpp_sid": (6,)}, ALLOW, r.ALLOWED, id="gpp section 6 no opt-out"),
+    pytest.param({"gpp": v.GPP_USP_OPT_OUT, "gpp_sid": (6,)}, CONTEXTUAL, r.USP_OPT_OUT,
+                 id="gpp section 6 opt-out"),
+    pytest.param({"gpp": v.GPP_USP_NO_OPT_OUT, "gpp_sid": (6,)}, ALLOW, r.ALLOWED,
+                 id="gpp section 6 no opt-out"),
     pytest.param({"gpp": v.GPP_TCF_AND_USP, "gpp_sid": (2,)}, CONTEXTUAL, r.GDPR_NO_CONSENT,
                  id="gpp section 2 means gdpr applies"),
     pytest.param({"gpp": v.GPP_TCF_WITH_VENDORS, "gpp_sid": (2,)}, CONTEXTUAL, r.GDPR_NO_CONSENT,
@@ -110,8 +116,10 @@ SINGLE_SIGNALS = [
                  id="usnat opt-out + child"),
     pytest.param({"gpp": "DBABLA~" + v.USNAT_LEGACY_NOT_OPTED_OUT, "gpp_sid": (7,)}, ALLOW, r.ALLOWED,
                  id="usnat did not opt out"),
-    pytest.param({"gpp": v.GPP_USNAT_CHILD, "gpp_sid": (7,)}, CONTEXTUAL, r.GPP_US_CHILD, id="usnat known child"),
-    pytest.param({"gpp": v.GPP_USNAT_LEGACY_DEFAULTS, "gpp_sid": (7,)}, ALLOW, r.ALLOWED, id="usnat defaults"),
+    pytest.param({"gpp": v.GPP_USNAT_CHILD, "gpp_sid": (7,)}, CONTEXTUAL, r.GPP_US_CHILD,
+                 id="usnat known child"),
+    pytest.param({"gpp": v.GPP_USNAT_LEGACY_DEFAULTS, "gpp_sid": (7,)}, ALLOW, r.ALLOWED,
+                 id="usnat defaults"),
     pytest.param({"gpp": v.GPP_USNAT_LEGACY_DEFAULTS, "gpp_sid": (8,)}, CONTEXTUAL, r.GPP_INVALID,
                  id="sid names a section the string lacks"),
     pytest.param({"gpp": "DBABLA~z", "gpp_sid": (7,)}, CONTEXTUAL, r.GPP_INVALID, id="undecodable usnat"),
@@ -128,7 +136,8 @@ SINGLE_SIGNALS = [
     # usnat Version 2 and the states 24–27
     pytest.param({"gpp": "DBABLA~" + v.USNAT_V2_OPTED_OUT, "gpp_sid": (7,)}, CONTEXTUAL, r.GPP_US_CHILD,
                  id="usnat v2 opt-out + child"),
-    pytest.param({"gpp": "DBABLA~" + v.USNAT_V2_DEFAULTS, "gpp_sid": (7,)}, ALLOW, r.ALLOWED, id="usnat v2 defaults"),
+    pytest.param({"gpp": "DBABLA~" + v.USNAT_V2_DEFAULTS, "gpp_sid": (7,)}, ALLOW, r.ALLOWED,
+                 id="usnat v2 defaults"),
     pytest.param({"gpp": "DBABLA~" + v.USNAT_V2_THIRD_CHILD, "gpp_sid": (7,)}, CONTEXTUAL, r.GPP_US_CHILD,
                  id="usnat v2 third child flag"),
     pytest.param({"gpp": "DBABLA~" + v.USNAT_V2_SHORT_66, "gpp_sid": (7,)}, CONTEXTUAL, r.GPP_INVALID,
@@ -141,9 +150,11 @@ SINGLE_SIGNALS = [
     pytest.param({"gpp": with_header((26, v.USKY_OPTED_OUT))}, CONTEXTUAL, r.GPP_US_CHILD, id="usky child"),
     pytest.param({"gpp": with_header((27, v.USRI_HEADER_OPTED_OUT))}, CONTEXTUAL, r.GPP_US_CHILD,
                  id="usri child (with section header)"),
-    pytest.param({"gpp": with_header((25, v.USIN_HEADER_DEFAULTS))}, ALLOW, r.ALLOWED, id="usin header defaults"),
+    pytest.param({"gpp": with_header((25, v.USIN_HEADER_DEFAULTS))}, ALLOW, r.ALLOWED,
+                 id="usin header defaults"),
     # Header and body disagree: the safer reading for every section id
-    pytest.param({"gpp": "DBABTA~", "gpp_sid": (6,)}, CONTEXTUAL, r.USP_INVALID, id="header says 6, body empty"),
+    pytest.param({"gpp": "DBABTA~", "gpp_sid": (6,)}, CONTEXTUAL, r.USP_INVALID,
+                 id="header says 6, body empty"),
     pytest.param({"gpp": "DBABTA~"}, CONTEXTUAL, r.USP_INVALID, id="header says 6, body empty, no sid"),
     pytest.param({"gpp": "DBABMA~", "gpp_sid": (2,)}, CONTEXTUAL, r.GDPR_MISSING_CONSENT,
                  id="header says 2, body empty"),
@@ -155,13 +166,15 @@ SINGLE_SIGNALS = [
                  CONTEXTUAL, r.GPP_INVALID, id="fewer bodies than the header lists (iabgpp-es)"),
     pytest.param({"gpp": v.GPP_BLANK_SECTION, "gpp_sid": (6,)}, CONTEXTUAL, r.USP_INVALID,
                  id="blank section (iabgpp-es)"),
-    pytest.param({"gpp": v.GPP_USP_NO_OPT_OUT + "~1YNN"}, CONTEXTUAL, r.GPP_INVALID, id="more bodies than ids"),
+    pytest.param({"gpp": v.GPP_USP_NO_OPT_OUT + "~1YNN"}, CONTEXTUAL, r.GPP_INVALID,
+                 id="more bodies than ids"),
     # Section 1, deprecated
     pytest.param({"gpp": with_header((1, TCF_V1)), "gpp_sid": (1,)}, CONTEXTUAL, r.GDPR_MISSING_CONSENT,
                  id="tcfeuv1: gdpr applies, v1 string is no consent"),
     pytest.param({"gpp": with_header((1, TCF_V1)), "consent": v.TCF_ALL_PURPOSES}, CONTEXTUAL,
                  r.GPP_DEPRECATED_SECTION, id="tcfeuv1 with v2 consent elsewhere"),
-    pytest.param({"gpp": with_header((28, "BAAA"))}, CONTEXTUAL, r.GPP_UNKNOWN_SECTION, id="unassigned id 28"),
+    pytest.param({"gpp": with_header((28, "BAAA"))}, CONTEXTUAL, r.GPP_UNKNOWN_SECTION,
+                 id="unassigned id 28"),
     # LMT / GPC
     pytest.param({"lmt": 1, "has_ifa": True}, NO_IFA, r.LMT, id="lmt with ifa"),
     pytest.param({"lmt": 1, "has_ifa": False}, NO_IFA, r.ALLOWED, id="lmt without ifa: dropped, not counted"),
@@ -171,7 +184,8 @@ SINGLE_SIGNALS = [
 
 
 @pytest.mark.parametrize(("signals", "outcome", "reason"), SINGLE_SIGNALS)
-def test_single_signal(signals: dict[str, Any], outcome: tuple[frozenset[str], bool, bool], reason: str) -> None:
+def test_single_signal(signals: dict[str, Any], outcome: tuple[frozenset[str], bool, bool],
+                       reason: str) -> None:
     check(decide(**signals), outcome, reason)
 
 
@@ -184,8 +198,8 @@ COMBINATIONS = [
                  (r.USP_OPT_OUT,), id="gdpr consent but usp opt-out"),
     pytest.param({"gdpr": 1, "gpp": v.GPP_TCF_AND_USP, "gpp_sid": (2, 6)}, CONTEXTUAL, r.GDPR_NO_CONSENT,
                  (r.GDPR_NO_CONSENT,), id="gpp tcf+usp sections"),
-    pytest.param({"gdpr": 1, "consent": v.TCF_ALL_PURPOSES, "gpp": v.GPP_TCF_AND_USP, "gpp_sid": (2, 6)}, ALLOW,
-                 r.ALLOWED, (), id="user.consent preferred over gpp section 2"),
+    pytest.param({"gdpr": 1, "consent": v.TCF_ALL_PURPOSES, "gpp": v.GPP_TCF_AND_USP, "gpp_sid": (2, 6)},
+                 ALLOW, r.ALLOWED, (), id="user.consent preferred over gpp section 2"),
     pytest.param({"gpp": v.GPP_ALL_DEFAULTS, "gpp_sid": tuple(range(6, 24))}, ALLOW, r.ALLOWED, (),
                  id="gpp with 18 applicable sections at defaults"),
     pytest.param({"gpp": v.GPP_ALL_DEFAULTS}, CONTEXTUAL, r.GDPR_NO_CONSENT,
@@ -193,14 +207,15 @@ COMBINATIONS = [
                  id="no sid: every section in the string applies"),
     pytest.param({"gpp": v.GPP_ALL_SECTIONS_ES, "gpp_sid": (5, 6, *range(7, 28))}, CONTEXTUAL,
                  r.TCFCA_NO_VENDOR_ID, (r.TCFCA_NO_VENDOR_ID,), id="every section 5-27 at defaults"),
-    pytest.param({"gpp": "DBABLA~" + v.USNAT_OPTED_OUT_NO_GPC, "gpp_sid": (7,), "us_privacy": "1YNN"}, CONTEXTUAL,
+    pytest.param({"gpp": "DBABLA~" + v.USNAT_OPTED_OUT_NO_GPC, "gpp_sid": (7,), "us_privacy": "1YNN"},
+                 CONTEXTUAL,
                  r.GPP_US_CHILD, (r.GPP_US_CHILD, r.GPP_US_OPT_OUT), id="usp allows, usnat opts out"),
     pytest.param({"gpp": "DBABLA~" + v.USNAT_OPTED_OUT, "gpp_sid": (7,)}, CONTEXTUAL, r.GPP_US_CHILD,
                  (r.GPP_US_CHILD, r.GPP_US_OPT_OUT, r.GPC), id="usnat gpc subsection counts as gpc"),
-    pytest.param({"lmt": 1, "has_ifa": True, "gdpr": 1, "consent": v.TCF_ALL_PURPOSES}, NO_IFA, r.LMT, (r.LMT,),
-                 id="lmt with ifa and consent"),
-    pytest.param({"lmt": 1, "has_ifa": True, "us_privacy": "1YYN"}, CONTEXTUAL, r.USP_OPT_OUT, (r.USP_OPT_OUT, r.LMT),
-                 id="lmt + usp opt-out"),
+    pytest.param({"lmt": 1, "has_ifa": True, "gdpr": 1, "consent": v.TCF_ALL_PURPOSES}, NO_IFA, r.LMT,
+                 (r.LMT,), id="lmt with ifa and consent"),
+    pytest.param({"lmt": 1, "has_ifa": True, "us_privacy": "1YYN"}, CONTEXTUAL, r.USP_OPT_OUT,
+                 (r.USP_OPT_OUT, r.LMT), id="lmt + usp opt-out"),
     pytest.param({"coppa": 1, "lmt": 1, "has_ifa": True, "gpc": True, "us_privacy": "1YYN"}, CHILD, r.COPPA,
                  (r.COPPA, r.USP_OPT_OUT, r.GPC, r.LMT), id="everything at once"),
 ]
@@ -217,11 +232,12 @@ def test_combination(signals: dict[str, Any], outcome: tuple[frozenset[str], boo
 SETTINGS_CASES = [
     pytest.param({"gdpr_default": True}, {}, CONTEXTUAL, r.GDPR_MISSING_CONSENT, id="gdpr_default applies"),
     pytest.param({"gdpr_default": True}, {"gdpr": 0}, ALLOW, r.ALLOWED, id="explicit gdpr=0 beats default"),
-    pytest.param({"gvl_vendor_id": 0}, {"gdpr": 1, "consent": v.TCF_ALL_PURPOSES}, CONTEXTUAL, r.GDPR_NO_VENDOR_ID,
-                 id="no GVL id: consent impossible"),
-    pytest.param({"gvl_vendor_id": 755, "required_purposes": (1,)}, {"gdpr": 1, "consent": v.TCF_PURPOSE_1_ONLY},
-                 ALLOW, r.ALLOWED, id="purposes configurable"),
-    pytest.param({"gvl_vendor_id": 10, "required_purposes": (1,)}, {"gdpr": 1, "consent": v.TCF_PURPOSE_1_ONLY},
+    pytest.param({"gvl_vendor_id": 0}, {"gdpr": 1, "consent": v.TCF_ALL_PURPOSES}, CONTEXTUAL,
+                 r.GDPR_NO_VENDOR_ID, id="no GVL id: consent impossible"),
+    pytest.param({"gvl_vendor_id": 755, "required_purposes": (1,)},
+                 {"gdpr": 1, "consent": v.TCF_PURPOSE_1_ONLY}, ALLOW, r.ALLOWED, id="purposes configurable"),
+    pytest.param({"gvl_vendor_id": 10, "required_purposes": (1,)},
+                 {"gdpr": 1, "consent": v.TCF_PURPOSE_1_ONLY},
                  CONTEXTUAL, r.GDPR_NO_CONSENT, id="publisher restriction blocks"),
     pytest.param({"usp_malformed_opt_out": False}, {"us_privacy": "bogus"}, ALLOW, r.ALLOWED,
                  id="malformed usp ignored (still noted)"),
@@ -235,8 +251,8 @@ SETTINGS_CASES = [
     pytest.param({"gpp_malformed_opt_out": False}, {"gpp": "DBABLA~" + v.USNAT_V2_SHORT_66}, ALLOW, r.ALLOWED,
                  id="malformed usnat ignored"),
     # Canada TCF: vendors 12/48 express, 18/30 implied; purposes 3 and 4 express, none implied
-    pytest.param({"tcfca_vendor_id": 12}, {"gpp": v.GPP_TCF_CA_FIBONACCI_USP, "gpp_sid": (5,)}, ALLOW, r.ALLOWED,
-                 id="canada express consent"),
+    pytest.param({"tcfca_vendor_id": 12}, {"gpp": v.GPP_TCF_CA_FIBONACCI_USP, "gpp_sid": (5,)}, ALLOW,
+                 r.ALLOWED, id="canada express consent"),
     pytest.param({"tcfca_vendor_id": 12}, {"gpp": v.GPP_TCF_CA_USP, "gpp_sid": (5,)}, ALLOW, r.ALLOWED,
                  id="canada express consent, int-range encoding"),
     pytest.param({"tcfca_vendor_id": 18}, {"gpp": v.GPP_TCF_CA_FIBONACCI_USP, "gpp_sid": (5,)}, CONTEXTUAL,
@@ -253,10 +269,10 @@ SETTINGS_CASES = [
                  r.GPP_INVALID, id="canada body undecodable, header/body mismatch"),
     pytest.param({"tcfca_vendor_id": 12}, {"gpp": with_header((5, "z"))}, CONTEXTUAL, r.GPP_INVALID,
                  id="canada body undecodable (iabgpp-java TcfCaV1Test garbage)"),
-    pytest.param({"tcfca_vendor_id": 12}, {"gpp": with_header((5, v.TCFCA_VENDORS_FIBONACCI[:40]))}, CONTEXTUAL,
-                 r.GPP_INVALID, id="canada body truncated"),
-    pytest.param({"tcfca_vendor_id": 12, "gpp_malformed_opt_out": False}, {"gpp": with_header((5, "z"))}, ALLOW,
-                 r.ALLOWED, id="canada body undecodable, malformed ignored"),
+    pytest.param({"tcfca_vendor_id": 12}, {"gpp": with_header((5, v.TCFCA_VENDORS_FIBONACCI[:40]))},
+                 CONTEXTUAL, r.GPP_INVALID, id="canada body truncated"),
+    pytest.param({"tcfca_vendor_id": 12, "gpp_malformed_opt_out": False}, {"gpp": with_header((5, "z"))},
+                 ALLOW, r.ALLOWED, id="canada body undecodable, malformed ignored"),
     pytest.param({"gpc_opt_out": False}, {"gpc": True}, ALLOW, r.ALLOWED, id="gpc not honoured"),
 ]
 
@@ -297,7 +313,8 @@ def test_a_bug_fails_closed() -> None:
 
     gate.facts = broken  # type: ignore[method-assign,assignment]
     assert gate.decide(PrivacySignals()) is SAFEST
-    assert SAFEST.allowed_kinds.isdisjoint(USER_LEVEL_KINDS) and not SAFEST.mirror_allowed and SAFEST.truncate_ip
+    assert SAFEST.allowed_kinds.isdisjoint(USER_LEVEL_KINDS)
+    assert not SAFEST.mirror_allowed and SAFEST.truncate_ip
 
 
 def test_every_rule_code_is_a_reason() -> None:

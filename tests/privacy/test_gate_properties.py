@@ -17,16 +17,18 @@ REAL_STRINGS = [v.TCF_ALL_PURPOSES, v.TCF_PURPOSE_1_ONLY, v.TCF_EMPTY, v.GPP_TCF
                 v.GPP_ALL_DEFAULTS, v.GPP_USNAT_CHILD, "DBABLA~" + v.USNAT_OPTED_OUT, "1YYN", "1---", "",
                 "DBABLA~" + v.USNAT_V2_OPTED_OUT, v.GPP_ALL_SECTIONS_ES, v.GPP_TCF_CA_FIBONACCI_USP,
                 v.GPP_MISSING_SECTION, v.GPP_BLANK_SECTION]
-junk = st.one_of(st.none(), st.booleans(), st.integers(-3, 300), st.floats(allow_nan=True), st.binary(max_size=8),
-                 st.lists(st.integers(), max_size=3))
+junk = st.one_of(st.none(), st.booleans(), st.integers(-3, 300), st.floats(allow_nan=True),
+                 st.binary(max_size=8), st.lists(st.integers(), max_size=3))
 strings = st.one_of(st.sampled_from(REAL_STRINGS), st.text(max_size=80),
-                    st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~", max_size=120),
+                    st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~",
+                            max_size=120),
                     st.sampled_from(REAL_STRINGS).map(lambda s: s[: len(s) // 2]))  # truncated real strings
 flags = st.one_of(st.none(), st.integers(-2, 3), st.booleans(), junk)
 sids = st.one_of(st.lists(st.integers(0, 40), max_size=6).map(tuple), junk, st.text(max_size=4))
 
 signals_strategy = st.builds(
-    PrivacySignals, coppa=flags, gdpr=flags, consent=st.one_of(strings, junk), us_privacy=st.one_of(strings, junk),
+    PrivacySignals, coppa=flags, gdpr=flags, consent=st.one_of(strings, junk),
+    us_privacy=st.one_of(strings, junk),
     gpp=st.one_of(strings, junk), gpp_sid=sids, lmt=flags, gpc=st.one_of(st.booleans(), junk),
     has_ifa=st.one_of(st.booleans(), junk),
 )

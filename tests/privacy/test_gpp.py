@@ -44,31 +44,40 @@ def test_bad_header(header: str) -> None:
 
 def test_fibonacci_words_from_spec_table() -> None:
     # spec table: 1 = 11, 2 = 011, 3 = 0011, 4 = 1011, 5 = 00011, 6 = 10011, 7 = 01011
-    for value, word in [(1, "11"), (2, "011"), (3, "0011"), (4, "1011"), (5, "00011"), (6, "10011"), (7, "01011")]:
+    for value, word in [(1, "11"), (2, "011"), (3, "0011"), (4, "1011"), (5, "00011"), (6, "10011"),
+                        (7, "01011")]:
         bits = Bits("")
         bits.bits = word + "0"
         assert bits.fibonacci() == value
         assert bits.pos == len(word)
 
 
-OPTED_OUT = {"sale_opt_out": True, "targeted_opt_out": True, "known_child": True, "service_provider_mode": False}
+OPTED_OUT = {"sale_opt_out": True, "targeted_opt_out": True, "known_child": True,
+             "service_provider_mode": False}
 
 
 @pytest.mark.parametrize(
     ("sid", "body", "expected"),
     [
-        pytest.param(7, v.USNAT_OPTED_OUT, UsSection(7, sharing_opt_out=True, gpc=True, **OPTED_OUT), id="usnat"),
+        pytest.param(7, v.USNAT_OPTED_OUT, UsSection(7, sharing_opt_out=True, gpc=True, **OPTED_OUT),
+                     id="usnat"),
         pytest.param(7, v.USNAT_OPTED_OUT_NO_GPC, UsSection(7, sharing_opt_out=True, gpc=False, **OPTED_OUT),
                      id="usnat without gpc subsection"),
         pytest.param(7, v.USNAT_LEGACY_NOT_OPTED_OUT, UsSection(7, False, False, False, False, False, False),
                      id="usnat legacy 60-bit layout"),
         pytest.param(8, v.USCA_OPTED_OUT, UsSection(8, True, True, False, True, False, True), id="usca"),
-        pytest.param(9, v.USVA_OPTED_OUT, UsSection(9, sharing_opt_out=False, gpc=False, **OPTED_OUT), id="usva"),
-        pytest.param(10, v.USCO_OPTED_OUT, UsSection(10, sharing_opt_out=False, gpc=True, **OPTED_OUT), id="usco"),
-        pytest.param(11, v.USUT_OPTED_OUT, UsSection(11, sharing_opt_out=False, gpc=False, **OPTED_OUT), id="usut"),
-        pytest.param(12, v.USCT_OPTED_OUT, UsSection(12, sharing_opt_out=False, gpc=True, **OPTED_OUT), id="usct"),
-        pytest.param(15, v.USOR_OPTED_OUT, UsSection(15, sharing_opt_out=False, gpc=True, **OPTED_OUT), id="usor"),
-        pytest.param(16, v.USTX_OPTED_OUT, UsSection(16, sharing_opt_out=False, gpc=True, **OPTED_OUT), id="ustx"),
+        pytest.param(9, v.USVA_OPTED_OUT, UsSection(9, sharing_opt_out=False, gpc=False, **OPTED_OUT),
+                     id="usva"),
+        pytest.param(10, v.USCO_OPTED_OUT, UsSection(10, sharing_opt_out=False, gpc=True, **OPTED_OUT),
+                     id="usco"),
+        pytest.param(11, v.USUT_OPTED_OUT, UsSection(11, sharing_opt_out=False, gpc=False, **OPTED_OUT),
+                     id="usut"),
+        pytest.param(12, v.USCT_OPTED_OUT, UsSection(12, sharing_opt_out=False, gpc=True, **OPTED_OUT),
+                     id="usct"),
+        pytest.param(15, v.USOR_OPTED_OUT, UsSection(15, sharing_opt_out=False, gpc=True, **OPTED_OUT),
+                     id="usor"),
+        pytest.param(16, v.USTX_OPTED_OUT, UsSection(16, sharing_opt_out=False, gpc=True, **OPTED_OUT),
+                     id="ustx"),
     ],
 )
 def test_us_sections(sid: int, body: str, expected: UsSection) -> None:
@@ -91,16 +100,18 @@ def test_all_defaults_string_decodes_every_section() -> None:
     [
         pytest.param(v.GPP_USP_OPT_OUT, None, "1YYN", (), set(), id="usp"),
         pytest.param(v.GPP_TCF_AND_USP, v.GPP_TCF_AND_USP.split("~")[1], "1YNN", (), set(), id="tcf+usp"),
-        pytest.param(v.GPP_TCF_CA_USP, v.GPP_TCF_CA_USP.split("~")[1], "1YNN", (), set(), id="canada kept raw"),
+        pytest.param(v.GPP_TCF_CA_USP, v.GPP_TCF_CA_USP.split("~")[1], "1YNN", (), set(),
+                     id="canada kept raw"),
         pytest.param(v.GPP_USNAT_CHILD, None, None, (7,), set(), id="usnat legacy child"),
-        pytest.param("DBACNYA~CPSG_8APSG_8ANwAAAENAwCAAAAAAAAAAAAAAAAAAAAA.QAAA.IAAA", v.GPP_TCF_AND_USP.split("~")[1],
-                     None, (), {6}, id="section listed but missing"),
+        pytest.param("DBACNYA~CPSG_8APSG_8ANwAAAENAwCAAAAAAAAAAAAAAAAAAAAA.QAAA.IAAA",
+                     v.GPP_TCF_AND_USP.split("~")[1], None, (), {6}, id="section listed but missing"),
         pytest.param("DBABLA~z", None, None, (), {7}, id="undecodable usnat"),
         pytest.param("DBABLA~", None, None, (), {7}, id="empty usnat"),
         pytest.param(v.HEADER_NONE, None, None, (), set(), id="header only"),
     ],
 )
-def test_decode(raw: str, tcf: str | None, usp: str | None, us_ids: tuple[int, ...], invalid: set[int]) -> None:
+def test_decode(raw: str, tcf: str | None, usp: str | None, us_ids: tuple[int, ...],
+                invalid: set[int]) -> None:
     parsed = decode(raw)
     assert parsed is not None
     assert (parsed.tcf, parsed.usp) == (tcf, usp)

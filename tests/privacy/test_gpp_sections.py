@@ -28,7 +28,8 @@ OPTED_OUT = {"sale_opt_out": True, "targeted_opt_out": True}
     ("sid", "body", "expected"),
     [
         # usnat Version 2 — iabgpp-java 4.X UsNatTest.java / iabgpp-es UsNat.test.ts
-        pytest.param(7, v.USNAT_V2_OPTED_OUT, us(7, sharing_opt_out=True, known_child=True, gpc=True, **OPTED_OUT),
+        pytest.param(7, v.USNAT_V2_OPTED_OUT,
+                     us(7, sharing_opt_out=True, known_child=True, gpc=True, **OPTED_OUT),
                      id="usnat v2 opted out (iabgpp-java 4.X UsNatTest.testDecode1)"),
         pytest.param(7, v.USNAT_V2_DEFAULTS, us(7), id="usnat v2 defaults (iabgpp-es UsNat.test.ts)"),
         pytest.param(7, v.USNAT_V2_CHILD_V2_VALUES, us(7, known_child=True),
@@ -38,26 +39,33 @@ OPTED_OUT = {"sale_opt_out": True, "targeted_opt_out": True}
         pytest.param(7, v.USNAT_V2_THIRD_CHILD, us(7, known_child=True),
                      id="usnat v2 only the third child flag (iabgpp-es GppModel.test.ts)"),
         # usnat Version 1 — both legacy lengths
-        pytest.param(7, v.USNAT_V1_CHILD, us(7, known_child=True), id="usnat v1 child [1,1] (iabgpp-es UsNat.test.ts)"),
+        pytest.param(7, v.USNAT_V1_CHILD, us(7, known_child=True),
+                     id="usnat v1 child [1,1] (iabgpp-es UsNat.test.ts)"),
         pytest.param(7, v.USNAT_V1_66_BITS, us(7), id="usnat v1 66 bits (iabgpp-java 4.X GppModelTest)"),
         pytest.param(7, v.USNAT_V1_60_BITS, us(7), id="usnat v1 60 bits (iabgpp-java 4.X UsNatTest)"),
         pytest.param(7, v.USNAT_OPTED_OUT_NO_GPC, us(7, sharing_opt_out=True, known_child=True, **OPTED_OUT),
-                     id="usnat v2 layout written as Version 1 (iabgpp-java 4.X testDecodeWithGpcSegmentExcluded)"),
+                     id="usnat v2 layout written as Version 1 "
+                        "(iabgpp-java 4.X testDecodeWithGpcSegmentExcluded)"),
         # 24–27, core first — iabgpp-es Us{Md,In,Ky,Ri}.test.ts
         pytest.param(24, v.USMD_OPTED_OUT, us(24, gpc=True, **OPTED_OUT), id="usmd (iabgpp-es UsMd.test.ts)"),
         pytest.param(24, v.USMD_DEFAULTS, us(24), id="usmd defaults (iabgpp-es UsMd.test.ts)"),
-        pytest.param(25, v.USIN_OPTED_OUT, us(25, known_child=True, **OPTED_OUT), id="usin (iabgpp-es UsIn.test.ts)"),
+        pytest.param(25, v.USIN_OPTED_OUT, us(25, known_child=True, **OPTED_OUT),
+                     id="usin (iabgpp-es UsIn.test.ts)"),
         pytest.param(25, v.USIN_DEFAULTS, us(25), id="usin defaults (iabgpp-es UsIn.test.ts)"),
         pytest.param(25, v.USIN_NO_SENSITIVE, us(25), id="usin without subsection (iabgpp-es UsIn.test.ts)"),
-        pytest.param(26, v.USKY_OPTED_OUT, us(26, known_child=True, **OPTED_OUT), id="usky (iabgpp-es UsKy.test.ts)"),
-        pytest.param(27, v.USRI_OPTED_OUT, us(27, known_child=True, **OPTED_OUT), id="usri (iabgpp-es UsRi.test.ts)"),
+        pytest.param(26, v.USKY_OPTED_OUT, us(26, known_child=True, **OPTED_OUT),
+                     id="usky (iabgpp-es UsKy.test.ts)"),
+        pytest.param(27, v.USRI_OPTED_OUT, us(27, known_child=True, **OPTED_OUT),
+                     id="usri (iabgpp-es UsRi.test.ts)"),
         # 24–27 with the spec's section header — iabgpp-java @86578d01 Us{In,Ri}Test.java
         pytest.param(25, v.USIN_HEADER_OPTED_OUT, us(25, known_child=True, **OPTED_OUT),
                      id="usin with section header (iabgpp-java UsInTest.testDecode1)"),
         pytest.param(27, v.USRI_HEADER_OPTED_OUT, us(27, known_child=True, **OPTED_OUT),
                      id="usri with section header (iabgpp-java UsRiTest.testDecode1)"),
-        pytest.param(25, v.USIN_HEADER_DEFAULTS, us(25), id="usin header defaults (iabgpp-java UsInTest.testEncode1)"),
-        pytest.param(27, v.USRI_HEADER_DEFAULTS, us(27), id="usri header defaults (iabgpp-java UsRiTest.testEncode1)"),
+        pytest.param(25, v.USIN_HEADER_DEFAULTS, us(25),
+                     id="usin header defaults (iabgpp-java UsInTest.testEncode1)"),
+        pytest.param(27, v.USRI_HEADER_DEFAULTS, us(27),
+                     id="usri header defaults (iabgpp-java UsRiTest.testEncode1)"),
     ],
 )
 def test_published_sections(sid: int, body: str, expected: UsSection) -> None:
@@ -67,7 +75,8 @@ def test_published_sections(sid: int, body: str, expected: UsSection) -> None:
 @pytest.mark.parametrize(
     ("sid", "body"),
     [
-        pytest.param(7, v.USNAT_V2_SHORT_66, id="usnat Version 2 in 66 bits (iabgpp-java 4.X rejects, -es zero-fills)"),
+        pytest.param(7, v.USNAT_V2_SHORT_66,
+                     id="usnat Version 2 in 66 bits (iabgpp-java 4.X rejects, -es zero-fills)"),
         pytest.param(7, v.USNAT_V2_OPTED_OUT[:10], id="usnat Version 2 cut to 60 bits"),
         pytest.param(7, "CVVVkkkkkp", id="usnat Version 2 cut to 60 bits, no subsection"),
         pytest.param(24, "z", id="usmd garbage (iabgpp-java UsMdTest.testDecodeGarbage)"),
@@ -112,7 +121,8 @@ def test_mspa_mode_2_is_service_provider_mode() -> None:
         pytest.param(3, 72, None, id="v3: unsupported"),
     ],
 )
-def test_usnat_layout_is_chosen_by_version_then_length(version: int, bits: int, layout: s.UsLayout | None) -> None:
+def test_usnat_layout_is_chosen_by_version_then_length(version: int, bits: int,
+                                                       layout: s.UsLayout | None) -> None:
     assert s.usnat_layout(version, bits) is layout
 
 

@@ -85,7 +85,8 @@ def test_usp_and_tcf_cut_at_every_position(raw: str) -> None:
 @given(raw=st.sampled_from(GPP_STRINGS + USP_STRINGS + TCF_STRINGS), data=st.data(), with_sid=st.booleans())
 def test_wrong_alphabet_never_reads_less_strict(raw: str, data: st.DataObject, with_sid: bool) -> None:
     positions = data.draw(st.lists(st.integers(0, len(raw) - 1), min_size=1, max_size=3, unique=True))
-    chars = data.draw(st.lists(st.sampled_from(OUTSIDE_ALPHABET), min_size=len(positions), max_size=len(positions)))
+    chars = data.draw(st.lists(st.sampled_from(OUTSIDE_ALPHABET), min_size=len(positions),
+                               max_size=len(positions)))
     variant = list(raw)
     for position, char in zip(positions, chars, strict=True):
         variant[position] = char

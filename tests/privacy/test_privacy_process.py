@@ -46,14 +46,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def _decisions(base: str) -> dict[str, float]:
     text = httpx.get(base + "/metrics", timeout=5).text
-    return {s.labels["reason"]: s.value for family in text_string_to_metric_families(text) for s in family.samples
+    return {s.labels["reason"]: s.value
+            for family in text_string_to_metric_families(text) for s in family.samples
             if s.name == "segserver_privacy_decisions_total" and "reason" in s.labels}
 
 
 CASES = [
     pytest.param({"us_privacy": "1-y-"}, "usp_invalid", id="lower-case us_privacy"),
     pytest.param({"gpp": "DBABTA~", "gpp_sid": [6]}, "usp_invalid", id="header says 6, empty body"),
-    pytest.param({"gpp": "DBABLA~" + v.USNAT_V2_SHORT_66, "gpp_sid": [7]}, "gpp_invalid", id="short usnat v2"),
+    pytest.param({"gpp": "DBABLA~" + v.USNAT_V2_SHORT_66, "gpp_sid": [7]}, "gpp_invalid",
+                 id="short usnat v2"),
     pytest.param({"gpp": "DBABLA~" + v.USNAT_V2_OPTED_OUT, "gpp_sid": [7]}, "gpp_us_child", id="usnat v2"),
     pytest.param({"gpp": v.GPP_TCF_CA_FIBONACCI_USP, "gpp_sid": [5]}, "tcfca_no_consent",
                  id="canada implied consent refused by config"),
@@ -63,7 +65,8 @@ CASES = [
 @pytest.mark.parametrize(("regs", "reason"), CASES)
 def test_decision_reason_is_counted(server: str, regs: dict[str, object], reason: str) -> None:
     before = _decisions(server).get(reason, 0.0)
-    body = orjson.dumps({"site": {"page": "https://example.com/"}, "user": {"id": "AbcdEfgHijklmnoP"}, "regs": regs})
+    body = orjson.dumps({"site": {"page": "https://example.com/"}, "user": {"id": "AbcdEfgHijklmnoP"},
+                         "regs": regs})
     assert httpx.post(server + "/rtd", content=body, timeout=10).status_code in (200, 204)
     deadline = time.monotonic() + 15  # the worker flushes its tallies about once a second; only a cap
     while _decisions(server).get(reason, 0.0) < before + 1 and time.monotonic() < deadline:

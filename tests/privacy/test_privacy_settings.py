@@ -10,7 +10,8 @@ from server.privacy import PrivacyConfigError, PrivacySettings
 def test_defaults() -> None:
     s = PrivacySettings()
     assert (s.gvl_vendor_id, s.required_purposes, s.gdpr_default) == (0, (1, 3, 4), False)
-    assert s.usp_malformed_opt_out and s.gpp_malformed_opt_out and s.gpp_unknown_section_opt_out and s.gpc_opt_out
+    assert s.usp_malformed_opt_out and s.gpp_malformed_opt_out
+    assert s.gpp_unknown_section_opt_out and s.gpc_opt_out
 
 
 def test_from_mapping_full() -> None:
@@ -60,7 +61,8 @@ def test_empty_mapping_is_defaults() -> None:
         pytest.param({"gvl_vendorid": 1}, "gvl_vendorid", id="typo is an error"),
         pytest.param({"tcfca_vendor_id": 70000}, "tcfca_vendor_id", id="canada vendor above 16 bits"),
         pytest.param({"tcfca_required_purposes": [0]}, "tcfca_required_purposes", id="canada purpose 0"),
-        pytest.param({"tcfca_implied_consent": "yes"}, "tcfca_implied_consent", id="canada implied as string"),
+        pytest.param({"tcfca_implied_consent": "yes"}, "tcfca_implied_consent",
+                     id="canada implied as string"),
     ],
 )
 def test_each_bad_key_is_named(raw: dict[str, object], key: str) -> None:

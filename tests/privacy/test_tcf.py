@@ -24,7 +24,8 @@ HEADER_V2 = "000010" + "0" * 207  # version 2 then zeroed fixed fields up to the
 @pytest.mark.parametrize(
     ("raw", "vendor", "purposes", "vendor_consent", "restricted"),
     [
-        pytest.param(TCF_ALL_PURPOSES, 8, set(range(1, 11)), True, set(), id="all purposes, vendor 8 consented"),
+        pytest.param(TCF_ALL_PURPOSES, 8, set(range(1, 11)), True, set(),
+                     id="all purposes, vendor 8 consented"),
         pytest.param(TCF_ALL_PURPOSES, 10, set(range(1, 11)), False, set(), id="all purposes, vendor 10 not"),
         pytest.param(TCF_PURPOSE_1_ONLY, 755, {1}, True, set(), id="range-encoded vendor 755"),
         pytest.param(TCF_PURPOSE_1_ONLY, 10, {1}, False, {1}, id="publisher restriction P1 for vendor 10"),
@@ -51,7 +52,8 @@ def test_every_listed_vendor_is_consented(vendor: int) -> None:
         pytest.param(TcfConsent(frozenset({1, 3, 4}), True, frozenset()), (1, 3, 4), True, id="all present"),
         pytest.param(TcfConsent(frozenset({1, 3}), True, frozenset()), (1, 3, 4), False, id="missing P4"),
         pytest.param(TcfConsent(frozenset({1, 3, 4}), False, frozenset()), (1, 3, 4), False, id="no vendor"),
-        pytest.param(TcfConsent(frozenset({1, 3, 4}), True, frozenset({3})), (1, 3, 4), False, id="restricted"),
+        pytest.param(TcfConsent(frozenset({1, 3, 4}), True, frozenset({3})), (1, 3, 4), False,
+                     id="restricted"),
         pytest.param(TcfConsent(frozenset({1, 3, 4}), True, frozenset({7})), (1, 3, 4), True,
                      id="restriction on an unused purpose"),
         pytest.param(TcfConsent(frozenset(), True, frozenset()), (), True, id="no purposes required"),

@@ -78,13 +78,18 @@ def consent(*, express: bool = False, implied: bool = False, restrictions: tuple
     pytest.param(consent(express=True, purposes_express=frozenset({3})), True, False,
                  id="purpose 4 only implied, but our vendor only has express consent"),
     pytest.param(consent(express=True, restrictions=((3, 0),)), True, False, id="restriction: not allowed"),
-    pytest.param(consent(implied=True, restrictions=((3, 1),)), True, False, id="restriction: require express"),
-    pytest.param(consent(express=True, restrictions=((3, 1),)), True, True, id="require express, has express"),
-    pytest.param(consent(express=True, restrictions=((4, 2),)), True, False, id="require implied, only express"),
-    pytest.param(consent(implied=True, restrictions=((4, 2),)), True, True, id="require implied, has implied"),
+    pytest.param(consent(implied=True, restrictions=((3, 1),)), True, False,
+                 id="restriction: require express"),
+    pytest.param(consent(express=True, restrictions=((3, 1),)), True, True,
+                 id="require express, has express"),
+    pytest.param(consent(express=True, restrictions=((4, 2),)), True, False,
+                 id="require implied, only express"),
+    pytest.param(consent(implied=True, restrictions=((4, 2),)), True, True,
+                 id="require implied, has implied"),
     pytest.param(consent(express=True, implied=True, restrictions=((4, 3),)), True, False,
                  id="undefined restriction type 3 reads as not allowed"),
-    pytest.param(consent(express=True, restrictions=((9, 0),)), True, True, id="restriction on another purpose"),
+    pytest.param(consent(express=True, restrictions=((9, 0),)), True, True,
+                 id="restriction on another purpose"),
 ])
 def test_rule(given: TcfCaConsent, implied_ok: bool, allowed: bool) -> None:
     assert given.allows((3, 4), implied_ok=implied_ok) is allowed

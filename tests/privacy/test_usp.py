@@ -24,7 +24,7 @@ from server.signals import PrivacySignals
         pytest.param("1-n-", UspStatus.INVALID, id="lower-case no"),
         pytest.param(" 1YYN ", UspStatus.INVALID, id="surrounding space is malformed"),
         pytest.param("1YN ", UspStatus.INVALID, id="space as a flag"),
-        pytest.param("1YNＮ", UspStatus.INVALID, id="full-width N"),
+        pytest.param("1YN\uff2e", UspStatus.INVALID, id="full-width N"),
         pytest.param("1YN\x00", UspStatus.INVALID, id="NUL as a flag"),
         pytest.param("1YNN", UspStatus.NO_OPT_OUT, id="notice, no opt-out"),
         pytest.param("1NNN", UspStatus.NO_OPT_OUT, id="no notice, no opt-out"),

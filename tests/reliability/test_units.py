@@ -70,8 +70,8 @@ def test_a_crashing_check_is_a_failed_check() -> None:
     pytest.param([True, False], "b", 0, id="a-known-failure"),
     pytest.param([False, False], "b", 1, id="known-and-new"),
 ])
-def test_exit_status(monkeypatch: pytest.MonkeyPatch, tmp_path: object, verdicts: list[bool | None], known: str,
-                     status: int) -> None:
+def test_exit_status(monkeypatch: pytest.MonkeyPatch, tmp_path: object, verdicts: list[bool | None],
+                     known: str, status: int) -> None:
     checks = {name: (lambda quick, v=v, n=name: harness.CheckResult(n, "tried", "figure", v))
               for name, v in zip("ab", verdicts, strict=True)}
     monkeypatch.setattr(runner, "CHECKS", checks)

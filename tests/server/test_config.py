@@ -1,3 +1,4 @@
+import dataclasses
 import re
 import typing
 from pathlib import Path
@@ -58,18 +59,36 @@ def _leaves(annotation: object) -> list[object]:
     return [leaf for arg in args for leaf in _leaves(arg)] if args else [annotation]
 
 
+def _setting_classes(cls: type, seen: set[type]) -> set[type]:
+    """``cls`` and every dataclass reachable through its annotations (nested tables included)."""
+    if cls in seen or not dataclasses.is_dataclass(cls):
+        return seen
+    seen.add(cls)
+    for annotation in typing.get_type_hints(cls).values():
+        for leaf in _leaves(annotation):
+            if isinstance(leaf, type):
+                _setting_classes(leaf, seen)
+    return seen
+
+
 def test_no_setting_is_typed_any() -> None:
-    classes: list[type] = [Settings, *section_types().values()]
+    classes = _setting_classes(Settings, set())
+    assert set(section_types().values()) <= classes
     for cls in classes:
+        assert cls.__dataclass_params__.frozen, f"{cls.__name__} is not frozen"
+        assert not hasattr(cls, "__getattr__"), f"{cls.__name__} answers any attribute name"
         for name, annotation in typing.get_type_hints(cls).items():
-            assert typing.Any not in _leaves(annotation) and annotation is not object, f"{cls.__name__}.{name}"
-    assert set(section_types()) == {"server", "store", "rtd", "cached_api", "privacy", "uid2", "euid", "mirror",
-                                    "identity", "observability", "auth", "grpc", "cluster"}
+            where = f"{cls.__name__}.{name}"
+            assert typing.Any not in _leaves(annotation) and annotation is not object, where
+    assert set(section_types()) == {"server", "store", "rtd", "cached_api", "privacy", "uid2", "euid",
+                                    "mirror", "identity", "observability", "auth", "grpc", "cluster"}
 
 
 def test_one_loader() -> None:
+    """``grep -rn "def from_mapping\\|def _coerce" server segments`` finds the one loader."""
     root = Path(__file__).resolve().parents[2]
-    hits = [f"{path.relative_to(root)}" for top in ("server", "segments") for path in (root / top).rglob("*.py")
+    paths = [path for top in ("server", "segments") for path in (root / top).rglob("*.py")]
+    hits = [f"{path.relative_to(root)}" for path in paths
             if re.search(r"def (from_mapping|_coerce)\b", path.read_text(encoding="utf-8"))]
     assert hits == ["server/sections.py"]
 
@@ -91,9 +110,11 @@ def test_one_strict_rule_per_type_in_every_section(env: dict[str, str], key: str
 
 
 def test_conversions() -> None:
-    s = load_settings(env={"SEGMENT_SERVER_UID2__CLIENT_TYPE": "SHARING", "SEGMENT_SERVER_EUID__IDENTITY_SCOPE": "euid",
+    s = load_settings(env={"SEGMENT_SERVER_UID2__CLIENT_TYPE": "SHARING",
+                           "SEGMENT_SERVER_EUID__IDENTITY_SCOPE": "euid",
                            "SEGMENT_SERVER_UID2__REFRESH_INTERVAL_SECONDS": "60", "EUID_API_KEY": "k",
-                           "SEGMENT_SERVER_MIRROR__PASSWORD_FILE": "/run/pw", "SEGMENT_SERVER_MIRROR__MEMBER_ID": ""})
+                           "SEGMENT_SERVER_MIRROR__PASSWORD_FILE": "/run/pw",
+                           "SEGMENT_SERVER_MIRROR__MEMBER_ID": ""})
     assert (s.uid2.client_type, s.euid.identity_scope) == (ClientType.SHARING, IdentityScope.EUID)
     assert (s.uid2.refresh_interval_seconds, s.euid.api_key, s.uid2.api_key) == (60.0, "k", "")
     assert (s.mirror.password_file, s.mirror.member_id) == (Path("/run/pw"), None)

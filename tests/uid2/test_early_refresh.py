@@ -48,11 +48,13 @@ def _fetches(fake: FakeUID2Operator) -> int:
 
 
 def _counted(result: str) -> float:
-    return REGISTRY.get_sample_value("segserver_uid2_early_refreshes_total", {"scope": "UID2", "result": result}) or 0
+    return REGISTRY.get_sample_value("segserver_uid2_early_refreshes_total",
+                                     {"scope": "UID2", "result": result}) or 0
 
 
 def _refresher(fake: FakeUID2Operator, clock: Clock, stamp_dir: Path | None = None) -> KeyRefresher:
-    client = OperatorClient("https://operator.test", fake.api_key, SECRET, transport=fake.transport(), clock=clock)
+    client = OperatorClient("https://operator.test", fake.api_key, SECRET, transport=fake.transport(),
+                            clock=clock)
     # interval 3600 s of real asyncio.sleep: the scheduled refresh never runs during a test.
     return KeyRefresher(client.fetch_keys, clock=clock, interval=3600, jitter=0, on_close=client.aclose,
                         stamp_dir=stamp_dir)
