@@ -121,7 +121,8 @@ def test_links_are_returned_only_when_asked_and_follow_rekey(tmp_path: Path) -> 
     ])
     store = SQLiteStore(data, check_interval=0.0)
     assert store.lookup(["uid2:u1"], 0).links == {}
-    assert store.lookup(["uid2:u1", "uid2:u2"], 0, links=True).links == {"uid2:u1": [("111", None), ("222", None)]}
+    links = store.lookup(["uid2:u1", "uid2:u2"], 0, links=True).links
+    assert links == {"uid2:u1": [("111", None), ("222", None)]}
     writer = StoreWriter(data)
     writer.rekey([("uid2:u1", "uid2:v1")])
     store.maybe_reload()
