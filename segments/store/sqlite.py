@@ -161,7 +161,7 @@ class SQLiteStore:
         ask: list[str] = []
         remember = False  # a contextual key goes to SQLite: its answer (or miss) is remembered
         for key in keys if len(keys) <= schema.MAX_KEYS_PER_LOOKUP else keys[: schema.MAX_KEYS_PER_LOOKUP]:
-            if cache is not None and key.startswith(CONTEXTUAL_PREFIXES):
+            if cache is not None:  # holds contextual keys only: no prefix test for the ones it knows
                 known = cache.get(key, _UNKNOWN)
                 if known is None:
                     continue  # remembered miss
@@ -172,7 +172,7 @@ class SQLiteStore:
                     if known[1]:
                         hits[key] = known[1]
                     continue
-                remember = True
+                remember = remember or key.startswith(CONTEXTUAL_PREFIXES)
             ask.append(key)
         if ask:
             try:
