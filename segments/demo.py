@@ -26,7 +26,8 @@ DOMAINS = ["example.com", "news.example.org", "sportsdaily.test", "recipes.test"
            "travelhub.test", "techreview.test", "moneytalk.test"]
 SECTIONS = ["", "sports", "sports/football", "travel", "food", "tech", "finance", "section", "cars"]
 # The literal values of Index's sample requests (seed 004), so `make run`'s curl examples match.
-SAMPLE_EID = ("id_provider.com", "Abcdefgh1234567Abcdefgh1234567Abcdefgh1234567Abcdefgh1234567Abcdefgh1234567")
+SAMPLE_EID = ("id_provider.com",
+              "Abcdefgh1234567Abcdefgh1234567Abcdefgh1234567Abcdefgh1234567Abcdefgh1234567")
 SAMPLE_BUNDLE = "123456789"
 SAMPLE_PAGE = "example.com/section"
 
@@ -66,7 +67,8 @@ def memberships(users: int, seed: int = 7) -> Iterator[dict[str, object]]:
         if pick < 6:
             yield {"kind": "uid2", "key": raw_uid2(rng), "segments": segs}
         elif pick < 8:
-            yield {"kind": "ifa", "key": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "segments": segs}
+            ifa = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            yield {"kind": "ifa", "key": ifa, "segments": segs}
         elif pick < 9:
             yield {"kind": "eid", "key": f"liveramp.com:XY{rng.getrandbits(64):016X}", "segments": segs}
         else:

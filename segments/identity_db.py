@@ -81,7 +81,8 @@ class Outcome:
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False,
+                               isolation_level=None)
     else:
         conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -122,26 +123,30 @@ class IdentityDB:
 
     def stale_in_bucket(self, bucket: str, last_updated: float, limit: int) -> list[Pending]:
         rows = self._conn.execute(
-            "SELECT did, uid FROM dii WHERE state = 'mapped' AND bucket = ? AND mapped_at < ? ORDER BY did LIMIT ?",
+            "SELECT did, uid FROM dii WHERE state = 'mapped' AND bucket = ? AND mapped_at < ?"
+            " ORDER BY did LIMIT ?",
             (bucket, last_updated, limit))
         return [Pending(did, uid) for did, uid in rows]
 
     def without_bucket(self, limit: int) -> list[Pending]:
         """v2: mapped DII that a v3 mapping left without a bucket (the API was switched)."""
         rows = self._conn.execute(
-            "SELECT did, uid FROM dii WHERE state = 'mapped' AND bucket IS NULL ORDER BY did LIMIT ?", (limit,))
+            "SELECT did, uid FROM dii WHERE state = 'mapped' AND bucket IS NULL ORDER BY did LIMIT ?",
+            (limit,))
         return [Pending(did, uid) for did, uid in rows]
 
     def mapped_uids_after(self, after: str, limit: int) -> list[str]:
         rows = self._conn.execute(
-            "SELECT DISTINCT uid FROM dii WHERE state = 'mapped' AND uid > ? ORDER BY uid LIMIT ?", (after, limit))
+            "SELECT DISTINCT uid FROM dii WHERE state = 'mapped' AND uid > ? ORDER BY uid LIMIT ?",
+            (after, limit))
         return [uid for (uid,) in rows]
 
     def dids_with_uids(self, uids: Sequence[str]) -> list[Pending]:
         out: list[Pending] = []
         for chunk in _chunks(list(uids), 900):
             marks = ",".join("?" * len(chunk))
-            rows = self._conn.execute(f"SELECT did, uid FROM dii WHERE state = 'mapped' AND uid IN ({marks})", chunk)
+            rows = self._conn.execute(
+                f"SELECT did, uid FROM dii WHERE state = 'mapped' AND uid IN ({marks})", chunk)
             out.extend(Pending(did, uid) for did, uid in rows)
         return out
 
@@ -158,31 +163,34 @@ class IdentityDB:
         out: dict[str, str] = {}
         for chunk in _chunks(list(dids), 900):
             marks = ",".join("?" * len(chunk))
-            rows = self._conn.execute(f"SELECT did, prev FROM dii WHERE prev IS NOT NULL AND did IN ({marks})", chunk)
+            rows = self._conn.execute(
+                f"SELECT did, prev FROM dii WHERE prev IS NOT NULL AND did IN ({marks})", chunk)
             out.update(rows)
         return out
 
     def is_current_uid(self, uid: str) -> bool:
-        row = self._conn.execute("SELECT 1 FROM dii WHERE state = 'mapped' AND uid = ? LIMIT 1", (uid,)).fetchone()
+        row = self._conn.execute("SELECT 1 FROM dii WHERE state = 'mapped' AND uid = ? LIMIT 1",
+                                 (uid,)).fetchone()
         return row is not None
 
     # -- recording results -------------------------------------------------------------------
 
-    def record_outcomes(self, conn: sqlite3.Connection, outcomes: Sequence[Outcome], old: dict[str, str | None],
-                        *, now: float, alias_until: float) -> None:
+    def record_outcomes(self, conn: sqlite3.Connection, outcomes: Sequence[Outcome],
+                        old: dict[str, str | None], *, now: float, alias_until: float) -> None:
         """Inside ``transaction()``: store mappings, aliases and unmapped reasons for one batch."""
         for o in outcomes:
             previous = old.get(o.did)
             if o.uid is None:
-                conn.execute("UPDATE dii SET state = 'unmapped', reason = ?, uid = NULL, mapped_at = ? WHERE did = ?",
-                             (o.reason, now, o.did))
+                conn.execute("UPDATE dii SET state = 'unmapped', reason = ?, uid = NULL, mapped_at = ?"
+                             " WHERE did = ?", (o.reason, now, o.did))
                 continue
             aliases = {a for a in (previous, o.prev) if a and a != o.uid}
             conn.executemany("INSERT INTO aliases(uid, until) VALUES (?, ?) ON CONFLICT(uid) DO NOTHING",
                              [(a, alias_until) for a in aliases])
             conn.execute(
-                "UPDATE dii SET state = 'mapped', uid = ?, prev = coalesce(?, CASE WHEN uid != ? THEN uid END, prev),"
-                " refresh_at = ?, bucket = ?, mapped_at = ?, reason = NULL WHERE did = ?",
+                "UPDATE dii SET state = 'mapped', uid = ?,"
+                " prev = coalesce(?, CASE WHEN uid != ? THEN uid END, prev), refresh_at = ?, bucket = ?,"
+                " mapped_at = ?, reason = NULL WHERE did = ?",
                 (o.uid, o.prev, o.uid, o.refresh_at, o.bucket, now, o.did))
 
     def alias_until(self, uids: Iterable[str]) -> dict[str, float]:
@@ -193,7 +201,8 @@ class IdentityDB:
         return out
 
     def expired_aliases(self, now: float, limit: int) -> list[str]:
-        rows = self._conn.execute("SELECT uid FROM aliases WHERE until <= ? ORDER BY until LIMIT ?", (now, limit))
+        rows = self._conn.execute("SELECT uid FROM aliases WHERE until <= ? ORDER BY until LIMIT ?",
+                                  (now, limit))
         return [uid for (uid,) in rows]
 
     def drop_aliases(self, uids: Sequence[str]) -> None:
@@ -203,12 +212,14 @@ class IdentityDB:
 
     def add_optouts(self, items: Iterable[tuple[str, float]]) -> None:
         with self.transaction() as conn:
-            conn.executemany("INSERT INTO optouts(uid, since) VALUES (?, ?) ON CONFLICT(uid) DO NOTHING", items)
+            conn.executemany("INSERT INTO optouts(uid, since) VALUES (?, ?) ON CONFLICT(uid) DO NOTHING",
+                             items)
 
     # -- v2 buckets, cursors, job status -----------------------------------------------------
 
     def add_buckets(self, conn: sqlite3.Connection, buckets: Iterable[tuple[str, float]]) -> None:
-        conn.executemany("INSERT INTO buckets(bucket, last_updated) VALUES (?, ?) ON CONFLICT(bucket) DO UPDATE"
+        conn.executemany("INSERT INTO buckets(bucket, last_updated) VALUES (?, ?)"
+                         " ON CONFLICT(bucket) DO UPDATE"
                          " SET last_updated = max(last_updated, excluded.last_updated)", buckets)
 
     def open_buckets(self) -> list[tuple[str, float]]:
@@ -227,14 +238,16 @@ class IdentityDB:
 
     def job_started(self, name: str, now: float) -> None:
         with self.transaction() as conn:
-            conn.execute("INSERT INTO jobs(name, state, started) VALUES (?, 'running', ?) ON CONFLICT(name) DO UPDATE"
-                         " SET state = 'running', started = excluded.started", (name, now))
+            conn.execute("INSERT INTO jobs(name, state, started) VALUES (?, 'running', ?)"
+                         " ON CONFLICT(name) DO UPDATE SET state = 'running', started = excluded.started",
+                         (name, now))
 
     def job_finished(self, name: str, now: float, *, error: str | None, detail: dict[str, Any]) -> None:
         with self.transaction() as conn:
             conn.execute("UPDATE jobs SET state = ?, finished = ?, error = ?, detail = ?,"
                          " last_ok = CASE WHEN ? IS NULL THEN ? ELSE last_ok END WHERE name = ?",
-                         ("failed" if error else "ok", now, error, orjson.dumps(detail).decode(), error, now, name))
+                         ("failed" if error else "ok", now, error, orjson.dumps(detail).decode(), error, now,
+                          name))
 
     def job_status(self) -> dict[str, dict[str, Any]]:
         cols = ("state", "started", "finished", "last_ok", "error", "detail")
@@ -248,7 +261,8 @@ class IdentityDB:
     def counts(self) -> dict[str, int]:
         """Rows per state, and unmapped rows per reason (``unmapped:optout``)."""
         out = {"pending": 0, "mapped": 0}
-        for state, reason, n in self._conn.execute("SELECT state, reason, count(*) FROM dii GROUP BY state, reason"):
+        counts = self._conn.execute("SELECT state, reason, count(*) FROM dii GROUP BY state, reason")
+        for state, reason, n in counts:
             key = state if state != "unmapped" else f"unmapped:{reason}"
             out[key] = out.get(key, 0) + n
         out["optouts"] = self._conn.execute("SELECT count(*) FROM optouts").fetchone()[0]
@@ -276,8 +290,8 @@ class LoadSession:
     def add(self, did: str, segments: Sequence[str], expires: int | None
             ) -> tuple[str | None, str | None, float | None]:
         """Record one row; return ``(uid, alias, alias_until)`` for a mapped DII, else Nones."""
-        cur = self._conn.execute("INSERT INTO dii(did, state) VALUES (?, 'pending') ON CONFLICT(did) DO NOTHING",
-                                 (did,))
+        cur = self._conn.execute(
+            "INSERT INTO dii(did, state) VALUES (?, 'pending') ON CONFLICT(did) DO NOTHING", (did,))
         self.new += cur.rowcount
         self._conn.executemany("INSERT OR REPLACE INTO dii_members(did, seg, exp) VALUES (?, ?, ?)",
                                [(did, s, expires) for s in segments])

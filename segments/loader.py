@@ -67,7 +67,8 @@ class LoadReport:
     dii_rows: int = 0  # rows keyed by email/phone (hashes), recorded for UID2 mapping
     dii_new: int = 0  # DII seen for the first time: waiting for the mapping job
     base: str = ""  # the snapshot a merge started from
-    warnings: list[str] = field(default_factory=list)  # e.g. CURRENT was damaged: merged onto the last good one
+    # e.g. CURRENT was damaged: merged onto the last good one
+    warnings: list[str] = field(default_factory=list)
 
 
 class LoadError(Exception):
@@ -109,7 +110,8 @@ def load(
             _load_taxonomy(conn, taxonomy_files, report)
             known = {sid for (sid,) in conn.execute("SELECT id FROM segments")}
             reading = ReadPosition(progress_bytes)
-            _stage(conn, _sources(membership_files, memberships, reading), known, report, progress, dii, reading)
+            sources = _sources(membership_files, memberships, reading)
+            _stage(conn, sources, known, report, progress, dii, reading)
             if max_rejected is not None and max_rejected.exceeded(len(report.rejected), report.rows):
                 raise TooManyRejected(max_rejected, report.rows, report.rejected)
             report.keys, members = _fold_staged(conn, fresh=fresh)
@@ -182,7 +184,8 @@ def _start_build(conn: sqlite3.Connection, current: Path | None, *, fresh: bool,
     _tune_for_build(conn)
     schema.create(conn)
     if current is not None and fresh:
-        _carry_over(conn, current, skip={"members", "classifying", "links", *(["segments"] if new_taxonomy else [])})
+        skip = {"members", "classifying", "links", *(["segments"] if new_taxonomy else [])}
+        _carry_over(conn, current, skip=skip)
 
 
 def _carry_over(conn: sqlite3.Connection, current: Path, skip: set[str]) -> None:
@@ -192,7 +195,8 @@ def _carry_over(conn: sqlite3.Connection, current: Path, skip: set[str]) -> None
     try:
         tables = conn.execute("SELECT name, sql FROM old.sqlite_master WHERE type = 'table' "
                               "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").fetchall()
-        existing = {name for (name,) in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")}
+        main_tables = conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")
+        existing = {name for (name,) in main_tables}
         for name, sql in tables:
             if name in skip:
                 continue
@@ -276,7 +280,8 @@ def _sources(files: Sequence[Path], extra: Iterable[Membership], reading: ReadPo
     for path in files:
         yield str(path), _readable(Path(path), iter_rows(Path(path), reading.opened))
     for item in extra:
-        yield item.path or "(memberships)", [(item.line, (item.key, item.segments, item.expires, item.xandr_id))]
+        row = (item.key, item.segments, item.expires, item.xandr_id)
+        yield item.path or "(memberships)", [(item.line, row)]
 
 
 RowItem = tuple[int, Row | DiiMembership | Rejected]

@@ -37,12 +37,14 @@ def bar(description: str, total: int | None, *, unit: str = "rows", count_unit: 
     """``update(completed, rows=n)``: ``completed`` in ``unit`` against ``total``; ``rows`` an
     extra count shown with its own rate (a load reports bytes for the ETA and rows for people)."""
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-               TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+               TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), TextColumn("ETA"),
+               TimeRemainingColumn()]
     started = time.monotonic()
     with Progress(*columns, console=Console(stderr=True), transient=True, disable=not enabled()) as progress:
         task = progress.add_task(description, total=total, counts="")
 
-        def update(completed: int | None = None, *, rows: int | None = None, description: str | None = None) -> None:
+        def update(completed: int | None = None, *, rows: int | None = None,
+                   description: str | None = None) -> None:
             shown = rows if rows is not None else completed
             counts = ""
             if shown is not None:

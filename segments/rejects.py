@@ -36,7 +36,8 @@ class RejectLimit:
                 raise ValueError
             return cls(count=count)
         except ValueError:
-            raise ValueError(f"--max-rejected: expected a row count (25) or a percentage (0.5%), got {text!r}") from None
+            raise ValueError(f"--max-rejected: expected a row count (25) or a percentage (0.5%), "
+                             f"got {text!r}") from None
 
     @classmethod
     def default(cls, *, replace: bool) -> RejectLimit:

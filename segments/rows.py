@@ -121,7 +121,8 @@ def file_format(path: Path) -> str:
     raise RowError(f"{path}: unknown format (expected .csv, .jsonl or .json, optionally .gz)")
 
 
-def iter_records(path: Path, on_open: OnOpen | None = None) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
+def iter_records(path: Path, on_open: OnOpen | None = None
+                 ) -> Iterator[tuple[int, dict[str, Any] | Rejected]]:
     """(line number, record) for CSV/JSONL; unparsable lines come back as :class:`Rejected`."""
     fmt = file_format(path)
     if fmt == "jsonl":
@@ -190,7 +191,8 @@ def parse_segments(value: Any) -> tuple[str, ...]:
         items: list[str] = value.replace(",", ";").split(";")
     elif type(value) is list and set(map(type, value)) <= {str}:
         items = value  # the usual JSONL shape, checked at C speed
-    elif isinstance(value, list) and all(isinstance(s, (str, int)) and not isinstance(s, bool) for s in value):
+    elif isinstance(value, list) and all(isinstance(s, (str, int)) and not isinstance(s, bool)
+                                         for s in value):
         items = [str(s) for s in value]
     else:
         raise RowError("segments must be a ';'-separated string or a list of ids")
@@ -267,7 +269,8 @@ def _dii_id(kind: str, value: str) -> str:
         raise RowError(f"invalid {kind}: {exc}") from None
 
 
-def iter_rows(path: Path, on_open: OnOpen | None = None) -> Iterator[tuple[int, Row | DiiMembership | Rejected]]:
+def iter_rows(path: Path, on_open: OnOpen | None = None
+              ) -> Iterator[tuple[int, Row | DiiMembership | Rejected]]:
     """``(line number, row)`` for every row of a membership file; see :func:`parse_row`."""
     name = str(path)
     for line, record in iter_records(path, on_open):

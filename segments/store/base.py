@@ -87,4 +87,5 @@ def store_health(store: SegmentStore) -> StoreHealth:
         return result
     info = store.info
     state = "ok" if info.version > 0 else "failed"
-    return StoreHealth(state, f"snapshot v{info.version}, {info.members} keys, {info.segments} segments", info.path)
+    detail = f"snapshot v{info.version}, {info.members} keys, {info.segments} segments"
+    return StoreHealth(state, detail, info.path)

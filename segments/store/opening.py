@@ -93,7 +93,8 @@ class Opened:
 
 
 class Opener:
-    def __init__(self, snapdir: SnapshotDir, *, mmap: bool, verify: bool, prewarm: bool, fallback: bool) -> None:
+    def __init__(self, snapdir: SnapshotDir, *, mmap: bool, verify: bool, prewarm: bool,
+                 fallback: bool) -> None:
         self.dir = snapdir
         self.mmap = mmap
         self.verify = verify

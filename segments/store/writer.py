@@ -62,7 +62,8 @@ class StoreWriter:
             for key, entries in items:
                 row = conn.execute("SELECT segs FROM members WHERE key = ?", (key,)).fetchone()
                 merged = schema.merge(schema.decode(row[0]) if row else {}, entries)
-                conn.execute("INSERT OR REPLACE INTO members(key, segs) VALUES (?, ?)", (key, schema.encode(merged)))
+                conn.execute("INSERT OR REPLACE INTO members(key, segs) VALUES (?, ?)",
+                             (key, schema.encode(merged)))
                 new_keys += row is None
                 touched += 1
                 if key.startswith("ip:"):
@@ -76,7 +77,8 @@ class StoreWriter:
         """Remove a key's memberships (all, or the named ones). Returns the segment ids removed."""
         return self.delete_memberships_many([(key, segment_ids)])[key]
 
-    def delete_memberships_many(self, items: Iterable[tuple[str, Sequence[str] | None]]) -> dict[str, list[str]]:
+    def delete_memberships_many(self, items: Iterable[tuple[str, Sequence[str] | None]]
+                                ) -> dict[str, list[str]]:
         """Several deletions in ONE transaction (all or nothing): ``{key: segment ids removed}``."""
         removed: dict[str, list[str]] = {}
         with self.transaction() as conn:
@@ -134,7 +136,8 @@ class StoreWriter:
                     continue
                 target = conn.execute("SELECT segs FROM members WHERE key = ?", (new,)).fetchone()
                 merged = schema.merge(schema.decode(target[0]) if target else {}, schema.decode(row[0]))
-                conn.execute("INSERT OR REPLACE INTO members(key, segs) VALUES (?, ?)", (new, schema.encode(merged)))
+                conn.execute("INSERT OR REPLACE INTO members(key, segs) VALUES (?, ?)",
+                             (new, schema.encode(merged)))
                 delta += target is None
                 _copy_links(conn, old, new)
                 if not keep_old:
@@ -187,12 +190,14 @@ def _copy_links(conn: sqlite3.Connection, old: str, new: str) -> None:
     rows = conn.execute("SELECT key, ids FROM links WHERE key IN (?, ?)", (old, new)).fetchall()
     links = [link for _, ids in rows for link in schema.decode_links(ids)]
     if links:
-        conn.execute("INSERT OR REPLACE INTO links(key, ids) VALUES (?, ?)", (new, schema.encode_links(links)))
+        conn.execute("INSERT OR REPLACE INTO links(key, ids) VALUES (?, ?)",
+                     (new, schema.encode_links(links)))
 
 
 def _bump_members(conn: sqlite3.Connection, delta: int) -> None:
     if delta:
-        conn.execute("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + ? AS TEXT) WHERE name = 'members'",
+        conn.execute("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + ? AS TEXT)"
+                     " WHERE name = 'members'",
                      (delta,))
 
 

@@ -74,8 +74,8 @@ def serving(tmp: Path, config: Path, *, workers: int = 1, extra_env: Mapping[str
             ) -> Iterator[Server]:
     """A server that answers ``/health/ready`` at all (200, or 503 while degraded), stopped on exit."""
     port = free_port()
-    started = serve_ready(config, "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port), port=port,
-                          logs=tmp / f"server-{port}.log", merged=True, env=extra_env,
+    started = serve_ready(config, "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port),
+                          port=port, logs=tmp / f"server-{port}.log", merged=True, env=extra_env,
                           ready=lambda server: server.wait_ready((200, 503), deadline_s=WAIT_SECONDS))
     with Server(**vars(started)) as server:
         yield server
@@ -83,4 +83,5 @@ def serving(tmp: Path, config: Path, *, workers: int = 1, extra_env: Mapping[str
 
 def start_fails(config: Path) -> subprocess.CompletedProcess[str]:
     """``serve`` expected to stop before serving: its exit status and output."""
-    return run_cli(config, "serve", "--workers", "1", "--host", "127.0.0.1", "--port", str(free_port()), timeout=60)
+    return run_cli(config, "serve", "--workers", "1", "--host", "127.0.0.1", "--port", str(free_port()),
+                   timeout=60)

@@ -63,7 +63,8 @@ def test_an_edited_source_makes_the_whole_build_stale(tmp_path: Path) -> None:
     make_binaries(tmp_path)
     write_stamp(tmp_path)
     (tmp_path / "pkg" / "sub" / "beta.py").write_text("B = 3\n")
-    assert compiled.check(tmp_path, MODULES) == "python (stale build: pkg.sub.beta changed since; make native)"
+    stale = "python (stale build: pkg.sub.beta changed since; make native)"
+    assert compiled.check(tmp_path, MODULES) == stale
 
 
 def test_a_missing_binary_makes_the_whole_build_unusable(tmp_path: Path) -> None:
@@ -97,9 +98,11 @@ def test_the_finder_loads_listed_modules_from_source(tmp_path: Path) -> None:
 
 
 def _hot_path_in_subprocess(root: Path, env: dict[str, str]) -> tuple[str, str]:
-    code = "import server.rtd, server.http, segments.compiled as c; print(c.state()); print(server.rtd.__file__)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, env={**os.environ, "PYTHONPATH": str(root), **env},
-                         capture_output=True, text=True, check=True).stdout.splitlines()
+    code = ("import server.rtd, server.http, segments.compiled as c; print(c.state()); "
+            "print(server.rtd.__file__)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root,
+                         env={**os.environ, "PYTHONPATH": str(root), **env}, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
     return out[0], out[1]
 
 
@@ -122,4 +125,5 @@ def test_a_stale_checkout_serves_its_sources(tmp_path: Path) -> None:
         f.write("# edited after the build\n")
     state, rtd_file = _hot_path_in_subprocess(tmp_path, {compiled.ENV_SWITCH: "1"})
     assert state == "python (stale build: server.http changed since; make native)"
-    assert rtd_file == str(tmp_path / "server" / "rtd.py")  # an unchanged neighbour is not used compiled either
+    # an unchanged neighbour is not used compiled either
+    assert rtd_file == str(tmp_path / "server" / "rtd.py")

@@ -36,7 +36,8 @@ def test_load_is_idempotent(tmp_path: Path, tax: Path) -> None:
 
 def test_merge_adds_and_replace_starts_empty(tmp_path: Path, tax: Path) -> None:
     data = tmp_path / "data"
-    load(data, [write_jsonl(tmp_path / "a.jsonl", [{"kind": "uid2", "key": "a", "segments": ["sports"]}])], [tax])
+    load(data, [write_jsonl(tmp_path / "a.jsonl", [{"kind": "uid2", "key": "a", "segments": ["sports"]}])],
+         [tax])
     load(data, [write_jsonl(tmp_path / "b.jsonl", [{"kind": "uid2", "key": "b", "segments": ["cars"]}])])
     assert set(SQLiteStore(data).lookup(["uid2:a", "uid2:b"], 0).hits) == {"uid2:a", "uid2:b"}
     load(data, [tmp_path / "b.jsonl"], mode="replace")
@@ -59,7 +60,8 @@ def test_rejections_name_file_and_line(tmp_path: Path, tax: Path) -> None:
 
 def test_failed_load_leaves_old_snapshot_serving(tmp_path: Path, tax: Path) -> None:
     data = tmp_path / "data"
-    load(data, [write_jsonl(tmp_path / "a.jsonl", [{"kind": "uid2", "key": "a", "segments": ["sports"]}])], [tax])
+    load(data, [write_jsonl(tmp_path / "a.jsonl", [{"kind": "uid2", "key": "a", "segments": ["sports"]}])],
+         [tax])
     rows = [{"kind": "uid2", "key": f"n{i}", "segments": ["cars"]} for i in range(120_000)]
 
     def boom(n: int) -> None:
@@ -75,7 +77,8 @@ def test_failed_load_leaves_old_snapshot_serving(tmp_path: Path, tax: Path) -> N
 
 def test_kill_9_mid_load_leaves_old_snapshot_serving(tmp_path: Path, tax: Path) -> None:
     data = tmp_path / "data"
-    load(data, [write_jsonl(tmp_path / "a.jsonl", [{"kind": "uid2", "key": "a", "segments": ["sports"]}])], [tax])
+    load(data, [write_jsonl(tmp_path / "a.jsonl", [{"kind": "uid2", "key": "a", "segments": ["sports"]}])],
+         [tax])
     big = write_jsonl(tmp_path / "big.jsonl",
                       ({"kind": "uid2", "key": f"n{i}", "segments": ["cars"]} for i in range(400_000)))
     code = ("import sys; from pathlib import Path; from segments.loader import load; "
@@ -122,11 +125,13 @@ def test_a_key_repeated_in_a_file_merges_in_file_order(tmp_path: Path, tax: Path
 
 def test_merge_into_existing_keys_counts_loaded_keys(tmp_path: Path, tax: Path) -> None:
     data = tmp_path / "data"
-    load(data, [write_jsonl(tmp_path / "a.jsonl", [{"kind": "uid2", "key": "a", "segments": ["sports"]},
-                                                  {"kind": "uid2", "key": "b", "segments": ["sports"]}])], [tax])
-    report = load(data, [write_jsonl(tmp_path / "b.jsonl", [{"kind": "uid2", "key": "b", "segments": ["cars"]},
-                                                           {"kind": "uid2", "key": "b", "segments": ["football"]},
-                                                           {"kind": "uid2", "key": "c", "segments": ["cars"]}])])
+    first = [{"kind": "uid2", "key": "a", "segments": ["sports"]},
+             {"kind": "uid2", "key": "b", "segments": ["sports"]}]
+    load(data, [write_jsonl(tmp_path / "a.jsonl", first)], [tax])
+    second = [{"kind": "uid2", "key": "b", "segments": ["cars"]},
+              {"kind": "uid2", "key": "b", "segments": ["football"]},
+              {"kind": "uid2", "key": "c", "segments": ["cars"]}]
+    report = load(data, [write_jsonl(tmp_path / "b.jsonl", second)])
     assert (report.rows, report.keys) == (3, 2)
     store = SQLiteStore(data)
     assert store.info.members == 3
@@ -143,8 +148,8 @@ def test_replace_builds_a_fresh_file_keeping_taxonomy_and_extra_tables(tmp_path:
         conn.execute("CREATE TABLE newer (x TEXT)")
         conn.execute("INSERT INTO newer VALUES ('kept')")
         conn.execute("INSERT INTO classifying VALUES ('url:example.com')")
-    report = load(data, [write_jsonl(tmp_path / "b.jsonl", [{"kind": "uid2", "key": "b", "segments": ["cars"]}])],
-                  mode="replace")
+    rows = [{"kind": "uid2", "key": "b", "segments": ["cars"]}]
+    report = load(data, [write_jsonl(tmp_path / "b.jsonl", rows)], mode="replace")
     conn = sqlite3.connect(report.path)
     try:
         assert conn.execute("SELECT x FROM newer").fetchall() == [("kept",)]

@@ -106,7 +106,8 @@ def test_jsonl_lines_across_read_blocks_keep_their_numbers(tmp_path: Path) -> No
     # The reader splits 1 MiB blocks: rows straddling a block boundary, CRLF endings, blank lines
     # and a last line without a newline must all come out whole with their physical line numbers.
     path = tmp_path / "m.jsonl.gz"
-    rows = [f'{{"kind": "user_id", "key": "u{i:07d}{"x" * (i % 300)}", "segments": ["s"]}}' for i in range(20_000)]
+    rows = [f'{{"kind": "user_id", "key": "u{i:07d}{"x" * (i % 300)}", "segments": ["s"]}}'
+            for i in range(20_000)]
     body = "\r\n".join(rows[:10_000]) + "\n\n" + "\n".join(rows[10_000:])
     with gzip.open(path, "wt") as fh:
         fh.write(body)

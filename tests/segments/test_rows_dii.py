@@ -36,7 +36,8 @@ def test_bad_dii_rows_are_rejected_without_echoing_them(record: dict[str, str], 
 
 
 def test_other_rows_are_unchanged() -> None:
-    assert isinstance(membership_from_record({"kind": "uid2", "key": "abc", "segments": "sports"}), Membership)
+    record = {"kind": "uid2", "key": "abc", "segments": "sports"}
+    assert isinstance(membership_from_record(record), Membership)
 
 
 @pytest.mark.parametrize("mode", [pytest.param("merge", id="merge"), pytest.param("replace", id="replace")])
@@ -60,7 +61,8 @@ def test_loader_routes_dii_to_the_identity_table(tmp_path: Path, mode: str) -> N
 def test_replace_load_clears_dii_memberships(tmp_path: Path) -> None:
     tax = write_jsonl(tmp_path / "t.jsonl", TAXONOMY)
     data = tmp_path / "data"
-    load(data, [write_jsonl(tmp_path / "a.jsonl", [{"kind": "email", "key": "a@x.com", "segments": "sports"}])], [tax])
+    rows = [{"kind": "email", "key": "a@x.com", "segments": "sports"}]
+    load(data, [write_jsonl(tmp_path / "a.jsonl", rows)], [tax])
     load(data, [write_jsonl(tmp_path / "b.jsonl", [{"kind": "url", "key": "x.com", "segments": "sports"}])],
          mode="replace")
     db = IdentityDB(data)

@@ -42,7 +42,8 @@ def _garble(path: Path) -> None:
     path.write_bytes(os.urandom(path.stat().st_size))
 
 
-def test_current_naming_a_missing_snapshot_serves_the_last_good_one_and_writes_nothing(tmp_path: Path) -> None:
+def test_current_naming_a_missing_snapshot_serves_the_last_good_one_and_writes_nothing(
+        tmp_path: Path) -> None:
     data = two_snapshots(tmp_path)
     snapshot(data, 2).unlink()
     v1_bytes = snapshot(data, 1).read_bytes()
@@ -74,7 +75,8 @@ def test_snapshot_truncated_while_serving(tmp_path: Path, mmap: bool) -> None:
         # Until each worker notices, a lookup may answer empty (counted); never a 5xx, never a death.
         for _ in range(40):
             assert server.rtd().status_code == 200
-        server.wait_for("both workers back on v1", lambda: all(_segments(server) == V1_ANSWER for _ in range(10)))
+        server.wait_for("both workers back on v1",
+                        lambda: all(_segments(server) == V1_ANSWER for _ in range(10)))
         assert _degraded_naming(server, snapshot(data, 2))
         reload = httpx.post(server.base + "/admin/reload", timeout=10)
         assert reload.status_code == 200 and reload.json()["store"]["health"]["state"] == "degraded"
@@ -141,7 +143,9 @@ def test_load_with_too_many_rejected_rows_exits_non_zero_and_publishes_nothing(t
     current = (data / "store" / "CURRENT").read_text()
 
     def published() -> list[str]:
-        return sorted(p.name for p in (data / "store").glob("snap-*.sqlite")) + sorted(p.name for p in (data / "store").glob("*.tmp"))
+        store = data / "store"
+        snapshots = sorted(p.name for p in store.glob("snap-*.sqlite"))
+        return snapshots + sorted(p.name for p in store.glob("*.tmp"))
 
     before = published()
     for args in (["--replace"], [], ["--max-rejected", "10%"]):

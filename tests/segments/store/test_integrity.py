@@ -43,7 +43,8 @@ def _flip_a_page(path: Path) -> None:
     pytest.param(lambda p: p.write_bytes(os.urandom(50_000)), "not an SQLite database", id="random-bytes"),
     pytest.param(_flip_a_page, "quick_check", id="garbled-page"),
 ])
-def test_damage_is_detected_and_names_the_file(data: Path, damage: Callable[[Path], None], reason: str) -> None:
+def test_damage_is_detected_and_names_the_file(data: Path, damage: Callable[[Path], None],
+                                               reason: str) -> None:
     path = snap(data, 1)
     verify(path)
     damage(path)

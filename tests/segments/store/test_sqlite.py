@@ -121,7 +121,8 @@ def test_links_are_returned_only_when_asked_and_follow_rekey(tmp_path: Path) -> 
     ])
     store = SQLiteStore(data, check_interval=0.0)
     assert store.lookup(["uid2:u1"], 0).links == {}
-    assert store.lookup(["uid2:u1", "uid2:u2"], 0, links=True).links == {"uid2:u1": [("111", None), ("222", None)]}
+    links = store.lookup(["uid2:u1", "uid2:u2"], 0, links=True).links
+    assert links == {"uid2:u1": [("111", None), ("222", None)]}
     writer = StoreWriter(data)
     writer.rekey([("uid2:u1", "uid2:v1")])
     store.maybe_reload()
@@ -197,3 +198,43 @@ def test_long_contextual_keys_are_answered_but_never_remembered(tmp_path: Path) 
     assert store.lookup([f"url:{long_url}", *misses], 0).hits == {f"url:{long_url}": ["sports"]}
     assert store.lookup(["url:example.com/short"], 0).hits == {}
     assert list(store._context_cache) == ["url:example.com/short"]  # only the short key is remembered
+
+
+def test_a_timer_firing_a_hair_early_does_not_skip_its_period(data: Path) -> None:
+    """The upkeep task calls maybe_reload every check_interval; a call that comes within
+    TIMER_SLACK of the period still checks, so the effective interval never doubles."""
+    import time
+
+    store = SQLiteStore(data, check_interval=0.5)
+    store.maybe_reload()
+    StoreWriter(data).upsert_memberships([("uid2:u9", {"cars": None})])
+    assert store.maybe_reload() is False, "well inside the interval: nothing is checked"
+    time.sleep(0.46)  # 0.5 s minus less than TIMER_SLACK (10 %) of it
+    assert store.maybe_reload() is True
+    assert store.lookup(["uid2:u9"], 0).hits == {"uid2:u9": ["cars"]}
+
+
+def test_live_edits_and_read_renewal_go_on_while_a_new_snapshot_warms(data: Path) -> None:
+    from concurrent.futures import Future
+
+    store = SQLiteStore(data, check_interval=0.0, prewarm=True)
+    store._warming = Future()  # a publish whose check and warm-up is still running (seconds at 10 M)
+    StoreWriter(data).upsert_memberships([("uid2:u9", {"cars": None})])
+    assert store.maybe_reload() is True, "the serving snapshot still picks up live edits"
+    assert store.lookup(["uid2:u9"], 0).hits == {"uid2:u9": ["cars"]}
+    store._warming = None
+    store.close()
+
+
+@pytest.mark.parametrize("keys", [
+    pytest.param(["uid2:u1"], id="user-key"),
+    pytest.param(["uid2:u1", "ip:10.9.9.9/32", "ip:10.0.0.0/24", "ip:10.1.0.0/24"], id="contextual"),
+])
+def test_repeated_lookups_on_the_held_cursor_answer_alike(data: Path, keys: list[str]) -> None:
+    """One cursor serves every lookup; contextual misses are remembered, user keys never are."""
+    store = SQLiteStore(data)
+    first = store.lookup(keys, 0)
+    assert first.hits["uid2:u1"] == ["cars", "sports"]
+    assert store.lookup(keys, 0).hits == first.hits
+    assert "uid2:u1" not in store._context_cache
+    assert all(k in store._context_cache for k in keys if k.startswith("ip:"))
