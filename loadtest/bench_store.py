@@ -6,7 +6,7 @@ For each size (default 1 M users × 5 segments; add 10 M with ``--large`` or
 
 1. generate the deterministic demo data set (``segments.demo``; timed separately, not a target);
 2. bulk-load it into a fresh data dir (``segments.loader.load``)  → target 10 M ≤ 120 s; copy its
-   rows into LMDB (:mod:`loadtest.bench_store_lmdb`, with the ``lmdb`` package of the ``bench``
+   rows into LMDB (:mod:`loadtest.store_lmdb`, with the ``lmdb`` package of the ``bench``
    extra; ``--no-lmdb`` skips it) and, for a like-for-like build figure, into a fresh SQLite file;
    cut a small LMDB copy in a child process to see what a truncated file does to a reader;
 3. time ``lookup`` on /rtd-shaped key batches (one user key, page-URL prefixes, domains, IP
@@ -134,7 +134,7 @@ def lookup_batches(hits: list[str], count: int, rng: random.Random) -> list[list
 def open_backend(name: str, data_dir: Path, lmdb_dir: Path | None) -> Any:
     """A reader, opened as a serving worker opens its store (checked, prewarmed)."""
     if name == "lmdb":
-        from loadtest.bench_store_lmdb import LMDBReader
+        from loadtest.store_lmdb import LMDBReader
 
         assert lmdb_dir is not None
         return LMDBReader(lmdb_dir)
@@ -292,7 +292,7 @@ def servers_memory(pid: int) -> dict[str, int]:
 def prepare_lmdb(work: Path, data_dir: Path, *, reuse: bool) -> dict[str, Any] | None:
     """The LMDB copy of the loaded snapshot (``None`` without the ``lmdb`` package)."""
     try:
-        from loadtest import bench_store_lmdb
+        from loadtest import store_lmdb
     except ImportError:
         return None
     from segments.store import SnapshotDir
@@ -305,10 +305,10 @@ def prepare_lmdb(work: Path, data_dir: Path, *, reuse: bool) -> dict[str, Any] |
     shutil.rmtree(env_dir, ignore_errors=True)
     snapshot = SnapshotDir(data_dir).current_path()
     assert snapshot is not None
-    state = {**bench_store_lmdb.build(snapshot, env_dir), "path": str(env_dir), "reused": False,
-             "sqlite_copy": bench_store_lmdb.copy_sqlite(snapshot, work / "copy.sqlite")}
+    state = {**store_lmdb.build(snapshot, env_dir), "path": str(env_dir), "reused": False,
+             "sqlite_copy": store_lmdb.copy_sqlite(snapshot, work / "copy.sqlite")}
     state_path.write_bytes(orjson.dumps(state))
-    state["truncated_file"] = bench_store_lmdb.truncation_probe(snapshot, work / "probe")
+    state["truncated_file"] = store_lmdb.truncation_probe(snapshot, work / "probe")
     shutil.rmtree(work / "probe", ignore_errors=True)
     return state
 
