@@ -120,3 +120,45 @@ def test_requests_rotate_over_every_idle_connection() -> None:
     for i in range(6):
         state.dispatch(i)
     assert used == [0, 1, 2, 0, 1, 2]
+
+
+def _found(**max_rates: float) -> dict[str, dict[str, float]]:
+    return {name.replace("_", "·"): {"max_rate": rate} for name, rate in max_rates.items()}
+
+
+def test_ratios_against_the_baseline_and_the_same_engine() -> None:
+    found = _found(bare_uvicorn=10_000, bare_granian=8_000, ours_uvicorn=5_000, ours_granian=6_000)
+    got = bench_http.ratios(found)
+    assert got["ours·granian"] == {"vs_bare_uvicorn": 0.6, "vs_bare_same_engine": 0.75}
+    assert got["ours·uvicorn"] == {"vs_bare_uvicorn": 0.5, "vs_bare_same_engine": 0.5}
+    assert got["bare·uvicorn"]["vs_bare_uvicorn"] == 1.0
+
+
+def test_a_baseline_that_never_passed_gives_no_ratio() -> None:
+    assert bench_http.ratios(_found(bare_uvicorn=0, ours_uvicorn=5))["ours·uvicorn"]["vs_bare_uvicorn"] is None
+
+
+def _run(endpoint: str, ours: str, ratio: float, p99: float) -> dict[str, object]:
+    return {"endpoint": endpoint, "workers": 1,
+            "ratios": {ours: {"vs_bare_uvicorn": ratio, "vs_bare_same_engine": ratio}},
+            "half_load": {ours: {"latency_ms": {"p99": p99}}}}
+
+
+@pytest.mark.parametrize(("adopted", "rtd", "segments"), [
+    pytest.param("uvicorn", 0.5, 0.9, id="uvicorn adopted"),
+    pytest.param("granian", 0.75, 0.7, id="granian adopted"),
+])
+def test_headline_and_verdicts_follow_the_adopted_engine(adopted: str, rtd: float, segments: float) -> None:
+    runs = [_run("rtd", f"ours·{adopted}", rtd, 0.8), _run("segments", f"ours·{adopted}", segments, 1.5)]
+    http = {"config": {"adopted_engine": adopted}, "runs": runs}
+    assert bench_http.headline(http) == {"rtd_vs_bare": rtd, "segments_vs_bare": segments}
+    verdicts = bench_http.verdicts(runs, adopted)  # type: ignore[arg-type]
+    assert verdicts["rtd_max_ratio_1w"]["met"] is (rtd >= 0.70)
+    assert verdicts["segments_max_ratio_1w"]["met"] is (segments >= 0.80)
+    assert verdicts["rtd_p99_half_ms"]["met"] is True and verdicts["segments_p99_half_ms"]["met"] is False
+
+
+def test_latest_json_headline_keys_come_first_and_survive_skipped_parts() -> None:
+    result = {"machine": {"git_commit": "abc1234"}, "store": {"targets": {"lookup_p99_us": {"value": 13.5}}}}
+    assert bench_all.headline_keys(result) == {"rtd_vs_bare": None, "segments_vs_bare": None,
+                                               "store_p99_us": 13.5, "commit": "abc1234"}
