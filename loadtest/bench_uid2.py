@@ -85,7 +85,8 @@ def _compare(
     for token, raw in tokens:  # warm up and check agreement
         if ours(token) != raw or theirs(token) != raw:
             raise SystemExit("decrypt disagreement: benchmark aborted")
-    ours_rates, theirs_rates = [], []
+    ours_rates: list[float] = []
+    theirs_rates: list[float] = []
     deadline = time.perf_counter() + 2 * seconds
     while time.perf_counter() < deadline or len(ours_rates) < 3:
         ours_rates.append(_pass(ours, tokens))
