@@ -108,6 +108,13 @@ def summary(result: dict[str, Any]) -> list[list[Any]]:
         for key, v in http["targets"].items():
             rows.append([f"target #21 ({adopted})", key, v["value"], v["target"],
                          "" if v["target"] == "reported" else status(v["met"])])
+        decision = http.get("engine_decision", {})
+        if decision:
+            rows.append(["http", "[server] engine this run recommends (adopted: "
+                         f"{decision['adopted']})", decision["recommended"],
+                         f"ours granian/uvicorn max {decision.get('max_rate_granian_over_uvicorn')}, CPU/req "
+                         f"{decision.get('cpu_per_request_granian_over_uvicorn')}",
+                         "" if decision["recommended"] == decision["adopted"] else "CHANGE DEFAULT?"])
         ceiling = http.get("generator_ceiling")
         if ceiling:
             rows.append(["http", "generator ceiling (null server, /rtd mix)", ceiling["max_rate"], "req/s", ""])

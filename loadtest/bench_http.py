@@ -237,6 +237,7 @@ def run(*, workers: list[int], endpoints: list[str], users: int, step_seconds: f
                 out.setdefault("memory", {})[f"{n}w"] = {
                     name: {str(pid): servers.memory(pid) for pid in s.worker_pids()} for name, s in targets.items()}
     out["targets"] = verdicts(out["runs"], adopted)
+    out["engine_decision"] = engine_decision(out["runs"], adopted)
     out["seconds"] = round(time.time() - started, 1)
     return out
 
@@ -274,6 +275,34 @@ def verdicts(runs: list[dict[str, Any]], adopted: str) -> dict[str, Any]:
         limit = TARGETS["rtd_p99_half_ms"]
         out[f"{ep}_p99_half_ms"] = {"value": p99, "target": f"<= {limit}", "met": p99 <= limit}
     return out
+
+
+CLEAR_WIN = 1.10  # an engine "clearly wins" with ≥ 10 % more of our max req/s on both endpoints
+
+
+def engine_decision(runs: list[dict[str, Any]], adopted: str) -> dict[str, Any]:
+    """Which engine this run says ``[server] engine`` should default to (issue 21's rule).
+
+    granian only where it clearly wins — ≥ :data:`CLEAR_WIN` × uvicorn's max for ours on /rtd and
+    /segments, one worker — and it is no worse on CPU per request at half load; else uvicorn.
+    """
+    gains: dict[str, float | None] = {}
+    cpu: dict[str, float | None] = {}
+    for ep in ("rtd", "segments"):
+        found = find_run(runs, ep)
+        if found is None or not {"ours·uvicorn", "ours·granian"} <= set(found["targets"]):
+            return {"recommended": adopted, "why": "not both engines measured", "adopted": adopted}
+        u, g = (found["targets"][f"ours·{e}"]["max_rate"] for e in ENGINES)
+        gains[ep] = round(g / u, 3) if u else None
+        cu, cg = (found["half_load"][f"ours·{e}"]["server_cpu_us_per_request"] for e in ENGINES)
+        cpu[ep] = round(cg / cu, 3) if cu else None
+    wins = all(v is not None and v >= CLEAR_WIN for v in gains.values())
+    cheaper = all(v is not None and v <= 1.0 for v in cpu.values())
+    recommended = "granian" if wins and cheaper else "uvicorn"
+    return {"recommended": recommended, "adopted": adopted, "max_rate_granian_over_uvicorn": gains,
+            "cpu_per_request_granian_over_uvicorn": cpu,
+            "why": f"granian clearly wins only with >= {CLEAR_WIN}x max req/s on both endpoints and no more "
+                   "CPU per request at half load"}
 
 
 def headline(http: dict[str, Any]) -> dict[str, float | None]:
@@ -338,6 +367,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, v in result["targets"].items():
         print(f"{name}: {v['value']} (target {v['target']}) "
               f"{'reported' if v['met'] is None else 'MET' if v['met'] else 'MISSED'}")
+    print(f"engine: {result['engine_decision']}")
     if args.json:
         report.write_json(args.json, result)
     if args.png:

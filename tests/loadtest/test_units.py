@@ -162,3 +162,21 @@ def test_latest_json_headline_keys_come_first_and_survive_skipped_parts() -> Non
     result = {"machine": {"git_commit": "abc1234"}, "store": {"targets": {"lookup_p99_us": {"value": 13.5}}}}
     assert bench_all.headline_keys(result) == {"rtd_vs_bare": None, "segments_vs_bare": None,
                                                "store_p99_us": 13.5, "commit": "abc1234"}
+
+
+def _engines_run(endpoint: str, uvicorn: float, granian: float, cpu_u: float, cpu_g: float) -> dict[str, object]:
+    return {"endpoint": endpoint, "workers": 1,
+            "targets": {"ours·uvicorn": {"max_rate": uvicorn}, "ours·granian": {"max_rate": granian}},
+            "half_load": {"ours·uvicorn": {"server_cpu_us_per_request": cpu_u},
+                          "ours·granian": {"server_cpu_us_per_request": cpu_g}}}
+
+
+@pytest.mark.parametrize(("rtd", "segments", "recommended"), [
+    pytest.param((1000, 1200, 100, 90), (1000, 1150, 80, 70), "granian", id="clear win, cheaper"),
+    pytest.param((1000, 1050, 100, 90), (1000, 1500, 80, 70), "uvicorn", id="rtd gain under 10 %"),
+    pytest.param((1000, 1500, 100, 120), (1000, 1500, 80, 70), "uvicorn", id="faster but more CPU per request"),
+])
+def test_engine_decision_keeps_uvicorn_unless_granian_clearly_wins(
+        rtd: tuple[float, ...], segments: tuple[float, ...], recommended: str) -> None:
+    runs = [_engines_run("rtd", *rtd), _engines_run("segments", *segments)]
+    assert bench_http.engine_decision(runs, "uvicorn")["recommended"] == recommended  # type: ignore[arg-type]
