@@ -104,7 +104,8 @@ def summary(result: dict[str, Any]) -> list[list[Any]]:
                 rows.append(["http", f"{name} {target}: max req/s (vs bare·uvicorn, vs bare·same engine)",
                              r["targets"][target]["max_rate"],
                              f"{rel['vs_bare_uvicorn']} / {rel['vs_bare_same_engine']}; p99 at half "
-                             f"{half['latency_ms']['p99']} ms; {half['server_cpu_us_per_request']} µs CPU", ""])
+                             f"{half['latency_ms']['p99']} ms; {half['server_cpu_us_per_request']} µs CPU",
+                             ""])
         for key, v in http["targets"].items():
             rows.append([f"target #21 ({adopted})", key, v["value"], v["target"],
                          "" if v["target"] == "reported" else status(v["met"])])
@@ -117,7 +118,8 @@ def summary(result: dict[str, Any]) -> list[list[Any]]:
                          "" if decision["recommended"] == decision["adopted"] else "CHANGE DEFAULT?"])
         ceiling = http.get("generator_ceiling")
         if ceiling:
-            rows.append(["http", "generator ceiling (null server, /rtd mix)", ceiling["max_rate"], "req/s", ""])
+            rows.append(["http", "generator ceiling (null server, /rtd mix)", ceiling["max_rate"], "req/s",
+                         ""])
     icount = result.get("icount")
     if icount and "results" in icount:
         for r in icount["results"]:
@@ -128,7 +130,8 @@ def summary(result: dict[str, Any]) -> list[list[Any]]:
         rows.append(["icount", "instructions per request", None, icount.get("skipped", ""), "not measured"])
     soaked = result.get("soak")
     if soaked:
-        rows.append(["soak", f"{soaked['seconds']:.0f} s at {soaked['rate']:.0f}/s, {soaked['workers']} workers",
+        rows.append(["soak",
+                     f"{soaked['seconds']:.0f} s at {soaked['rate']:.0f}/s, {soaked['workers']} workers",
                      soaked["requests"], "requests", ""])
         for key, v in soaked["targets"].items():
             rows.append(["target #9", f"soak {key}", v["value"], v["target"], status(v["met"])])
@@ -157,19 +160,23 @@ def markdown(result: dict[str, Any], png: Path | None) -> str:
     parts = [
         "# Benchmark results (latest run)",
         "",
-        (f"Machine: {m['nproc']} CPUs, {m['cpu_model'] or 'unknown CPU'}, {m['memory_gib']} GiB, Python {m['python']}, "
+        (f"Machine: {m['nproc']} CPUs, {m['cpu_model'] or 'unknown CPU'}, {m['memory_gib']} GiB, "
+         f"Python {m['python']}, "
         f"commit {m['git_commit']}; load average at start {' '.join(m['loadavg_at_start'])}. "
-        f"Run took {result['seconds']:.0f} s. Ratios are the numbers to read: absolute rates drift with the machine."),
+        f"Run took {result['seconds']:.0f} s. Ratios are the numbers to read: absolute rates drift with "
+         "the machine."),
         "",
         report.md_table(HEADER, summary(result)),
     ]
     http = result.get("http")
     if http:
-        table = report.md_table(bench_http.SUMMARY_HEADER, bench_http.summary_rows(http, result.get("icount")))
+        table = report.md_table(bench_http.SUMMARY_HEADER,
+                                bench_http.summary_rows(http, result.get("icount")))
         parts += ["", "## HTTP detail", "", table, "",
                   f"Adopted engine (`[server] engine` default): {http['config']['adopted_engine']}; "
                   f"servers pinned to one core: {http['config']['pinned']}. Instructions per request are "
-                  "the app alone, in-process under callgrind (no server, no kernel): the same for both engines.",
+                  "the app alone, in-process under callgrind (no server, no kernel): the same for both "
+                  "engines.",
                   "", f"Features detected: `{orjson.dumps(http.get('features', {})).decode()}`"]
     if png is not None:
         parts += ["", f"![latency vs offered load]({png.name})"]
@@ -180,21 +187,26 @@ def markdown(result: dict[str, Any], png: Path | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke-test sizes (numbers meaningless)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["http", "icount", "soak", "store", "others"])
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["http", "icount", "soak", "store", "others"])
     parser.add_argument("--results-dir", type=Path, default=report.RESULTS)
     parser.add_argument("--workers", type=int, nargs="+", default=[1])
-    parser.add_argument("--engines", nargs="+", default=list(bench_http.ENGINES), choices=list(bench_http.ENGINES))
+    parser.add_argument("--engines", nargs="+", default=list(bench_http.ENGINES),
+                        choices=list(bench_http.ENGINES))
     parser.add_argument("--users", type=int, default=100_000, help="demo users for the HTTP runs")
     parser.add_argument("--step-seconds", type=float, default=3.0)
     parser.add_argument("--soak-seconds", type=float, default=60.0)
     parser.add_argument("--store-users", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--large", action="store_true", default=os.environ.get("BENCH_STORE_LARGE") == "1")
     parser.add_argument("--store-work-dir", type=Path,
-                        help="keep store data here and reuse sizes loaded by an earlier run (load time flagged)")
+                        help="keep store data here and reuse sizes loaded by an earlier run "
+                             "(load time flagged)")
     parser.add_argument("--others-timeout", type=float, default=600.0)
-    parser.add_argument("--no-pin", action="store_true", help="don't pin 1-worker servers and the generator to CPUs")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="don't pin 1-worker servers and the generator to CPUs")
     args = parser.parse_args(argv)
     if args.quick:
         args.workers, args.users, args.step_seconds = [1], 300, 0.3
@@ -207,7 +219,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-all-") as tmp:
         work = Path(tmp)
         if "http" not in args.skip:
-            result["http"] = bench_http.run(workers=args.workers, endpoints=["rtd", "segments"], users=args.users,
+            result["http"] = bench_http.run(workers=args.workers, endpoints=["rtd", "segments"],
+                                            users=args.users,
                                             step_seconds=args.step_seconds, warmup=0.1 if args.quick else 0.5,
                                             start_rate=200.0 if args.quick else 800.0, pin=not args.no_pin,
                                             work=work / "http", half_seconds=0.3 if args.quick else 6.0,
@@ -226,8 +239,10 @@ def main(argv: list[str] | None = None) -> None:
                                            count=200 if args.quick else 2000)
         if "store" not in args.skip:
             users = list(dict.fromkeys([*args.store_users, *([bench_store.LARGE] if args.large else [])]))
-            result["store"] = bench_store.run(users, memory=not args.quick, batches=500 if args.quick else 20_000,
-                                              work_dir=args.store_work_dir, keep=args.store_work_dir is not None,
+            result["store"] = bench_store.run(users, memory=not args.quick,
+                                              batches=500 if args.quick else 20_000,
+                                              work_dir=args.store_work_dir,
+                                              keep=args.store_work_dir is not None,
                                               reuse=args.store_work_dir is not None)
         if "others" not in args.skip and not args.quick:
             result["others"] = {}
@@ -239,7 +254,8 @@ def main(argv: list[str] | None = None) -> None:
     text = markdown(result, png if png.exists() else None)
     (out_dir / "latest.md").write_text(text)
     print(report.md_table(HEADER, summary(result)))
-    print(f"\nwrote {out_dir / 'latest.json'}, {out_dir / 'latest.md'}" + (f", {png}" if png.exists() else ""))
+    chart = f", {png}" if png.exists() else ""
+    print(f"\nwrote {out_dir / 'latest.json'}, {out_dir / 'latest.md'}{chart}")
 
 
 def headline_keys(result: dict[str, Any]) -> dict[str, Any]:

@@ -62,7 +62,8 @@ def passed(step: Step) -> bool:
 class Search:
     """Geometric growth until the first failure, then bisection between last pass and first fail."""
 
-    def __init__(self, start: float, growth: float = 1.5, precision: float = 1.08, max_steps: int = 12) -> None:
+    def __init__(self, start: float, growth: float = 1.5, precision: float = 1.08,
+                 max_steps: int = 12) -> None:
         self.lo = 0.0
         self.hi: float | None = None
         self.next: float | None = start
@@ -97,7 +98,8 @@ def cpu_sets(workers: int, pin: bool) -> tuple[set[int] | None, set[int] | None]
     return {0}, {ncpu - 1}
 
 
-def run_step(gen: generator.GeneratorProcess, requests: list[generator.Prepared], server: servers.ServerProcess,
+def run_step(gen: generator.GeneratorProcess, requests: list[generator.Prepared],
+             server: servers.ServerProcess,
              rate: float, seconds: float, warmup: float, cpus: set[int] | None) -> Step:
     """One open-loop step, plus the server's CPU time per request (steadier than rates on a busy box)."""
     pids = server.all_pids()
@@ -232,10 +234,12 @@ def run(*, workers: list[int], endpoints: list[str], users: int, step_seconds: f
                 for ep in endpoints:
                     out["runs"].append(measure_endpoint(
                         gen, targets, mixes[ep], workers=n, endpoint=ep, start_rate=start_rate,
-                        step_seconds=step_seconds, warmup=warmup, half_seconds=half_seconds, gen_cpus=gen_cpus,
+                        step_seconds=step_seconds, warmup=warmup, half_seconds=half_seconds,
+                        gen_cpus=gen_cpus,
                         max_steps=max_steps))
                 out.setdefault("memory", {})[f"{n}w"] = {
-                    name: {str(pid): servers.memory(pid) for pid in s.worker_pids()} for name, s in targets.items()}
+                    name: {str(pid): servers.memory(pid) for pid in s.worker_pids()}
+                    for name, s in targets.items()}
     out["targets"] = verdicts(out["runs"], adopted)
     out["engine_decision"] = engine_decision(out["runs"], adopted)
     out["seconds"] = round(time.time() - started, 1)
@@ -252,7 +256,8 @@ def generator_ceiling(gen: generator.GeneratorProcess, mixes: dict[str, list[gen
     with servers.start_null(log_dir=logs, cpus=server_cpus) as null:
         found = search_max(gen, {"null·uvloop": null}, mixes[ep], start=start_rate * 2, seconds=step_seconds,
                            warmup=warmup, gen_cpus=gen_cpus, max_steps=max_steps, log=_log)
-    return {"endpoint": ep, "max_rate": found["null·uvloop"]["max_rate"], "steps": found["null·uvloop"]["steps"]}
+    return {"endpoint": ep, "max_rate": found["null·uvloop"]["max_rate"],
+            "steps": found["null·uvloop"]["steps"]}
 
 
 def find_run(runs: list[dict[str, Any]], endpoint: str, workers: int = 1) -> dict[str, Any] | None:
@@ -268,7 +273,8 @@ def verdicts(runs: list[dict[str, Any]], adopted: str) -> dict[str, Any]:
         if found is None or ours not in found["ratios"]:
             continue
         ratio = found["ratios"][ours]["vs_bare_uvicorn"]
-        out[key] = {"value": ratio, "target": f">= {TARGETS[key]}", "met": ratio is not None and ratio >= TARGETS[key]}
+        out[key] = {"value": ratio, "target": f">= {TARGETS[key]}",
+                    "met": ratio is not None and ratio >= TARGETS[key]}
         same = found["ratios"][ours]["vs_bare_same_engine"]
         out[key.replace("_1w", f"_vs_bare_{adopted}_1w")] = {"value": same, "target": "reported", "met": None}
         p99 = found["half_load"][ours]["latency_ms"]["p99"]
@@ -311,11 +317,13 @@ def headline(http: dict[str, Any]) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for ep in ("rtd", "segments"):
         found = find_run(http["runs"], ep)
-        out[f"{ep}_vs_bare"] = found["ratios"][ours]["vs_bare_uvicorn"] if found and ours in found["ratios"] else None
+        measured = found is not None and ours in found["ratios"]
+        out[f"{ep}_vs_bare"] = found["ratios"][ours]["vs_bare_uvicorn"] if found and measured else None
     return out
 
 
-SUMMARY_HEADER = ["endpoint", "workers", "server · app", "max req/s", "vs bare·uvicorn", "vs bare, same engine",
+SUMMARY_HEADER = ["endpoint", "workers", "server · app", "max req/s", "vs bare·uvicorn",
+                  "vs bare, same engine",
                   "half-load /s", "p99 ms at half", "p99.9 ms at half", "errors", "CPU µs/req",
                   "instructions/req (app)"]
 
@@ -338,7 +346,8 @@ def summary_rows(result: dict[str, Any], icount: dict[str, Any] | None = None) -
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, nargs="+", default=[1])
     parser.add_argument("--endpoints", nargs="+", default=["rtd", "segments"], choices=["rtd", "segments"])
     parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=list(ENGINES))
@@ -355,7 +364,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--png", type=Path)
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as exit_stack:
-        work = args.work_dir or Path(exit_stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-http-")))
+        temporary = tempfile.TemporaryDirectory(prefix="bench-http-")
+        work = args.work_dir or Path(exit_stack.enter_context(temporary))
         result = run(workers=args.workers, endpoints=args.endpoints, users=args.users,
                      step_seconds=args.step_seconds, warmup=args.warmup, start_rate=args.start_rate,
                      pin=not args.no_pin, work=work, half_seconds=args.half_seconds,

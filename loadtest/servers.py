@@ -191,7 +191,8 @@ def pinned(argv: list[str], cpus: set[int] | None) -> list[str]:
 
 
 def _spawn(name: str, argv: list[str], env: Mapping[str, str], port: int, workers: int, ready_path: str,
-           log_dir: Path, timeout: float, engine: str = "uvicorn", cpus: set[int] | None = None) -> ServerProcess:
+           log_dir: Path, timeout: float, engine: str = "uvicorn",
+           cpus: set[int] | None = None) -> ServerProcess:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}-{engine}-{port}.log"
     argv = pinned(argv, cpus)
@@ -254,7 +255,8 @@ def bare_argv(engine: str, port: int, workers: int) -> list[str]:
     """The baseline app under ``engine`` with the options our server uses on it."""
     if engine == "granian":  # server.serving.granian_engine.options, as CLI flags
         return [sys.executable, "-m", "granian", "--interface", "asgi", "--host", HOST, "--port", str(port),
-                "--workers", str(workers), "--runtime-mode", "st", "--runtime-threads", "1", "--loop", "uvloop",
+                "--workers", str(workers), "--runtime-mode", "st", "--runtime-threads", "1",
+                "--loop", "uvloop",
                 "--http", "1", "--no-ws", "--backpressure", "4096", "--log-level", "warning",
                 "--no-access-log", "--workers-kill-timeout", "10", "loadtest.bare_app:app"]
     return [sys.executable, "-m", "uvicorn", "loadtest.bare_app:app", "--host", HOST, "--port", str(port),
@@ -285,7 +287,8 @@ def running(server: ServerProcess) -> Iterator[ServerProcess]:
         server.stop()
 
 
-def start_operator(keys_file: Path, secret_file: Path, *, log_dir: Path, timeout: float = 30.0) -> ServerProcess:
+def start_operator(keys_file: Path, secret_file: Path, *, log_dir: Path,
+                   timeout: float = 30.0) -> ServerProcess:
     """The fake UID2 operator (``tests/fakes``) over HTTP on loopback, serving ``keys_file``."""
     port = free_port()
     argv = [sys.executable, "-m", "loadtest.fake_operator", "--port", str(port), "--keys", str(keys_file),

@@ -21,7 +21,8 @@ from server.config import ENV_PREFIX, Settings
 
 app = typer.Typer(help="Index Exchange data-partner segment server.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML file layered over config/default.toml")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c",
+                                                help="TOML file layered over config/default.toml")]
 
 
 class LogFormatOpt(enum.StrEnum):
@@ -43,7 +44,8 @@ def serve(
     log_format: Annotated[LogFormatOpt | None, typer.Option(
         help="json (one object per line) or console; default observability.log_format")] = None,
 ) -> None:
-    """Validate the configuration once, then start the ``[server] engine`` (workers share the store, not copies)."""
+    """Validate the configuration once, then start the ``[server] engine`` (workers share the store,
+    not copies)."""
     server = {k: v for k, v in (("host", host), ("port", port), ("workers", workers), ("engine", engine))
               if v is not None}
     observability = {"log_format": log_format.value} if log_format is not None else {}
@@ -79,8 +81,8 @@ def _start_logging(settings: Settings) -> None:
 
     level, fmt = settings.server.log_level, settings_of(settings).log_format
     configure_logging(level, fmt)
-    structlog.get_logger("server.cli").info("hot_path", state=compiled.state(),  # or why it runs as plain Python
-                                            engine=settings.server.engine)
+    state = compiled.state()  # or why it runs as plain Python
+    structlog.get_logger("server.cli").info("hot_path", state=state, engine=settings.server.engine)
 
 
 def _prepare_metrics_dir(settings: Settings) -> None:
@@ -161,7 +163,8 @@ def load(
 
             report = run_load(settings.data_dir, files, taxonomy, mode="replace" if replace else "merge",
                               progress=on_rows, max_rejected=limit,
-                              progress_bytes=lambda b: update(b, rows=rows_read[0], description=_phase(b, total)))
+                              progress_bytes=lambda b: update(b, rows=rows_read[0],
+                                                              description=_phase(b, total)))
     except TooManyRejected as exc:
         _show_rejected(exc.rejected, max_rejects_shown)
         typer.echo(f"error: {exc}", err=True)
@@ -191,7 +194,8 @@ def _show_rejected(rejected: Sequence[object], shown: int) -> None:
 
 
 @app.command()
-def stats(config: ConfigOpt = None, by_kind: bool = typer.Option(True, help="count keys per kind (scans)")) -> None:
+def stats(config: ConfigOpt = None,
+          by_kind: bool = typer.Option(True, help="count keys per kind (scans)")) -> None:
     """Print the serving snapshot: version, age, keys per kind, segments (and any problem with it)."""
     import time
 
@@ -199,7 +203,8 @@ def stats(config: ConfigOpt = None, by_kind: bool = typer.Option(True, help="cou
 
     settings = _settings(config)
     try:
-        store = SQLiteStore(settings.data_dir, verify=settings.store.verify_on_open, fallback=settings.store.fallback)
+        store = SQLiteStore(settings.data_dir, verify=settings.store.verify_on_open,
+                            fallback=settings.store.fallback)
     except StoreError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -274,7 +279,8 @@ def _mount_subsystems() -> None:
     app.add_typer(uid2_app, name="uid2", help="UID2 tokens (decrypt, encrypt, keys) and identity jobs.")
     app.command("worker", help="Run the UID2 identity jobs (map, rotate, opt-out) on their schedules.")(
         identity_cli.worker)
-    app.add_typer(mirror_app, name="mirror", help="Xandr mirror: run the sender, status, dead letters, removals.")
+    app.add_typer(mirror_app, name="mirror",
+                  help="Xandr mirror: run the sender, status, dead letters, removals.")
     app.add_typer(identities_app, name="identities", help="Callers: create, token, revoke, delete, list.")
 
 

@@ -63,7 +63,8 @@ def test_instruction_count_driver_runs_both_apps(tmp_path: Path) -> None:
     with stack.prepare(tmp_path, users=300) as sut:
         config, env = bench_icount.write_config(sut, tmp_path), bench_icount.environment(sut, tmp_path)
         for target in bench_icount.TARGETS:
-            proc = subprocess.run([sys.executable, bench_icount.__file__, "--inner", str(config), target, "rtd",
+            proc = subprocess.run([sys.executable, bench_icount.__file__, "--inner", str(config), target,
+                                   "rtd",
                                    "20", "1"], env=env, capture_output=True, text=True, check=False)
             assert proc.returncode == 0, proc.stderr[-2000:]
 

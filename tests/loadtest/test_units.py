@@ -44,13 +44,17 @@ def test_search_stops_at_max_steps_and_when_nothing_passes() -> None:
 
 
 @pytest.mark.parametrize(("step", "ok"), [
-    pytest.param({"offered_rate": 100, "achieved_rate": 99, "error_count": 0, "latency_ms": {"p99": 4.9}}, True,
+    pytest.param({"offered_rate": 100, "achieved_rate": 99, "error_count": 0, "latency_ms": {"p99": 4.9}},
+                 True,
                  id="inside the budget"),
-    pytest.param({"offered_rate": 100, "achieved_rate": 99, "error_count": 1, "latency_ms": {"p99": 1}}, False,
+    pytest.param({"offered_rate": 100, "achieved_rate": 99, "error_count": 1, "latency_ms": {"p99": 1}},
+                 False,
                  id="one error"),
-    pytest.param({"offered_rate": 100, "achieved_rate": 99, "error_count": 0, "latency_ms": {"p99": 5.1}}, False,
+    pytest.param({"offered_rate": 100, "achieved_rate": 99, "error_count": 0, "latency_ms": {"p99": 5.1}},
+                 False,
                  id="p99 over 5 ms"),
-    pytest.param({"offered_rate": 100, "achieved_rate": 90, "error_count": 0, "latency_ms": {"p99": 1}}, False,
+    pytest.param({"offered_rate": 100, "achieved_rate": 90, "error_count": 0, "latency_ms": {"p99": 1}},
+                 False,
                  id="fell behind the offered rate"),
 ])
 def test_step_passes_only_within_budget(step: dict[str, object], ok: bool) -> None:
@@ -84,9 +88,11 @@ def test_uid2_tokens_decrypt_to_the_statuses_their_labels_say() -> None:
     for status, want in expected.items():
         token = minter.mint(raw, status)
         assert token is not None
-        result = decrypt_token(token, keys, now=now, client_type=ClientType.BIDSTREAM, domain_or_app_name="example.com")
+        result = decrypt_token(token, keys, now=now, client_type=ClientType.BIDSTREAM,
+                               domain_or_app_name="example.com")
         assert result.status is want
-    foreign = decrypt_token(minter.mint(raw, "foreign") or "", keys, now=now, client_type=ClientType.BIDSTREAM)
+    foreign = decrypt_token(minter.mint(raw, "foreign") or "", keys, now=now,
+                            client_type=ClientType.BIDSTREAM)
     assert foreign.status is not DecryptionStatus.SUCCESS
 
 
@@ -135,7 +141,8 @@ def test_ratios_against_the_baseline_and_the_same_engine() -> None:
 
 
 def test_a_baseline_that_never_passed_gives_no_ratio() -> None:
-    assert bench_http.ratios(_found(bare_uvicorn=0, ours_uvicorn=5))["ours·uvicorn"]["vs_bare_uvicorn"] is None
+    assert bench_http.ratios(_found(bare_uvicorn=0,
+                                    ours_uvicorn=5))["ours·uvicorn"]["vs_bare_uvicorn"] is None
 
 
 def _run(endpoint: str, ours: str, ratio: float, p99: float) -> dict[str, object]:
@@ -164,7 +171,8 @@ def test_latest_json_headline_keys_come_first_and_survive_skipped_parts() -> Non
                                                "store_p99_us": 13.5, "commit": "abc1234"}
 
 
-def _engines_run(endpoint: str, uvicorn: float, granian: float, cpu_u: float, cpu_g: float) -> dict[str, object]:
+def _engines_run(endpoint: str, uvicorn: float, granian: float, cpu_u: float,
+                 cpu_g: float) -> dict[str, object]:
     return {"endpoint": endpoint, "workers": 1,
             "targets": {"ours·uvicorn": {"max_rate": uvicorn}, "ours·granian": {"max_rate": granian}},
             "half_load": {"ours·uvicorn": {"server_cpu_us_per_request": cpu_u},
@@ -174,7 +182,8 @@ def _engines_run(endpoint: str, uvicorn: float, granian: float, cpu_u: float, cp
 @pytest.mark.parametrize(("rtd", "segments", "recommended"), [
     pytest.param((1000, 1200, 100, 90), (1000, 1150, 80, 70), "granian", id="clear win, cheaper"),
     pytest.param((1000, 1050, 100, 90), (1000, 1500, 80, 70), "uvicorn", id="rtd gain under 10 %"),
-    pytest.param((1000, 1500, 100, 120), (1000, 1500, 80, 70), "uvicorn", id="faster but more CPU per request"),
+    pytest.param((1000, 1500, 100, 120), (1000, 1500, 80, 70), "uvicorn",
+                 id="faster but more CPU per request"),
 ])
 def test_engine_decision_keeps_uvicorn_unless_granian_clearly_wins(
         rtd: tuple[float, ...], segments: tuple[float, ...], recommended: str) -> None:
