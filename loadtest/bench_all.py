@@ -192,7 +192,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="smoke-test sizes (numbers meaningless)")
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["http", "icount", "soak", "store", "others"])
-    parser.add_argument("--results-dir", type=Path, default=report.RESULTS)
+    parser.add_argument("--results-dir", type=Path,
+                        help=f"default {report.RESULTS}; with --quick a temporary directory (its numbers "
+                             "mean nothing and must not replace the committed results)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1])
     parser.add_argument("--engines", nargs="+", default=list(bench_http.ENGINES),
                         choices=list(bench_http.ENGINES))
@@ -213,7 +215,9 @@ def main(argv: list[str] | None = None) -> None:
         args.soak_seconds, args.store_users, args.large = 1.0, [300], False
     started = time.time()
     result: dict[str, Any] = {"machine": report.machine(), "quick": args.quick}
-    out_dir = args.results_dir
+    out_dir = args.results_dir or report.RESULTS
+    if args.quick and args.results_dir is None:
+        out_dir = Path(tempfile.mkdtemp(prefix="bench-quick-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / "latest.png"
     with tempfile.TemporaryDirectory(prefix="bench-all-") as tmp:
