@@ -7,8 +7,8 @@ How ``[server]`` maps onto granian (uvicorn's equivalent in brackets), and what 
 * ``keep_alive_timeout_seconds`` → **no equivalent**: hyper's header-read timer also runs while a
   kept-alive connection waits for its next request, so idle connections close after
   ``header_timeout_seconds`` (10 s by default, not 15) [uvicorn's ``timeout_keep_alive``].
-* ``body_timeout_seconds`` → **no equivalent**: a body that stops arriving holds its connection
-  until the client goes or the server stops [our protocol: 408 + close].
+* ``body_timeout_seconds`` → no granian setting: :class:`~server.serving.body_deadline.BodyDeadline`
+  wraps the app (:func:`create_app`) and answers 408 + ``Connection: close`` [our protocol: the same].
 * ``max_connections`` → ``backpressure``: past it a worker stops accepting, so new connections
   wait in the kernel's backlog; idle ones are not evicted to make room [our protocol evicts the
   oldest connection that has not sent a request, never a 503].
@@ -45,9 +45,20 @@ import structlog
 from server.config import ServerSettings
 from server.observability.logging import granian_log_config
 from server.protocol import MAX_HEADER_BYTES
-from server.serving import APP, GRACEFUL_SECONDS
+from server.serving import GRACEFUL_SECONDS
+from server.serving.body_deadline import BodyDeadline
 
 HYPER_MIN_BUFFER = 8192  # hyper refuses a smaller read buffer
+APP = f"{__name__}:create_app"  # each worker builds the app, wrapped for the body deadline
+
+
+def create_app() -> BodyDeadline:
+    """``server.app:create_app`` inside :class:`BodyDeadline` (granian's workers call this factory)."""
+    from server.app import create_app as build
+    from server.config import load_settings
+
+    settings = load_settings()
+    return BodyDeadline(build(settings), settings.server.body_timeout_seconds)
 
 
 def options(server: ServerSettings, log_level: str, log_format: str) -> dict[str, object]:

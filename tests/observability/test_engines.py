@@ -101,8 +101,8 @@ def test_sigterm_drains_and_cleans_up(server: serving.Server) -> None:
 @pytest.fixture(scope="module")
 def granian(tmp_path_factory: pytest.TempPathFactory) -> Iterator[serving.Server]:
     tmp = tmp_path_factory.mktemp("granian-guard")
-    config, _, port = serving.prepare(tmp, server={"engine": "granian", "header_timeout_seconds": 1.0},
-                                      auth=AUTH_OFF)
+    config, _, port = serving.prepare(tmp, server={"engine": "granian", "header_timeout_seconds": 1.0,
+                                                   "body_timeout_seconds": 1.0}, auth=AUTH_OFF)
     srv = serving.start(tmp, config, port)
     try:
         yield srv
@@ -123,6 +123,15 @@ def test_granian_closes_a_connection_whose_headers_never_complete(granian: servi
     with socket.create_connection(("127.0.0.1", granian.port)) as sock:
         sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")  # slowloris: the blank line never comes
         _closed_by_server(sock)  # header_read_timeout (1 s here); the cap is for a stuck test only
+
+
+def test_granian_answers_408_to_a_body_that_never_completes(granian: serving.Server) -> None:
+    """No granian setting for it: server.serving.body_deadline does what uvicorn's guard does."""
+    with socket.create_connection(("127.0.0.1", granian.port)) as sock:
+        sock.sendall(b"POST /rtd HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{}")
+        answer = _closed_by_server(sock)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+    assert httpx.post(granian.base + "/rtd", content=b"{}", timeout=5).status_code == 200  # a whole body
 
 
 def test_granian_refuses_oversized_headers(granian: serving.Server) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+from granian.http import HTTP1Settings
 
 from server.config import ServerSettings, SettingsError
 from server.serving import granian_engine
@@ -19,7 +20,7 @@ def test_engine_setting(raw: dict[str, object], engine: str) -> None:
 
 
 def test_unknown_engine_is_named() -> None:
-    with pytest.raises(SettingsError, match="server.engine"):
+    with pytest.raises(SettingsError, match=r"server\.engine"):
         ServerSettings.from_mapping({"engine": "gunicorn"}, section="server")
 
 
@@ -27,9 +28,10 @@ def test_granian_options_follow_the_server_section() -> None:
     server = ServerSettings(workers=3, max_connections=100, header_timeout_seconds=2.5)
     opts = granian_engine.options(server, "warning", "json")
     http1 = opts["http1_settings"]
+    assert isinstance(http1, HTTP1Settings)
     assert (opts["workers"], opts["backpressure"], opts["factory"]) == (3, 100, True)
-    assert getattr(http1, "header_read_timeout") == 2500  # milliseconds
-    assert getattr(http1, "max_buffer_size") >= 32768
+    assert http1.header_read_timeout == 2500  # milliseconds
+    assert http1.max_buffer_size >= 32768
     assert str(opts["interface"]) == "asgi" and str(opts["runtime_mode"]) == "st"
 
 
