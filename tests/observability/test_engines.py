@@ -89,8 +89,18 @@ def test_metrics_count_exactly_and_show_the_workers(server: serving.Server) -> N
 
 
 def test_sigterm_drains_and_cleans_up(server: serving.Server) -> None:
+    """A request in flight when SIGTERM arrives is still answered; then the run ends cleanly."""
     runs = list((server.data_dir / "metrics").glob("run-*"))
     assert len(runs) == (server.extra["workers"] > 1)
+    body = b'{"site": {"page": "https://example.com/"}}'
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"POST /rtd HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:5])
+        time.sleep(0.3)  # the headers are in: this request is in flight
+        server.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        sock.sendall(body[5:])
+        sock.settimeout(15)
+        assert sock.recv(64).startswith(b"HTTP/1.1 200"), "the in-flight request was dropped"
     assert server.stop() in (0, -signal.SIGTERM)  # uvicorn re-raises the signal it shut down on
     assert not [run for run in runs if run.exists()]
     for line in server.lines():
