@@ -189,3 +189,18 @@ def test_engine_decision_keeps_uvicorn_unless_granian_clearly_wins(
         rtd: tuple[float, ...], segments: tuple[float, ...], recommended: str) -> None:
     runs = [_engines_run("rtd", *rtd), _engines_run("segments", *segments)]
     assert bench_http.engine_decision(runs, "uvicorn")["recommended"] == recommended  # type: ignore[arg-type]
+
+
+def test_instruction_counts_sit_beside_each_apps_rows() -> None:
+    """bench_icount's result shape: one count per app and endpoint, the same for both engines."""
+    step = {"rate": 500.0, "latency_ms": {"p99": 0.5, "p99_9": 0.9}, "error_count": 0,
+            "server_cpu_us_per_request": 80.0}
+    names = ("bare·uvicorn", "ours·granian")
+    run = {"endpoint": "rtd", "workers": 1, "targets": {n: {"max_rate": 1000.0} for n in names},
+           "half_load": {n: step for n in names}, "ratios": bench_http.ratios({n: {"max_rate": 1000.0}
+                                                                                for n in names})}
+    icount = {"results": [{"endpoint": "rtd", "instructions_per_request": {"bare": 57_600, "ours": 217_100},
+                           "ratio": 3.77}]}
+    rows = bench_http.summary_rows({"runs": [run]}, icount)
+    assert [(row[2], row[-1]) for row in rows] == [("bare·uvicorn", 57_600), ("ours·granian", 217_100)]
+    assert len(rows[0]) == len(bench_http.SUMMARY_HEADER)
