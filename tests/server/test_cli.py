@@ -46,6 +46,11 @@ def test_bad_config_exits_2_naming_the_key(env: dict[str, str]) -> None:
     assert result.exit_code == 2 and "server.port" in result.stderr
 
 
+def test_serve_names_an_unknown_engine_before_starting(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["serve", "--engine", "gunicorn"], env=env)
+    assert result.exit_code == 2 and "server.engine" in result.stderr and "'granian'" in result.stderr
+
+
 def test_stats_without_snapshot_fails_clearly(env: dict[str, str]) -> None:
     result = runner.invoke(app, ["stats"], env=env)
     assert result.exit_code == 1 and "segment-server load" in result.stderr
