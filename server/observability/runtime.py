@@ -77,6 +77,24 @@ async def sample_outbox(rt: Runtime, now: float) -> None:
     M.MIRROR_OLDEST_AGE.set(stats.oldest_age or 0.0)
 
 
+def declare_mirror_reasons() -> None:
+    """Give the mirror's retried / dead-lettered counters a 0 for every reason in its policy table.
+
+    A labelled counter has no series before its first event; merged from several workers' files it
+    is not even declared (prometheus-client writes no file for it). The reasons the sender counts
+    for Xandr's per-entity warnings are data (:data:`server.mirror.warnings.WARNING_RULES`), so they
+    are declared up front and ``rate()``/alerts see a 0 rather than nothing; reasons that come with
+    errors (timeouts, 5xx, rejections) appear at their first occurrence.
+    """
+    from server.mirror.warnings import UNKNOWN_RULE, WARNING_RULES, Action
+
+    for rule in (*WARNING_RULES, UNKNOWN_RULE):
+        if rule.action is Action.DEAD_LETTER:
+            M.MIRROR_DEAD.labels(reason=rule.reason)
+        elif rule.action is Action.RESEND:
+            M.MIRROR_RETRIED.labels(reason=rule.reason)
+
+
 def answered_here() -> float:
     """Requests this process has counted in ``segserver_requests_total`` (its own values, also in
     multiprocess mode, where a metric read in-process is this pid's file)."""
@@ -113,6 +131,7 @@ async def start(services: Any, *, configure_logs: bool = True) -> Runtime:
     hold_run_lock()  # this run's metrics directory stays while this worker lives
     M.WORKERS_ALIVE.set(1)  # live gauge: summed over the workers alive, dropped by mark_dead()
     M.WORKER_STARTS.inc()
+    declare_mirror_reasons()
     rt = Runtime(services, obs)
     rt.task = asyncio.create_task(_loop(rt), name="observability")
     return rt
