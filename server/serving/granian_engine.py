@@ -30,7 +30,8 @@ binds the address once without that option first and exits 1 naming the address 
 as uvicorn does.
 
 One Rust thread per worker (``runtime_mode = st``): the Python side is one thread per worker
-anyway, and on a pinned core more Rust threads only contend with it.
+anyway; a short check on one pinned core found ``st`` and ``mt`` equal in CPU per request within
+noise, and ``st`` is the simpler of the two.
 """
 
 from __future__ import annotations
