@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 CLI := $(VENV)/bin/segment-server
 DEMO_USERS ?= 10000
 
-.PHONY: run test reliability browser venv dev-deps native native-deps demo bench bench-store bench-uid2 bench-mirror bench-icount lint typecheck clean
+.PHONY: run test reliability browser venv dev-deps native native-deps demo bench bench-quick bench-http bench-store bench-uid2 bench-mirror bench-icount lint typecheck clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,8 +60,17 @@ lint: dev-deps
 typecheck: dev-deps
 	$(PY) -m mypy
 
+# Servers on CPU 0, the load generator on the other (taskset): run it on an otherwise idle machine.
 bench: dev-deps native
 	$(PY) -m loadtest.bench_all
+
+# The harness end to end in seconds (CI smoke): numbers meaningless, written to a temp dir.
+bench-quick: dev-deps
+	$(PY) -m loadtest.bench_all --quick --skip others
+
+# /rtd and /segments only: bare and ours on uvicorn and granian, same run, one pinned core.
+bench-http: dev-deps native
+	$(PY) -m loadtest.bench_http
 
 bench-store: dev-deps
 	$(PY) -m loadtest.bench_store

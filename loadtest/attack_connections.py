@@ -13,7 +13,8 @@ The probe first runs alone for the same time, so both figures come from the same
 Prints p50/p99/max and how many attack connections the server closed; a short bounded run on
 loopback only.
 
-    python loadtest/attack_connections.py [--idle 1000] [--slow 200] [--seconds 20] [--set max_connections=100000]
+    python loadtest/attack_connections.py [--idle 1000] [--slow 200] [--seconds 20]
+                                          [--set max_connections=100000]
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.server.live import live_server  # the same real-process harness the tests use
 
-BODY = orjson.dumps({"site": {"page": "https://example.com/sports/football"}, "device": {"ip": "198.51.100.7"},
+BODY = orjson.dumps({"site": {"page": "https://example.com/sports/football"},
+                     "device": {"ip": "198.51.100.7"},
                      "user": {"id": "AbcdEfgHijklmnoP"}})
 HEAD = b"POST /rtd HTTP/1.1\r\nhost: attack\r\ncontent-type: application/json\r\n"
 
@@ -114,7 +116,8 @@ def summary(name: str, latencies: list[float]) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--idle", type=int, default=1000)
     parser.add_argument("--slow", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -124,13 +127,16 @@ def main() -> None:
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key] = float(value) if "." in value else int(value)
-    with tempfile.TemporaryDirectory(prefix="attack-") as tmp, live_server(Path(tmp), server=overrides) as live:
+    with tempfile.TemporaryDirectory(prefix="attack-") as tmp, live_server(Path(tmp),
+                                                                           server=overrides) as live:
         results = [summary("probe alone", probe(live.port, args.seconds))]
         report: multiprocessing.SimpleQueue[int] = multiprocessing.SimpleQueue()
-        attacker = multiprocessing.Process(target=attack, args=(live.port, args.idle, args.slow, args.seconds + 3, report))
+        attacker = multiprocessing.Process(target=attack,
+                                           args=(live.port, args.idle, args.slow, args.seconds + 3, report))
         attacker.start()
         time.sleep(3)  # let the attack connections open
-        results.append(summary(f"during {args.idle} idle + {args.slow} slowloris", probe(live.port, args.seconds)))
+        results.append(summary(f"during {args.idle} idle + {args.slow} slowloris",
+                               probe(live.port, args.seconds)))
         attacker.join()
         results[-1]["attack_connections_closed_by_server"] = report.get()
         results[-1]["server_settings"] = overrides or "shipped defaults"

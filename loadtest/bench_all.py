@@ -1,6 +1,8 @@
 """``make bench``: every benchmark that exists, one summary table, ``loadtest/results/latest.{json,md,png}``.
 
-1. HTTP (:mod:`loadtest.bench_http`): /rtd and /segments, ours vs bare, 1 and 2 workers;
+1. HTTP (:mod:`loadtest.bench_http`): /rtd and /segments, ours and bare on uvicorn and granian, one
+   worker on a pinned core (``--workers 1 2`` adds 2 workers), with instruction counts per request
+   (:mod:`loadtest.bench_icount`, callgrind; skipped with ``--quick`` or without valgrind) beside;
 2. soak (:mod:`loadtest.soak`): a short one by default (``--soak-seconds``; 600 = the full 10 min)
    at 80 % of our 2-worker /rtd max;
 3. store (:mod:`loadtest.bench_store`): 1 M users (``--large`` / ``BENCH_STORE_LARGE=1`` adds 10 M);
@@ -11,6 +13,11 @@
 
 ``--quick`` is the smoke-test size (a tiny store, short steps): it proves the harness end to end
 and its numbers mean nothing.
+
+``latest.json`` starts with the headline issue 21 asks for — ``rtd_vs_bare`` and
+``segments_vs_bare`` (ours on the adopted ``[server] engine`` over bare Starlette on uvicorn, one
+pinned core, max req/s), ``store_p99_us`` (the store benchmark's batched-lookup p99) and
+``commit`` — and keeps every detail under ``http``, ``icount``, ``soak``, ``store``, ``others``.
 """
 
 from __future__ import annotations
@@ -26,10 +33,10 @@ from typing import Any
 
 import orjson
 
-from loadtest import bench_http, bench_store, report, soak, stack
+from loadtest import bench_http, bench_icount, bench_store, report, soak, stack
 
 HERE = Path(__file__).resolve().parent
-OWN = {"bench_all.py", "bench_http.py", "bench_store.py"}
+OWN = {"bench_all.py", "bench_http.py", "bench_store.py", "bench_icount.py"}  # run here, not as "others"
 
 
 def other_benchmarks() -> list[Path]:
@@ -89,24 +96,42 @@ def summary(result: dict[str, Any]) -> list[list[Any]]:
 
     http = result.get("http")
     if http:
+        adopted = http["config"]["adopted_engine"]
         for r in http["runs"]:
-            t, half = r["targets"], r["half_load"]
             name = f"/{r['endpoint']} {r['workers']}w"
-            rows.append(["http", f"{name} max rate ours/bare", r["max_ratio"],
-                         f"{t['ours']['max_rate']:.0f} vs {t['bare']['max_rate']:.0f} req/s", ""])
-            rows.append(["http", f"{name} p99 at {half['rate']:.0f}/s (50 % of our max) ours / bare",
-                         half["p99_ratio"], f"{half['ours']['latency_ms']['p99']} vs {half['bare']['latency_ms']['p99']} ms", ""])
-            rows.append(["http", f"{name} server CPU per request ours/bare", half.get("cpu_ratio"),
-                         f"{half['ours']['server_cpu_us_per_request']} vs {half['bare']['server_cpu_us_per_request']} µs",
-                         ""])
+            for target, rel in r["ratios"].items():
+                half = r["half_load"][target]
+                rows.append(["http", f"{name} {target}: max req/s (vs bare·uvicorn, vs bare·same engine)",
+                             r["targets"][target]["max_rate"],
+                             f"{rel['vs_bare_uvicorn']} / {rel['vs_bare_same_engine']}; p99 at half "
+                             f"{half['latency_ms']['p99']} ms; {half['server_cpu_us_per_request']} µs CPU",
+                             ""])
         for key, v in http["targets"].items():
-            rows.append(["target #9", key, v["value"], v["target"], status(v["met"])])
+            rows.append([f"target #21 ({adopted})", key, v["value"], v["target"],
+                         "" if v["target"] == "reported" else status(v["met"])])
+        decision = http.get("engine_decision", {})
+        if decision:
+            rows.append(["http", "[server] engine this run recommends (adopted: "
+                         f"{decision['adopted']})", decision["recommended"],
+                         f"ours granian/uvicorn max {decision.get('max_rate_granian_over_uvicorn')}, CPU/req "
+                         f"{decision.get('cpu_per_request_granian_over_uvicorn')}",
+                         "" if decision["recommended"] == decision["adopted"] else "CHANGE DEFAULT?"])
         ceiling = http.get("generator_ceiling")
         if ceiling:
-            rows.append(["http", "generator ceiling (null server, /rtd mix)", ceiling["max_rate"], "req/s", ""])
+            rows.append(["http", "generator ceiling (null server, /rtd mix)", ceiling["max_rate"], "req/s",
+                         ""])
+    icount = result.get("icount")
+    if icount and "results" in icount:
+        for r in icount["results"]:
+            per = r["instructions_per_request"]
+            rows.append(["icount", f"/{r['endpoint']} instructions per request ours / bare (in-process)",
+                         r["ratio"], f"{per['ours']:,} / {per['bare']:,}", ""])
+    elif icount:
+        rows.append(["icount", "instructions per request", None, icount.get("skipped", ""), "not measured"])
     soaked = result.get("soak")
     if soaked:
-        rows.append(["soak", f"{soaked['seconds']:.0f} s at {soaked['rate']:.0f}/s, {soaked['workers']} workers",
+        rows.append(["soak",
+                     f"{soaked['seconds']:.0f} s at {soaked['rate']:.0f}/s, {soaked['workers']} workers",
                      soaked["requests"], "requests", ""])
         for key, v in soaked["targets"].items():
             rows.append(["target #9", f"soak {key}", v["value"], v["target"], status(v["met"])])
@@ -135,15 +160,23 @@ def markdown(result: dict[str, Any], png: Path | None) -> str:
     parts = [
         "# Benchmark results (latest run)",
         "",
-        (f"Machine: {m['nproc']} CPUs, {m['cpu_model'] or 'unknown CPU'}, {m['memory_gib']} GiB, Python {m['python']}, "
+        (f"Machine: {m['nproc']} CPUs, {m['cpu_model'] or 'unknown CPU'}, {m['memory_gib']} GiB, "
+         f"Python {m['python']}, "
         f"commit {m['git_commit']}; load average at start {' '.join(m['loadavg_at_start'])}. "
-        f"Run took {result['seconds']:.0f} s. Ratios are the numbers to read: absolute rates drift with the machine."),
+        f"Run took {result['seconds']:.0f} s. Ratios are the numbers to read: absolute rates drift with "
+         "the machine."),
         "",
         report.md_table(HEADER, summary(result)),
     ]
     http = result.get("http")
     if http:
-        parts += ["", "## HTTP detail", "", report.md_table(bench_http.SUMMARY_HEADER, bench_http.summary_rows(http)),
+        table = report.md_table(bench_http.SUMMARY_HEADER,
+                                bench_http.summary_rows(http, result.get("icount")))
+        parts += ["", "## HTTP detail", "", table, "",
+                  f"Adopted engine (`[server] engine` default): {http['config']['adopted_engine']}; "
+                  f"servers pinned to one core: {http['config']['pinned']}. Instructions per request are "
+                  "the app alone, in-process under callgrind (no server, no kernel): the same for both "
+                  "engines.",
                   "", f"Features detected: `{orjson.dumps(http.get('features', {})).decode()}`"]
     if png is not None:
         parts += ["", f"![latency vs offered load]({png.name})"]
@@ -154,38 +187,53 @@ def markdown(result: dict[str, Any], png: Path | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke-test sizes (numbers meaningless)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["http", "soak", "store", "others"])
-    parser.add_argument("--results-dir", type=Path, default=report.RESULTS)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["http", "icount", "soak", "store", "others"])
+    parser.add_argument("--results-dir", type=Path,
+                        help=f"default {report.RESULTS}; with --quick a temporary directory (its numbers "
+                             "mean nothing and must not replace the committed results)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1])
+    parser.add_argument("--engines", nargs="+", default=list(bench_http.ENGINES),
+                        choices=list(bench_http.ENGINES))
     parser.add_argument("--users", type=int, default=100_000, help="demo users for the HTTP runs")
     parser.add_argument("--step-seconds", type=float, default=3.0)
     parser.add_argument("--soak-seconds", type=float, default=60.0)
     parser.add_argument("--store-users", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--large", action="store_true", default=os.environ.get("BENCH_STORE_LARGE") == "1")
     parser.add_argument("--store-work-dir", type=Path,
-                        help="keep store data here and reuse sizes loaded by an earlier run (load time flagged)")
+                        help="keep store data here and reuse sizes loaded by an earlier run "
+                             "(load time flagged)")
     parser.add_argument("--others-timeout", type=float, default=600.0)
-    parser.add_argument("--pin", action="store_true", help="pin a 1-worker server and the generator (dedicated machines)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="don't pin 1-worker servers and the generator to CPUs")
     args = parser.parse_args(argv)
     if args.quick:
         args.workers, args.users, args.step_seconds = [1], 300, 0.3
         args.soak_seconds, args.store_users, args.large = 1.0, [300], False
     started = time.time()
     result: dict[str, Any] = {"machine": report.machine(), "quick": args.quick}
-    out_dir = args.results_dir
+    out_dir = args.results_dir or report.RESULTS
+    if args.quick and args.results_dir is None:
+        out_dir = Path(tempfile.mkdtemp(prefix="bench-quick-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / "latest.png"
     with tempfile.TemporaryDirectory(prefix="bench-all-") as tmp:
         work = Path(tmp)
         if "http" not in args.skip:
-            result["http"] = bench_http.run(workers=args.workers, endpoints=["rtd", "segments"], users=args.users,
+            result["http"] = bench_http.run(workers=args.workers, endpoints=["rtd", "segments"],
+                                            users=args.users,
                                             step_seconds=args.step_seconds, warmup=0.1 if args.quick else 0.5,
-                                            start_rate=200.0 if args.quick else 800.0, pin=args.pin, work=work / "http",
-                                            half_seconds=0.3 if args.quick else 6.0, ceiling=not args.quick,
-                                            max_steps=1 if args.quick else 12, count=200 if args.quick else 2000)
+                                            start_rate=200.0 if args.quick else 800.0, pin=not args.no_pin,
+                                            work=work / "http", half_seconds=0.3 if args.quick else 6.0,
+                                            ceiling=not args.quick, max_steps=1 if args.quick else 12,
+                                            count=200 if args.quick else 2000, engines=tuple(args.engines))
             report.latency_chart(result["http"]["runs"], png)
+        if "icount" not in args.skip and not args.quick:
+            print("[bench_all] instruction counts (callgrind)", file=sys.stderr, flush=True)
+            result["icount"] = bench_icount.run(["rtd", "segments"], requests=500, rounds=2, users=args.users)
         if "soak" not in args.skip:
             workers = 1 if args.quick else 2
             rate = 100.0 if args.quick else _soak_rate(result, workers)
@@ -195,8 +243,10 @@ def main(argv: list[str] | None = None) -> None:
                                            count=200 if args.quick else 2000)
         if "store" not in args.skip:
             users = list(dict.fromkeys([*args.store_users, *([bench_store.LARGE] if args.large else [])]))
-            result["store"] = bench_store.run(users, memory=not args.quick, batches=500 if args.quick else 20_000,
-                                              work_dir=args.store_work_dir, keep=args.store_work_dir is not None,
+            result["store"] = bench_store.run(users, memory=not args.quick,
+                                              batches=500 if args.quick else 20_000,
+                                              work_dir=args.store_work_dir,
+                                              keep=args.store_work_dir is not None,
                                               reuse=args.store_work_dir is not None)
         if "others" not in args.skip and not args.quick:
             result["others"] = {}
@@ -204,21 +254,30 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"[bench_all] {path.name}", file=sys.stderr, flush=True)
                 result["others"][path.stem] = run_other(path, work, args.others_timeout)
     result["seconds"] = round(time.time() - started, 1)
-    report.write_json(out_dir / "latest.json", result)
+    report.write_json(out_dir / "latest.json", {**headline_keys(result), **result})
     text = markdown(result, png if png.exists() else None)
     (out_dir / "latest.md").write_text(text)
     print(report.md_table(HEADER, summary(result)))
-    print(f"\nwrote {out_dir / 'latest.json'}, {out_dir / 'latest.md'}" + (f", {png}" if png.exists() else ""))
+    chart = f", {png}" if png.exists() else ""
+    print(f"\nwrote {out_dir / 'latest.json'}, {out_dir / 'latest.md'}{chart}")
+
+
+def headline_keys(result: dict[str, Any]) -> dict[str, Any]:
+    """The four keys issue 21 reads first in ``latest.json`` (``None`` where a part was skipped)."""
+    ratios = bench_http.headline(result["http"]) if result.get("http") else {}
+    store = (result.get("store") or {}).get("targets", {}).get("lookup_p99_us", {})
+    return {"rtd_vs_bare": ratios.get("rtd_vs_bare"), "segments_vs_bare": ratios.get("segments_vs_bare"),
+            "store_p99_us": store.get("value"), "commit": result["machine"]["git_commit"]}
 
 
 def _soak_rate(result: dict[str, Any], workers: int) -> float:
-    for run in result.get("http", {}).get("runs", []):
-        if run["endpoint"] == "rtd" and run["workers"] == workers and run["targets"]["ours"]["max_rate"]:
-            return 0.8 * float(run["targets"]["ours"]["max_rate"])
-    for run in result.get("http", {}).get("runs", []):  # fall back to any measured /rtd max
-        if run["endpoint"] == "rtd" and run["targets"]["ours"]["max_rate"]:
-            return 0.8 * float(run["targets"]["ours"]["max_rate"])
-    return 500.0
+    http = result.get("http") or {}
+    ours = f"ours·{http.get('config', {}).get('adopted_engine', 'uvicorn')}"
+    measured = [(run["workers"], float(run["targets"][ours]["max_rate"])) for run in http.get("runs", [])
+                if run["endpoint"] == "rtd" and run["targets"].get(ours, {}).get("max_rate")]
+    if not measured:
+        return 500.0
+    return 0.8 * min(measured, key=lambda m: m[0] != workers)[1]  # this worker count's max, else any
 
 
 if __name__ == "__main__":

@@ -53,10 +53,14 @@ from server.artf.pb import agenticrtbframework_pb2 as artf
 from server.artf.service import PATH
 
 Call = Callable[[int], Awaitable[None]]
+Opener = Callable[[], Awaitable[tuple[Call, Callable[[], Awaitable[None]]]]]  # () -> (call, close)
 
 
-def build_requests(plan: traffic.TrafficPlan, bearer: str | None, count: int) -> tuple[list[bytes], list[bytes],
-                                                                                            list[tuple[tuple[str, str], ...]]]:
+Metadata = list[tuple[tuple[str, str], ...]]
+
+
+def build_requests(plan: traffic.TrafficPlan, bearer: str | None,
+                   count: int) -> tuple[list[bytes], list[bytes], Metadata]:
     """(HTTP request bytes, RTBRequest bytes, gRPC metadata) for ``count`` requests of the mix."""
     builder = traffic._Builder(plan, traffic.demo_keys(plan), None, random.Random(plan.seed))
     http, pb, metadata = [], [], []
@@ -100,7 +104,7 @@ async def run_round(make_call: Callable[[], Awaitable[tuple[Call, Callable[[], A
     return latencies, errors, time.perf_counter() - started
 
 
-def http_caller(port: int, requests: list[bytes]) -> Callable[[], Awaitable[tuple[Call, Callable[[], Awaitable[None]]]]]:
+def http_caller(port: int, requests: list[bytes]) -> Opener:
     async def make() -> tuple[Call, Callable[[], Awaitable[None]]]:
         reader, writer = await asyncio.open_connection(servers.HOST, port)
 
@@ -125,7 +129,7 @@ def http_caller(port: int, requests: list[bytes]) -> Callable[[], Awaitable[tupl
 
 
 def grpc_caller(channel: grpc.aio.Channel, requests: list[bytes],
-                metadata: list[tuple[tuple[str, str], ...]]) -> Callable[[], Awaitable[tuple[Call, Callable[[], Awaitable[None]]]]]:
+                metadata: Metadata) -> Opener:
     method = channel.unary_unary(PATH)
 
     async def make() -> tuple[Call, Callable[[], Awaitable[None]]]:
@@ -152,7 +156,8 @@ async def measure(server: servers.ServerProcess, grpc_port: int, http: list[byte
     pids = server.worker_pids() or [server.proc.pid]
     results: dict[str, Any] = {}
     async with grpc.aio.insecure_channel(f"{servers.HOST}:{grpc_port}") as channel:
-        callers = {"http_rtd": http_caller(server.port, http), "grpc_getmutations": grpc_caller(channel, pb, metadata)}
+        callers = {"http_rtd": http_caller(server.port, http),
+                   "grpc_getmutations": grpc_caller(channel, pb, metadata)}
         for make in callers.values():  # warm-up: connections, caches, first-call costs
             await run_round(make, 4, 1.0, len(http))
         for concurrency in args.concurrency:
@@ -209,8 +214,10 @@ def icount_drive(data_dir: str, target: str, rounds: int, count: int) -> None:
         def time_remaining(self) -> float:
             return 1.0
 
-    http, pb, metadata = build_requests(traffic.TrafficPlan(users=int(os.environ["BENCH_USERS"])), None, count)
-    settings = load_settings(env={}, overrides={"store": {"data_dir": data_dir, "check_interval_seconds": 3600.0},
+    http, pb, metadata = build_requests(traffic.TrafficPlan(users=int(os.environ["BENCH_USERS"])), None,
+                                        count)
+    settings = load_settings(env={},
+                             overrides={"store": {"data_dir": data_dir, "check_interval_seconds": 3600.0},
                                                 "auth": {"rtd_enabled": False}})
     endpoint = RtdEndpoint(build_services(settings))
     service = GetMutations(endpoint, settings.grpc)
@@ -221,7 +228,8 @@ def icount_drive(data_dir: str, target: str, rounds: int, count: int) -> None:
     one: Callable[[int], object] = {
         "http_handle": lambda i: endpoint.handle(orjson.loads(bodies[i][0]), gpc=bodies[i][1]),
         "grpc_answer": lambda i: service.answer(pb[i], contexts[i]),
-        "grpc_decode_convert": lambda i: convert.bid_request_doc(artf.RTBRequest.FromString(pb[i]).bid_request),
+        "grpc_decode_convert":
+            lambda i: convert.bid_request_doc(artf.RTBRequest.FromString(pb[i]).bid_request),
         "grpc_chain": lambda i: endpoint.run(docs[i], endpoint="grpc"),
         "grpc_encode": lambda i: convert.response_bytes("bench-1", answer, (), ["1"], meta),
     }[target]
@@ -247,8 +255,9 @@ def icount(data_dir: Path, users: int, count: int = 500, rounds: int = 4) -> dic
     for target in ICOUNT_TARGETS:
         totals = []
         for extra in (0, rounds):
-            argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={data_dir.parent}/cg.out", sys.executable,
-                    str(Path(__file__).resolve()), "--icount-inner", str(data_dir), target, str(extra), str(count)]
+            argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={data_dir.parent}/cg.out",
+                    sys.executable, str(Path(__file__).resolve()), "--icount-inner", str(data_dir), target,
+                    str(extra), str(count)]
             proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
             found = re.search(r"Collected : (\d+)", proc.stderr)
             if proc.returncode != 0 or found is None:
@@ -270,7 +279,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--count", type=int, default=2000, help="distinct requests, cycled")
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--icount", action="store_true", help="also count instructions per request (callgrind)")
+    parser.add_argument("--icount", action="store_true",
+                        help="also count instructions per request (callgrind)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-grpc-") as tmp, \
             stack.prepare(Path(tmp), args.users, uid2=False, auth=True) as st:
@@ -283,7 +293,8 @@ def main() -> None:
         out = {"features": {**st.features, "auth": st.bearer is not None, "workers": 1,
                             "request_bytes_mean": {"http": round(statistics.mean(map(len, http))),
                                                    "grpc": round(statistics.mean(map(len, pb)))}},
-               "settings": vars(args) | {"json": str(args.json) if args.json else None}, "results": results, "instructions_per_request": instructions}
+               "settings": vars(args) | {"json": str(args.json) if args.json else None}, "results": results,
+               "instructions_per_request": instructions}
     print(table(results))
     if instructions:
         print("instructions per request (in-process, callgrind):", instructions)

@@ -51,7 +51,8 @@ def write_rows(path: Path, n: int) -> Path:
             if i % 2:
                 fh.write(json.dumps({"kind": "phone", "key": f"+1555{i:07d}", "segments": ["b"]}) + "\n")
             else:
-                fh.write(json.dumps({"kind": "email", "key": f"User.{i}@Example.com", "segments": ["a", "b"]}) + "\n")
+                fh.write(json.dumps({"kind": "email", "key": f"User.{i}@Example.com",
+                                     "segments": ["a", "b"]}) + "\n")
     return path
 
 
@@ -84,7 +85,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
                             "fake_seconds": TimedFake.spent})
         fake.rotate(fake.bucket_name(0))
         # Bucket 0's refresh time has passed: make its DII due, as a day of real time would.
-        due = [(d,) for (d,) in jobs.db._conn.execute("SELECT did FROM dii") if fake.bucket_of(d) == fake.bucket_name(0)]
+        due = [(d,) for (d,) in jobs.db._conn.execute("SELECT did FROM dii")
+               if fake.bucket_of(d) == fake.bucket_name(0)]
         jobs.db._conn.executemany("UPDATE dii SET refresh_at = 0 WHERE did = ?", due)
         TimedFake.spent = 0.0
         started = time.perf_counter()
@@ -113,7 +115,8 @@ def main() -> None:
               f"{r['fake_seconds']:>7.2f} {r['per_second_excluding_fake']:>17,.0f}")
     print(f"python {platform.python_version()} on {platform.machine()}, rows={args.rows}, batch={args.batch}")
     if args.json:
-        args.json.write_text(json.dumps({"rows": args.rows, "batch": args.batch, "results": results}, indent=2))
+        args.json.write_text(json.dumps({"rows": args.rows, "batch": args.batch, "results": results},
+                                        indent=2))
 
 
 if __name__ == "__main__":

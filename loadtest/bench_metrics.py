@@ -108,7 +108,8 @@ def run_mode(n: int, keys: int, kinds: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=20000, help="requests per timing run (best of 5)")
     parser.add_argument("--keys", type=int, default=12, help="lookup keys per request")
     parser.add_argument("--kinds", type=int, default=4, help="key kinds found per request")

@@ -85,7 +85,8 @@ def _compare(
     for token, raw in tokens:  # warm up and check agreement
         if ours(token) != raw or theirs(token) != raw:
             raise SystemExit("decrypt disagreement: benchmark aborted")
-    ours_rates, theirs_rates = [], []
+    ours_rates: list[float] = []
+    theirs_rates: list[float] = []
     deadline = time.perf_counter() + 2 * seconds
     while time.perf_counter() < deadline or len(ours_rates) < 3:
         ours_rates.append(_pass(ours, tokens))
@@ -112,7 +113,8 @@ def main() -> None:
         return decryptor.decrypt(token, domain_or_app_name=None).uid
 
     def theirs(token: str) -> str | None:
-        return sdk_decrypt(token, sdk_keys, None, SdkClientType.BIDSTREAM, now).uid  # type: ignore[no-any-return]
+        result = sdk_decrypt(token, sdk_keys, None, SdkClientType.BIDSTREAM, now)
+        return result.uid  # type: ignore[no-any-return]
 
     rows = []
     for version in (2, 3, 4):
@@ -129,12 +131,14 @@ def main() -> None:
         )
 
     print(
-        f"{'version':>7} | {'ours tok/s':>12} | {'uid2-client tok/s':>17} | {'ratio':>6} | {'ours µs/tok':>11}"
+        f"{'version':>7} | {'ours tok/s':>12} | {'uid2-client tok/s':>17} | {'ratio':>6} | "
+        f"{'ours µs/tok':>11}"
     )
     print("-" * 67)
     for r in rows:
         print(
-            f"{'v' + str(r['version']):>7} | {r['ours_tokens_per_s']:>12,} | {r['uid2_client_tokens_per_s']:>17,} | "
+            f"{'v' + str(r['version']):>7} | {r['ours_tokens_per_s']:>12,} | "
+            f"{r['uid2_client_tokens_per_s']:>17,} | "
             f"{r['ratio']:>5}x | {r['ours_us_per_token']:>11}"
         )
     if args.json:

@@ -65,11 +65,13 @@ class OperatorApp:
 def build_app(keys_file: Path, secret_file: Path, api_key: str = API_KEY) -> OperatorApp:
     document = orjson.loads(keys_file.read_bytes())
     secret = base64.b64decode(secret_file.read_text().strip())
-    return OperatorApp(FakeUID2Operator(secret=secret, api_key=api_key, keys={p: document for p in KEY_PATHS}))
+    return OperatorApp(FakeUID2Operator(secret=secret, api_key=api_key,
+                                        keys={p: document for p in KEY_PATHS}))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--keys", type=Path, required=True)
     parser.add_argument("--secret-file", type=Path, required=True)

@@ -244,7 +244,8 @@ async def _run(requests: Sequence[Prepared], rate: float, seconds: float, port: 
             conn.transport.abort()
         await asyncio.sleep(0)
     end = clock()
-    return _summary(requests, rate, seconds, warmup, due, state.done_at, state.outcome, state.lag, connections, end)
+    return _summary(requests, rate, seconds, warmup, due, state.done_at, state.outcome, state.lag,
+                    connections, end)
 
 
 def _summary(requests: Sequence[Prepared], rate: float, seconds: float, warmup: float, due: list[float],
@@ -297,7 +298,8 @@ def _summary(requests: Sequence[Prepared], rate: float, seconds: float, warmup: 
     }
 
 
-def run(requests: Sequence[Prepared], *, rate: float, seconds: float, port: int, max_requests: int = 1_000_000,
+def run(requests: Sequence[Prepared], *, rate: float, seconds: float, port: int,
+        max_requests: int = 1_000_000,
         connections: int = 64, timeout: float = 1.0, warmup: float = 0.0) -> dict[str, Any]:
     """Offer ``rate`` requests/s for ``seconds`` (after ``warmup``, not counted) and summarize."""
     if rate <= 0 or seconds <= 0:
@@ -335,7 +337,8 @@ class GeneratorProcess:
     def __init__(self) -> None:
         self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
 
-    def run(self, requests: Sequence[Prepared], *, cpus: set[int] | None = None, **kwargs: Any) -> dict[str, Any]:
+    def run(self, requests: Sequence[Prepared], *, cpus: set[int] | None = None,
+            **kwargs: Any) -> dict[str, Any]:
         limit = float(kwargs.get("seconds", 10)) + float(kwargs.get("warmup", 0)) + 60.0
         future = self._pool.submit(_remote_run, cpus, list(requests), **kwargs)
         result: dict[str, Any] = future.result(timeout=limit)

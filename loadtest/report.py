@@ -86,7 +86,8 @@ def latency_chart(runs: list[dict[str, Any]], path: Path, budget_ms: float = 5.0
     fig, axes = plt.subplots(len(workers), len(endpoints), figsize=(6.5 * len(endpoints), 4.2 * len(workers)),
                              squeeze=False)
     styles = {"p50": ":", "p99": "-", "p99_9": "--"}
-    colours = {"bare": "tab:gray", "ours": "tab:blue", "null": "tab:green"}
+    colours = {"bare·uvicorn": "tab:gray", "bare·granian": "tab:olive", "ours·uvicorn": "tab:blue",
+               "ours·granian": "tab:orange", "null·uvloop": "tab:green"}
     for run in runs:
         ax = axes[workers.index(run["workers"])][endpoints.index(run["endpoint"])]
         for name, target in run["targets"].items():

@@ -1,20 +1,24 @@
 """Start and stop the servers under test as subprocesses on free loopback ports.
 
-Three targets, all behind uvicorn with the flags ``segment-server serve`` uses (uvloop, httptools,
-access log off) except ``null``:
+Three targets, each on either engine (``uvicorn``: the flags ``segment-server serve`` uses —
+uvloop, httptools, access log off; ``granian``: the options of :mod:`server.serving.granian_engine`)
+except ``null``:
 
-- ``ours``: ``segment-server serve`` on a given data dir;
+- ``ours``: ``segment-server serve`` on a given data dir (``[server] engine`` by env var);
 - ``bare``: :mod:`loadtest.bare_app`, the best a Starlette app can do (the ratio's denominator);
 - ``null``: :mod:`loadtest.null_server`, a raw protocol answering constant bytes — the load
   generator's own ceiling.
 
-Only loopback (127.0.0.1) is ever bound. Every process started here is stopped by its own PID.
+``cpus`` pins a server at start (``taskset``, inherited by every process it starts: granian's and
+uvicorn's workers alike). Only loopback (127.0.0.1) is ever bound. Every process started here is
+stopped by its own PID.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -49,17 +53,28 @@ class ServerProcess:
     log_path: Path
     ready_path: str
     env: dict[str, str] = field(default_factory=dict)
+    engine: str = "uvicorn"
+
+    @property
+    def label(self) -> str:
+        """``bare·uvicorn``, ``ours·granian``…: the row name in every table."""
+        return f"{self.name}·{self.engine}"
 
     @property
     def base_url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
     def worker_pids(self) -> list[int]:
-        """The PIDs that serve requests: uvicorn's spawned workers, or the process itself with 1."""
-        if self.workers <= 1:
+        """The PIDs that serve requests: the spawned workers (granian always has some; uvicorn with
+        more than one), or the process itself."""
+        if self.workers <= 1 and self.engine != "granian":
             return [self.proc.pid]
         kids = [pid for pid in children(self.proc.pid) if _is_worker(pid)]
         return kids or [self.proc.pid]
+
+    def all_pids(self) -> list[int]:
+        """Every process of this server (supervisor included): what its CPU time is summed over."""
+        return sorted({self.proc.pid, *self.worker_pids()})
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -105,7 +120,7 @@ def children(pid: int) -> list[int]:
 
 
 def _is_worker(pid: int) -> bool:
-    """uvicorn spawns workers with multiprocessing; skip its resource tracker."""
+    """uvicorn and granian spawn workers with multiprocessing; skip its resource tracker."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
     except OSError:
@@ -166,10 +181,21 @@ def wait_ready(port: int, path: str, proc: subprocess.Popen[bytes], timeout: flo
     raise ServerError(f"not ready after {timeout:.0f}s")
 
 
+def pinned(argv: list[str], cpus: set[int] | None) -> list[str]:
+    """``argv`` under ``taskset -c CPUS`` (every process it starts inherits the mask)."""
+    if not cpus:
+        return argv
+    if shutil.which("taskset") is None:
+        raise ServerError("pinning needs taskset (Debian package util-linux)")
+    return ["taskset", "-c", ",".join(str(c) for c in sorted(cpus)), *argv]
+
+
 def _spawn(name: str, argv: list[str], env: Mapping[str, str], port: int, workers: int, ready_path: str,
-           log_dir: Path, timeout: float) -> ServerProcess:
+           log_dir: Path, timeout: float, engine: str = "uvicorn",
+           cpus: set[int] | None = None) -> ServerProcess:
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{name}-{port}.log"
+    log_path = log_dir / f"{name}-{engine}-{port}.log"
+    argv = pinned(argv, cpus)
     # The server picks its metrics dir (<data_dir>/metrics) as in production; an inherited one
     # from the caller's environment would be shared between servers (and must exist at import).
     full_env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
@@ -177,10 +203,10 @@ def _spawn(name: str, argv: list[str], env: Mapping[str, str], port: int, worker
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(argv, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
-    server = ServerProcess(name, port, workers, proc, log_path, ready_path, dict(env))
+    server = ServerProcess(name, port, workers, proc, log_path, ready_path, dict(env), engine)
     try:
         wait_ready(port, ready_path, proc, timeout)
-        if workers > 1:  # readiness of one worker; give the others a moment to bind and import
+        if workers > 1 or engine == "granian":  # one worker answered; let the others bind and import
             _wait_workers(server, timeout=min(timeout, 30.0))
     except ServerError as exc:
         server.stop()
@@ -202,31 +228,55 @@ def settings_env(data_dir: Path, env: Mapping[str, str] | None = None) -> dict[s
 
 
 def start_ours(data_dir: Path, *, workers: int = 1, env: Mapping[str, str] | None = None,
-               log_dir: Path | None = None, timeout: float = 60.0) -> ServerProcess:
-    """``segment-server serve`` on ``data_dir``; extra settings come as ``SEGMENT_SERVER_*`` env vars."""
+               log_dir: Path | None = None, timeout: float = 60.0, engine: str | None = None,
+               cpus: set[int] | None = None) -> ServerProcess:
+    """``segment-server serve`` on ``data_dir``; extra settings come as ``SEGMENT_SERVER_*`` env vars.
+
+    ``engine`` overrides ``[server] engine`` (default: the shipped config's choice)."""
     port = free_port()
     data_dir = Path(data_dir)
-    merged = settings_env(data_dir, env)
+    engine = engine or default_engine()
+    merged = settings_env(data_dir, {**(env or {}), "SEGMENT_SERVER_SERVER__ENGINE": engine})
     cli = VENV_BIN / "segment-server"
     argv = [str(cli)] if cli.exists() else [sys.executable, "-m", "server.cli"]
     argv += ["serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
-    return _spawn("ours", argv, merged, port, workers, "/health/ready", log_dir or data_dir / "logs", timeout)
+    return _spawn("ours", argv, merged, port, workers, "/health/ready", log_dir or data_dir / "logs", timeout,
+                  engine, cpus)
 
 
-def start_bare(*, workers: int = 1, log_dir: Path, timeout: float = 30.0) -> ServerProcess:
-    """The baseline under uvicorn with our flags (uvloop, httptools, no access log)."""
-    port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", "loadtest.bare_app:app", "--host", HOST, "--port", str(port),
+def default_engine() -> str:
+    """``[server] engine`` as shipped (config/default.toml alone, no environment)."""
+    from server.config import load_settings
+
+    return load_settings(env={}).server.engine
+
+
+def bare_argv(engine: str, port: int, workers: int) -> list[str]:
+    """The baseline app under ``engine`` with the options our server uses on it."""
+    if engine == "granian":  # server.serving.granian_engine.options, as CLI flags
+        return [sys.executable, "-m", "granian", "--interface", "asgi", "--host", HOST, "--port", str(port),
+                "--workers", str(workers), "--runtime-mode", "st", "--runtime-threads", "1",
+                "--loop", "uvloop",
+                "--http", "1", "--no-ws", "--backpressure", "4096", "--log-level", "warning",
+                "--no-access-log", "--workers-kill-timeout", "10", "loadtest.bare_app:app"]
+    return [sys.executable, "-m", "uvicorn", "loadtest.bare_app:app", "--host", HOST, "--port", str(port),
             "--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
             "--log-level", "warning", "--timeout-graceful-shutdown", "10"]
-    return _spawn("bare", argv, {}, port, workers, "/health", log_dir, timeout)
 
 
-def start_null(*, log_dir: Path, timeout: float = 30.0) -> ServerProcess:
+def start_bare(*, workers: int = 1, log_dir: Path, timeout: float = 30.0, engine: str = "uvicorn",
+               cpus: set[int] | None = None) -> ServerProcess:
+    """The baseline under ``engine`` (uvicorn: uvloop, httptools, no access log; granian: ours)."""
+    port = free_port()
+    return _spawn("bare", bare_argv(engine, port, workers), {}, port, workers, "/health", log_dir, timeout,
+                  engine, cpus)
+
+
+def start_null(*, log_dir: Path, timeout: float = 30.0, cpus: set[int] | None = None) -> ServerProcess:
     """A raw uvloop + httptools protocol with a constant answer: the generator's ceiling."""
     port = free_port()
     argv = [sys.executable, "-m", "loadtest.null_server", "--port", str(port)]
-    return _spawn("null", argv, {}, port, 1, "/health", log_dir, timeout)
+    return _spawn("null", argv, {}, port, 1, "/health", log_dir, timeout, cpus=cpus)
 
 
 @contextlib.contextmanager
@@ -237,7 +287,8 @@ def running(server: ServerProcess) -> Iterator[ServerProcess]:
         server.stop()
 
 
-def start_operator(keys_file: Path, secret_file: Path, *, log_dir: Path, timeout: float = 30.0) -> ServerProcess:
+def start_operator(keys_file: Path, secret_file: Path, *, log_dir: Path,
+                   timeout: float = 30.0) -> ServerProcess:
     """The fake UID2 operator (``tests/fakes``) over HTTP on loopback, serving ``keys_file``."""
     port = free_port()
     argv = [sys.executable, "-m", "loadtest.fake_operator", "--port", str(port), "--keys", str(keys_file),

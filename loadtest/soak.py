@@ -30,7 +30,8 @@ GROWTH_LIMIT = 0.05
 
 def soak(sut: stack.Stack, *, rate: float, seconds: float, workers: int, window: float = 10.0,
          log_dir: Path | None = None, count: int = 2000) -> dict[str, Any]:
-    mix = traffic.build(sut.plan, count=count, endpoint="rtd", bearer=sut.bearer, uid2_document=sut.uid2_document)
+    mix = traffic.build(sut.plan, count=count, endpoint="rtd", bearer=sut.bearer,
+                        uid2_document=sut.uid2_document)
     samples: list[dict[str, Any]] = []
     windows: list[dict[str, Any]] = []
     with stack.start(sut, workers, log_dir=log_dir) as ours, generator.GeneratorProcess() as gen:
@@ -41,7 +42,8 @@ def soak(sut: stack.Stack, *, rate: float, seconds: float, workers: int, window:
             length = min(window, seconds - elapsed)
             if length < 0.5:
                 break
-            step = gen.run(mix, rate=rate, seconds=length, port=ours.port, max_requests=int(rate * length) + 1)
+            step = gen.run(mix, rate=rate, seconds=length, port=ours.port,
+                           max_requests=int(rate * length) + 1)
             step.pop("by_label", None)
             step["t"] = round(time.monotonic() - started, 1)
             windows.append(step)
@@ -77,9 +79,11 @@ def summarize(rate: float, workers: int, windows: list[dict[str, Any]], samples:
         "requests": sum(w["sent"] for w in windows), "errors": errors, "error_count": total_errors,
         "p99_ms_by_window": [w["latency_ms"]["p99"] for w in windows],
         "achieved_by_window": [w["achieved_rate"] for w in windows],
-        "rss_mb": [{"t": s["t"], **{pid: round(m.get("rss", 0) / 2**20, 1) for pid, m in s["workers"].items()}}
+        "rss_mb": [{"t": s["t"],
+                    **{pid: round(m.get("rss", 0) / 2**20, 1) for pid, m in s["workers"].items()}}
                    for s in samples],
-        "uss_mb": [{"t": s["t"], **{pid: round(m.get("uss", 0) / 2**20, 1) for pid, m in s["workers"].items()}}
+        "uss_mb": [{"t": s["t"],
+                    **{pid: round(m.get("uss", 0) / 2**20, 1) for pid, m in s["workers"].items()}}
                    for s in samples],
         "rss_growth": growth, "worst_rss_growth": worst, "server_alive": alive,
         "targets": {
@@ -101,7 +105,8 @@ def rate_from_results(path: Path, workers: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, help="offered requests/s (default: 80 %% of --from-results)")
     parser.add_argument("--from-results", type=Path, default=report.RESULTS / "latest.json")
     parser.add_argument("--minutes", type=float, default=10.0)

@@ -129,5 +129,8 @@ def _start_operator(stack: Stack, work: Path) -> None:
     stack.features["uid2"] = f"fake operator at {stack.operator.base_url}"
 
 
-def start(stack: Stack, workers: int, *, log_dir: Path | None = None) -> servers.ServerProcess:
-    return servers.start_ours(stack.data_dir, workers=workers, env=stack.env, log_dir=log_dir)
+def start(stack: Stack, workers: int, *, log_dir: Path | None = None, engine: str | None = None,
+          cpus: set[int] | None = None) -> servers.ServerProcess:
+    """Our server on the stack's data (``engine``: default ``[server] engine``; ``cpus``: pinned)."""
+    return servers.start_ours(stack.data_dir, workers=workers, env=stack.env, log_dir=log_dir, engine=engine,
+                              cpus=cpus)

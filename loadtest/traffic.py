@@ -100,7 +100,8 @@ def demo_keys(plan: TrafficPlan) -> DemoKeys:
 
 # -- UID2 ----------------------------------------------------------------------------------------
 
-def uid2_key_document(now: float, *, key_ids: tuple[int, int] = (1001, 1002), seed: int = 5) -> dict[str, Any]:
+def uid2_key_document(now: float, *, key_ids: tuple[int, int] = (1001, 1002),
+                      seed: int = 5) -> dict[str, Any]:
     """A ``/v2/key/bidstream`` (and ``/v2/key/sharing``) response body: one master, one site key."""
     rng = random.Random(seed)
     start, end = int(now) - 30 * 86400, int(now) + 30 * 86400
@@ -125,7 +126,8 @@ class Uid2Minter:
 
         self._encrypt: Callable[..., Any] = encrypt_raw_uid
         self.keys = parse_key_response(document)
-        self.foreign = parse_key_response(uid2_key_document(now or time.time(), key_ids=(7001, 7002), seed=99))
+        self.foreign = parse_key_response(uid2_key_document(now or time.time(), key_ids=(7001, 7002),
+                                                            seed=99))
         self.now = now or time.time()
 
     def mint(self, raw_uid: str, status: str) -> str | None:
@@ -199,7 +201,8 @@ def _apply_consent(name: str, doc: dict[str, Any], headers: dict[str, str], v26:
 
 
 class _Builder:
-    def __init__(self, plan: TrafficPlan, keys: DemoKeys, minter: Uid2Minter | None, rng: random.Random) -> None:
+    def __init__(self, plan: TrafficPlan, keys: DemoKeys, minter: Uid2Minter | None,
+                 rng: random.Random) -> None:
         self.plan, self.keys, self.minter, self.rng = plan, keys, minter, rng
         self._consent_weights = [w for _, w in CONSENTS]
 
@@ -214,7 +217,9 @@ class _Builder:
 
     def ip(self) -> str:
         rng = self.rng
-        return f"198.51.100.{rng.randrange(256)}" if self.hit() else f"203.0.{rng.randrange(256)}.{rng.randrange(256)}"
+        if self.hit():
+            return f"198.51.100.{rng.randrange(256)}"
+        return f"203.0.{rng.randrange(256)}.{rng.randrange(256)}"
 
     def uid2(self) -> tuple[str, str | None]:
         """(status label, token or None) for one request."""
@@ -240,7 +245,8 @@ class _Builder:
                      else f"XY{rng.getrandbits(64):016X}")
             eids.append({"source": "liveramp.com", "uids": [{"id": value, "atype": 3}]})
         if rng.random() < 0.3:
-            eids.append({"source": "id5-sync.com", "uids": [{"id": f"ID5*{rng.getrandbits(96):024x}", "atype": 1}]})
+            eids.append({"source": "id5-sync.com",
+                         "uids": [{"id": f"ID5*{rng.getrandbits(96):024x}", "atype": 1}]})
         if token is not None:
             eids.append({"source": "uidapi.com", "uids": [{"id": token, "atype": 3}]})
         return eids
@@ -252,7 +258,8 @@ class _Builder:
         headers: dict[str, str] = {}
         ios = rng.random() < 0.5
         device: dict[str, Any] = {"ua": UA_IOS if ios else UA_ANDROID, "ip": self.ip(),
-                                  "geo": {"country": "USA", "zip": "55555" if self.hit() else f"{rng.randrange(10000, 99999)}",
+                                  "geo": {"country": "USA",
+                                          "zip": "55555" if self.hit() else f"{rng.randrange(10000, 99999)}",
                                           "city": "New City"}}
         doc: dict[str, Any] = {"id": uuid.UUID(int=rng.getrandbits(128)).hex,
                                "imp": [{"id": "1", "tagid": "12345_12345", "secure": 1,
@@ -263,7 +270,8 @@ class _Builder:
         if app:
             bundle = "123456789" if self.hit() else f"com.unknown.app{rng.randrange(10_000)}"
             doc["app"] = {"id": "12345", "name": "App Name", "bundle": bundle, "domain": "appexample.com",
-                          "storeurl": "https://apps.apple.com/app/idexample", "cat": ["IAB9-7"], "ver": "4.56.0",
+                          "storeurl": "https://apps.apple.com/app/idexample", "cat": ["IAB9-7"],
+                          "ver": "4.56.0",
                           "publisher": {"id": "555555", "name": "Publisher Name", "domain": "appexample.com"}}
             device["os"] = "iOS" if ios else "Android"
             if rng.random() < 0.8:
@@ -299,15 +307,19 @@ class _Builder:
             page = self.page().split("://", 1)[1]
             return "seg-url", {"url": page}
         if roll < 0.60:
-            return "seg-bundle", {"bundle": "123456789" if self.hit() else f"com.unknown.app{rng.randrange(10_000)}"}
+            bundle = "123456789" if self.hit() else f"com.unknown.app{rng.randrange(10_000)}"
+            return "seg-bundle", {"bundle": bundle}
         if roll < 0.75:
-            ifa = rng.choice(keys.ifa) if self.hit() and keys.ifa else str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            ifa = rng.choice(keys.ifa) if self.hit() and keys.ifa else str(uuid.UUID(int=rng.getrandbits(128),
+                                                                                     version=4))
             return "seg-ifa", {"ifa": ifa}
         if roll < 0.85:
             return "seg-ip", {"ip": self.ip()}
         if roll < 0.95:
-            return "seg-geo", {"country": "USA", "zip": "55555" if self.hit() else str(rng.randrange(10000, 99999))}
-        return "seg-url+content_id", {"url": self.page().split("://", 1)[1], "content_id": f"c{rng.randrange(1000)}"}
+            return "seg-geo", {"country": "USA",
+                               "zip": "55555" if self.hit() else str(rng.randrange(10000, 99999))}
+        return "seg-url+content_id", {"url": self.page().split("://", 1)[1],
+                                      "content_id": f"c{rng.randrange(1000)}"}
 
 
 def _post(path: str, body: bytes, headers: dict[str, str], bearer: str | None) -> bytes:
@@ -335,7 +347,8 @@ def build(plan: TrafficPlan, *, count: int = 2000, endpoint: str = "rtd", bearer
     from urllib.parse import urlencode
 
     rng = random.Random(plan.seed * 1_000_003 + count)
-    builder = _Builder(plan, keys or demo_keys(plan), make_minter(uid2_document) if endpoint == "rtd" else None, rng)
+    builder = _Builder(plan, keys or demo_keys(plan),
+                       make_minter(uid2_document) if endpoint == "rtd" else None, rng)
     out: list[Prepared] = []
     for _ in range(count):
         if endpoint == "rtd":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import math
 import os
 import shutil
 import sqlite3
@@ -22,7 +21,8 @@ from server.config import ENV_PREFIX, Settings
 
 app = typer.Typer(help="Index Exchange data-partner segment server.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML file layered over config/default.toml")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c",
+                                                help="TOML file layered over config/default.toml")]
 
 
 class LogFormatOpt(enum.StrEnum):
@@ -39,12 +39,15 @@ def serve(
     config: ConfigOpt = None,
     host: Annotated[str | None, typer.Option(help="bind address (default from config)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default from config)")] = None,
-    workers: Annotated[int | None, typer.Option(help="uvicorn worker processes")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes")] = None,
+    engine: Annotated[str | None, typer.Option(help="uvicorn or granian; default [server] engine")] = None,
     log_format: Annotated[LogFormatOpt | None, typer.Option(
         help="json (one object per line) or console; default observability.log_format")] = None,
 ) -> None:
-    """Validate the configuration once, then start uvicorn (workers share the store, not copies)."""
-    server = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
+    """Validate the configuration once, then start the ``[server] engine`` (workers share the store,
+    not copies)."""
+    server = {k: v for k, v in (("host", host), ("port", port), ("workers", workers), ("engine", engine))
+              if v is not None}
     observability = {"log_format": log_format.value} if log_format is not None else {}
     settings = _settings(config, server=server, observability=observability)
     if config is not None:
@@ -53,7 +56,7 @@ def serve(
         os.environ[f"{ENV_PREFIX}SERVER__{key.upper()}"] = str(value)
     for key, value in observability.items():  # spawned workers load the settings again
         os.environ[f"{ENV_PREFIX}OBSERVABILITY__{key.upper()}"] = value
-    log_config = _start_logging(settings)
+    _start_logging(settings)
     _check_store(settings)  # before any worker: exit 1 naming the file when no snapshot can serve
     from server.auth import startup_problem  # a damaged auth db: named, exit 1, before any worker
 
@@ -61,33 +64,31 @@ def serve(
         typer.echo(problem, err=True)
         raise typer.Exit(1)
     _prepare_metrics_dir(settings)
-    import uvicorn
+    from server import serving
+    from server.observability import settings_of
 
-    s = settings.server
-    uvicorn.run("server.app:create_app", factory=True, host=s.host, port=s.port, workers=s.workers,
-                loop="uvloop", http="server.protocol:GuardedHttpToolsProtocol", access_log=False,
-                log_level=s.log_level, timeout_graceful_shutdown=10, proxy_headers=False,
-                timeout_keep_alive=math.ceil(s.keep_alive_timeout_seconds), ws="none", log_config=log_config)
+    serving.run(settings, settings.server.log_level, settings_of(settings).log_format)
 
 
-def _start_logging(settings: Settings) -> dict[str, object]:
-    """One log format for the whole run: this process now, uvicorn's loggers and workers via the result."""
+def _start_logging(settings: Settings) -> None:
+    """One log format for the whole run: this process now; the engine's loggers and workers follow
+    (:mod:`server.serving` hands each engine the matching log config)."""
     import structlog
 
     from segments import compiled
     from server.observability import settings_of
-    from server.observability.logging import configure_logging, uvicorn_log_config
+    from server.observability.logging import configure_logging
 
     level, fmt = settings.server.log_level, settings_of(settings).log_format
     configure_logging(level, fmt)
-    structlog.get_logger("server.cli").info("hot_path", state=compiled.state())  # or why it runs as plain Python
-    return uvicorn_log_config(level, fmt)
+    state = compiled.state()  # or why it runs as plain Python
+    structlog.get_logger("server.cli").info("hot_path", state=state, engine=settings.server.engine)
 
 
 def _prepare_metrics_dir(settings: Settings) -> None:
     """Where this run's workers count: in memory (one worker) or a per-run directory (several).
 
-    Deletes nothing a running server uses, so it is safe before uvicorn owns the port; the run's
+    Deletes nothing a running server uses, so it is safe before the engine owns the port; the run's
     directory is removed when this process exits. See :mod:`server.observability.metrics_dir`.
     """
     import structlog
@@ -162,7 +163,8 @@ def load(
 
             report = run_load(settings.data_dir, files, taxonomy, mode="replace" if replace else "merge",
                               progress=on_rows, max_rejected=limit,
-                              progress_bytes=lambda b: update(b, rows=rows_read[0], description=_phase(b, total)))
+                              progress_bytes=lambda b: update(b, rows=rows_read[0],
+                                                              description=_phase(b, total)))
     except TooManyRejected as exc:
         _show_rejected(exc.rejected, max_rejects_shown)
         typer.echo(f"error: {exc}", err=True)
@@ -192,7 +194,8 @@ def _show_rejected(rejected: Sequence[object], shown: int) -> None:
 
 
 @app.command()
-def stats(config: ConfigOpt = None, by_kind: bool = typer.Option(True, help="count keys per kind (scans)")) -> None:
+def stats(config: ConfigOpt = None,
+          by_kind: bool = typer.Option(True, help="count keys per kind (scans)")) -> None:
     """Print the serving snapshot: version, age, keys per kind, segments (and any problem with it)."""
     import time
 
@@ -200,7 +203,8 @@ def stats(config: ConfigOpt = None, by_kind: bool = typer.Option(True, help="cou
 
     settings = _settings(config)
     try:
-        store = SQLiteStore(settings.data_dir, verify=settings.store.verify_on_open, fallback=settings.store.fallback)
+        store = SQLiteStore(settings.data_dir, verify=settings.store.verify_on_open,
+                            fallback=settings.store.fallback)
     except StoreError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -275,7 +279,8 @@ def _mount_subsystems() -> None:
     app.add_typer(uid2_app, name="uid2", help="UID2 tokens (decrypt, encrypt, keys) and identity jobs.")
     app.command("worker", help="Run the UID2 identity jobs (map, rotate, opt-out) on their schedules.")(
         identity_cli.worker)
-    app.add_typer(mirror_app, name="mirror", help="Xandr mirror: run the sender, status, dead letters, removals.")
+    app.add_typer(mirror_app, name="mirror",
+                  help="Xandr mirror: run the sender, status, dead letters, removals.")
     app.add_typer(identities_app, name="identities", help="Callers: create, token, revoke, delete, list.")
 
 

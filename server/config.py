@@ -25,7 +25,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from server.artf.settings import GrpcSettings
 from server.auth.settings import AuthSettings
@@ -67,6 +67,7 @@ class ServerSettings(Section):
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 10.0
     keep_alive_timeout_seconds: float = 15.0
+    engine: Literal["uvicorn", "granian"] = "uvicorn"  # the HTTP front end (server/serving/)
 
     def validate(self, section: str) -> list[str]:
         problems = []

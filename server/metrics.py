@@ -86,3 +86,11 @@ IDENTITY_OPERATOR_ERRORS = Counter(
 )
 IDENTITY_JOB_RUNS = Counter("segserver_identity_job_runs_total", "Identity job runs", ["job", "result"])
 IDENTITY_PENDING = Gauge("segserver_identity_pending", "DII waiting for a first mapping", multiprocess_mode="max")
+
+# --- serving (owner: serve): worker processes, set by server.observability.runtime ---
+WORKERS_ALIVE = Gauge("segserver_workers_alive", "Worker processes serving (each live worker adds 1)",
+                      multiprocess_mode="livesum")
+WORKER_STARTS = Counter("segserver_worker_starts_total",
+                        "Worker process starts; more than [server] workers means restarts")
+WORKER_REQUESTS = Gauge("segserver_worker_requests", "HTTP requests this worker has answered (per pid)",
+                        multiprocess_mode="liveall")

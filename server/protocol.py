@@ -80,7 +80,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits or process_limits()
         self.started = 0.0  # loop time the pending request began (or the connection opened); 0: none pending
-        self.body_since = 0.0  # loop time the pending request's headers completed, when its body is incomplete
+        self.body_since = 0.0  # loop time the pending request's headers completed (its body incomplete)
         self.header_bytes = 0
         self.fresh = True  # no request's headers complete yet on this connection
         self.sweeper: _Sweeper | None = None
@@ -161,7 +161,8 @@ class _Sweeper:
 
     _loops: ClassVar[dict[int, _Sweeper]] = {}
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, connections: set[Any], limits: ConnectionLimits) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, connections: set[Any],
+                 limits: ConnectionLimits) -> None:
         self.loop, self.connections = loop, connections
         self.tick = min(1.0, max(0.05, min(limits.header_timeout, limits.body_timeout) / 4))
         self.soonest = min(limits.header_timeout, limits.body_timeout)
@@ -173,14 +174,16 @@ class _Sweeper:
     def of(cls, protocol: GuardedHttpToolsProtocol) -> _Sweeper:
         sweeper = cls._loops.get(id(protocol.loop))
         if sweeper is None or sweeper.loop is not protocol.loop or sweeper.loop.is_closed():
-            sweeper = cls._loops[id(protocol.loop)] = cls(protocol.loop, protocol.connections, protocol.limits)
+            sweeper = cls._loops[id(protocol.loop)] = cls(protocol.loop, protocol.connections,
+                                                          protocol.limits)
         return sweeper
 
     def sweep(self) -> None:
         now = self.loop.time()
         since = now - self.soonest  # nothing that started later can be overdue yet
         self.late = [c for c in self.connections
-                     if isinstance(c, GuardedHttpToolsProtocol) and 0.0 < c.started < since and c.overdue(now)]
+                     if isinstance(c,
+                                   GuardedHttpToolsProtocol) and 0.0 < c.started < since and c.overdue(now)]
         self.drain()
 
     def drain(self) -> None:

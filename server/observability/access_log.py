@@ -70,7 +70,8 @@ class AccessLogMiddleware:
         }
         query = scope.get("query_string") or b""
         if query:
-            names = {k for k, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True, max_num_fields=None)}
+            names = {k for k, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True,
+                                             max_num_fields=None)}
             fields["query_keys"] = sorted(names)[:10]
         if error is not None:
             fields["error"] = error

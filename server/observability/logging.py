@@ -161,3 +161,28 @@ def uvicorn_log_config(level: str, fmt: str) -> dict[str, Any]:
         },
         "root": {"handlers": ["sink"], "level": numeric},
     }
+
+
+#: granian's own loggers (the Rust side logs through ``_granian``); its access log stays off.
+_GRANIAN_LOGGERS = ("_granian",)
+_GRANIAN_ACCESS = "granian.access"
+
+
+def granian_log_config(level: str, fmt: str) -> dict[str, Any]:
+    """granian's ``log_dictconfig``: the same one root handler, in the supervisor and every worker.
+
+    granian merges this over its defaults key by key (``loggers`` and ``handlers`` replaced whole),
+    then applies it with dictConfig in each process, as uvicorn does with :func:`uvicorn_log_config`.
+    """
+    numeric = _LEVELS.get(level.lower(), logging.INFO)
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {},
+        "handlers": {"sink": {"()": f"{__name__}._uvicorn_handler", "log_level": level, "log_format": fmt}},
+        "loggers": {
+            **{name: {"handlers": [], "propagate": True, "level": numeric} for name in _GRANIAN_LOGGERS},
+            _GRANIAN_ACCESS: {"handlers": [], "propagate": False},
+        },
+        "root": {"handlers": ["sink"], "level": numeric},
+    }

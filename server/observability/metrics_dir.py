@@ -5,10 +5,12 @@ mmap'd files under ``PROMETHEUS_MULTIPROC_DIR`` — and any import of ``server.c
 pulls it in. So the decision is read back from prometheus-client (:func:`in_multiprocess_mode`)
 rather than from the environment, which may have changed since:
 
-* ``serve --workers 1``: uvicorn serves from the ``serve`` process itself, so values stay in
-  memory and ``/metrics`` reads the default registry. No directory is involved.
-* ``serve --workers N``: each worker is a fresh interpreter (uvicorn spawns them), so setting the
-  variable before ``uvicorn.run`` reaches every worker. It points at a directory of this run only,
+* ``serve --workers 1``: one process serves (uvicorn: the ``serve`` process itself; granian: its
+  one spawned worker), so values stay in that process's memory and ``/metrics`` reads the default
+  registry. No directory is involved.
+* ``serve --workers N``: each worker is a fresh interpreter (both engines *spawn* them; see
+  :mod:`server.serving.granian_engine` for why granian must not fork), so setting the variable
+  before the engine starts reaches every worker. It points at a directory of this run only,
   ``<data_dir>/metrics/run-<pid>``, whose ``lock`` file the ``serve`` process and every worker
   hold with a shared ``flock`` while they live; it is removed when the run ends. A ``serve`` that
   has not got its port yet therefore never touches a running server's files: a run directory is
@@ -143,7 +145,7 @@ def prepare(base: Path, workers: int) -> str | None:
 
     Nothing here deletes another run's files (see the module docstring), so it may run before
     the server has bound its port. The run's directory is removed when this process exits
-    (``atexit``: after uvicorn's supervisor returns, or a failed bind); if it is killed instead,
+    (``atexit``: after the engine's supervisor returns, or a failed bind); if it is killed instead,
     the next ``serve`` removes it.
     """
     if in_multiprocess_mode():  # the operator set PROMETHEUS_MULTIPROC_DIR before we started

@@ -1,4 +1,4 @@
-"""``GET /metrics``: the Prometheus text format, merged across uvicorn workers.
+"""``GET /metrics``: the Prometheus text format, merged across the workers (uvicorn's or granian's).
 
 Under ``segment-server serve --workers N`` (see :mod:`server.observability.metrics_dir`) each
 worker writes its values to mmap'd files and any worker answering a scrape merges all of them,

@@ -31,7 +31,8 @@ SECRET_KEYS = frozenset({
     "user_id", "buyeruid", "email", "email_hash", "phone", "phone_hash", "dii", "consent", "gpp", "body",
 })
 #: Field names holding an IP address: kept as a truncated network.
-IP_KEYS = frozenset({"ip", "ipv6", "client", "client_ip", "remote_addr", "remote_ip", "peer", "x_forwarded_for"})
+IP_KEYS = frozenset({"ip", "ipv6", "client", "client_ip", "remote_addr", "remote_ip", "peer",
+                     "x_forwarded_for"})
 
 #: Field names holding our own file paths, or an operator note naming them (a damaged snapshot, a
 #: removed temp file): the file must be named, and a long path is not an identifier, so only the
@@ -43,7 +44,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b([\w-]*(?:secret|token|password|passwd|api[_-]?key|authorization|signature))"
                 r"([\"']?\s*[:=]\s*[\"']?)[^\s&,;\"'}]+"), r"\1\2[redacted]"),
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[email]"),
-    (re.compile(r"\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\b"), "[device-id]"),
+    (re.compile(r"\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\b"),
+     "[device-id]"),
     (re.compile(r"\b[0-9A-Fa-f]{32,}\b"), "[hash]"),
     (re.compile(r"\+\d[\d ().-]{7,}\d"), "[phone]"),
 )
@@ -143,7 +145,8 @@ def redact_value(key: object, value: Any) -> Any:
 
 
 #: Keys structlog itself owns; their values are safe by construction and skipped for speed.
-_TRUSTED = frozenset({"level", "ts", "timestamp", "logger", "pid", "status", "duration_ms", "method", "sampled"})
+_TRUSTED = frozenset({"level", "ts", "timestamp", "logger", "pid", "status", "duration_ms", "method",
+                      "sampled"})
 
 
 def redact_processor(logger: object, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:

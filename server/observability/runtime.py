@@ -1,6 +1,7 @@
 """The per-worker observability task: flush hot-path tallies and sample gauges, then shut down cleanly.
 
-Started and stopped by the app's lifespan (:func:`start` / :func:`stop`). Gauges that describe
+Started and stopped by the app's lifespan (:func:`start` / :func:`stop`), whichever engine runs the
+worker: it also counts the worker itself (alive, started, requests answered). Gauges that describe
 state rather than events (store snapshot, UID2 keys, outbox depth) are sampled here instead of
 being set by whoever changes the state, so they stay right even when nobody touches them (a
 snapshot's age grows by itself). Their multiprocess mode is ``live*``: :func:`stop` removes
@@ -76,11 +77,37 @@ async def sample_outbox(rt: Runtime, now: float) -> None:
     M.MIRROR_OLDEST_AGE.set(stats.oldest_age or 0.0)
 
 
+def declare_mirror_reasons() -> None:
+    """Give the mirror's retried / dead-lettered counters a 0 for every reason in its policy table.
+
+    A labelled counter has no series before its first event; merged from several workers' files it
+    is not even declared (prometheus-client writes no file for it). The reasons the sender counts
+    for Xandr's per-entity warnings are data (:data:`server.mirror.warnings.WARNING_RULES`), so they
+    are declared up front and ``rate()``/alerts see a 0 rather than nothing; reasons that come with
+    errors (timeouts, 5xx, rejections) appear at their first occurrence.
+    """
+    from server.mirror.warnings import UNKNOWN_RULE, WARNING_RULES, Action
+
+    for rule in (*WARNING_RULES, UNKNOWN_RULE):
+        if rule.action is Action.DEAD_LETTER:
+            M.MIRROR_DEAD.labels(reason=rule.reason)
+        elif rule.action is Action.RESEND:
+            M.MIRROR_RETRIED.labels(reason=rule.reason)
+
+
+def answered_here() -> float:
+    """Requests this process has counted in ``segserver_requests_total`` (its own values, also in
+    multiprocess mode, where a metric read in-process is this pid's file)."""
+    return sum(sample.value for family in M.REQUESTS.collect() for sample in family.samples
+               if sample.name.endswith("_total"))
+
+
 async def tick(rt: Runtime) -> None:
     """One round: flush tallies, sample gauges, and read the outbox when it is due."""
     hotpath.flush()
     now = rt.clock()
     sample_gauges(rt.services, now)
+    M.WORKER_REQUESTS.set(answered_here())
     if now - rt.outbox_read_at >= rt.settings.outbox_sample_interval_seconds:
         rt.outbox_read_at = now
         await sample_outbox(rt, now)
@@ -102,6 +129,9 @@ async def start(services: Any, *, configure_logs: bool = True) -> Runtime:
     if configure_logs:
         configure_logging(getattr(getattr(settings, "server", None), "log_level", "info"), obs.log_format)
     hold_run_lock()  # this run's metrics directory stays while this worker lives
+    M.WORKERS_ALIVE.set(1)  # live gauge: summed over the workers alive, dropped by mark_dead()
+    M.WORKER_STARTS.inc()
+    declare_mirror_reasons()
     rt = Runtime(services, obs)
     rt.task = asyncio.create_task(_loop(rt), name="observability")
     return rt

@@ -66,7 +66,8 @@ async def status_json(request: Request) -> Response:
     doc.update(ts=now, pid=os.getpid(), multiprocess=multiprocess_dir() is not None,
                store=store_state(services, now))
     doc["uid2"]["keysets"] = uid2_state(services, now)
-    doc["uid2"]["configured"] = bool(doc["uid2"]["keysets"]) or getattr(services, "decryptor", None) is not None
+    doc["uid2"]["configured"] = bool(doc["uid2"]["keysets"]) or getattr(services, "decryptor",
+                                                                        None) is not None
     doc["mirror"].update(await mirror_state(services))
     return Response(orjson.dumps(doc, default=str), media_type="application/json", headers=_NO_STORE)
 
@@ -140,7 +141,8 @@ def summarize(families: Iterable[Metric]) -> dict[str, Any]:
             "client_errors": sum(v for k, v in by_status.items() if k.startswith("4")),
             "server_errors": sum(v for k, v in by_status.items() if k.startswith("5")),
             "latency": _histogram(s, "segserver_request_duration_seconds", endpoint),
-            "segments_returned": {k: v for k, v in _histogram(s, "segserver_segments_returned", endpoint).items()
+            "segments_returned": {k: v for k, v in _histogram(s, "segserver_segments_returned",
+                                                              endpoint).items()
                                   if k in ("count", "sum")},
         }
 

@@ -29,11 +29,16 @@ def test_generator_against_ours_with_the_index_mix(tmp_path: Path) -> None:
 def test_bench_all_quick_writes_json_markdown_and_chart(tmp_path: Path) -> None:
     bench_all.main(["--quick", "--skip", "others", "--results-dir", str(tmp_path)])
     data = orjson.loads((tmp_path / "latest.json").read_bytes())
+    assert list(data)[:4] == ["rtd_vs_bare", "segments_vs_bare", "store_p99_us", "commit"]
+    assert data["commit"] and data["store_p99_us"] is not None
     assert {r["endpoint"] for r in data["http"]["runs"]} == {"rtd", "segments"}
     for run in data["http"]["runs"]:
+        assert set(run["targets"]) == {"bare·uvicorn", "bare·granian", "ours·uvicorn", "ours·granian"}
         for target in run["targets"].values():
             assert target["steps"] and all(s["completed"] > 0 for s in target["steps"])
-        assert run["answers"]["ours"]["status"] == {"200": run["answers"]["ours"]["sampled"]}
+        for engine in ("uvicorn", "granian"):
+            answers = run["answers"][f"ours·{engine}"]
+            assert answers["status"] == {"200": answers["sampled"]}
     assert data["soak"]["requests"] > 0
     assert data["store"]["sizes"][0]["lookup"]["lookups"] > 0
     assert "| area | measurement |" in (tmp_path / "latest.md").read_text()
@@ -58,7 +63,8 @@ def test_instruction_count_driver_runs_both_apps(tmp_path: Path) -> None:
     with stack.prepare(tmp_path, users=300) as sut:
         config, env = bench_icount.write_config(sut, tmp_path), bench_icount.environment(sut, tmp_path)
         for target in bench_icount.TARGETS:
-            proc = subprocess.run([sys.executable, bench_icount.__file__, "--inner", str(config), target, "rtd",
+            proc = subprocess.run([sys.executable, bench_icount.__file__, "--inner", str(config), target,
+                                   "rtd",
                                    "20", "1"], env=env, capture_output=True, text=True, check=False)
             assert proc.returncode == 0, proc.stderr[-2000:]
 

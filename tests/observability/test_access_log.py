@@ -62,7 +62,8 @@ def test_errors_are_always_logged(captured_logs: Captured) -> None:
         assert client.get("/missing").status_code == 404
         assert client.get("/boom").status_code == 500
     lines = _access(captured_logs)
-    assert [(r["status"], r["level"], r["sampled"]) for r in lines] == [(404, "warning", False), (500, "error", False)]
+    assert [(r["status"], r["level"], r["sampled"]) for r in lines] == [(404, "warning", False),
+                                                                        (500, "error", False)]
 
 
 def test_line_fields_hide_query_values_and_full_ip(captured_logs: Captured) -> None:

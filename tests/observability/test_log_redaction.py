@@ -48,7 +48,8 @@ def _bid_request() -> dict[str, Any]:
 
 
 def test_no_identifier_reaches_the_logs(tmp_path: Path, captured_logs: Captured) -> None:
-    data_dir = build_data_dir(tmp_path, [{"kind": "url", "key": "example.com/sports", "segments": ["sports"]}])
+    data_dir = build_data_dir(tmp_path,
+                              [{"kind": "url", "key": "example.com/sports", "segments": ["sports"]}])
     inner = create_app(settings_for(data_dir))
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -60,7 +61,8 @@ def test_no_identifier_reaches_the_logs(tmp_path: Path, captured_logs: Captured)
     headers = {"authorization": f"Bearer {BEARER}", "x-forwarded-for": IP4}
     with TestClient(wrapped, raise_server_exceptions=False, client=(IP4, 40000)) as client:
         assert client.post("/rtd", content=orjson.dumps(_bid_request()), headers=headers).status_code == 200
-        assert client.post("/rtd", content=f'{{"user": "{EMAIL}" {UID2_TOKEN}', headers=headers).status_code == 400
+        assert client.post("/rtd", content=f'{{"user": "{EMAIL}" {UID2_TOKEN}',
+                           headers=headers).status_code == 400
         assert client.get("/segments", params={"ip": IP4}, headers=headers).status_code == 200  # miss_status
         assert client.get("/segments", params={"ifa": IFA, "client_secret": CLIENT_SECRET}).status_code == 400
         assert client.get("/boom", headers=headers).status_code == 500

@@ -40,7 +40,8 @@ def _client(host: str, **obs: Any) -> TestClient:
     pytest.param("203.0.113.9", {"metrics_token": "scrape-me"}, "scrape-mf", 401, id="wrong scrape token"),
     pytest.param("203.0.113.9", {}, "scrape-me", 401, id="no scrape token configured"),
     pytest.param("10.1.2.3", {"metrics_allow": ("10.0.0.0/8",)}, None, 200, id="allow-listed network"),
-    pytest.param("127.0.0.1", {"metrics_allow": ("10.0.0.0/8",)}, None, 401, id="allow-list replaces loopback"),
+    pytest.param("127.0.0.1", {"metrics_allow": ("10.0.0.0/8",)}, None, 401,
+                 id="allow-list replaces loopback"),
     pytest.param("198.51.100.1", {"metrics_allow": ("0.0.0.0/0", "::/0")}, None, 200, id="open on purpose"),
     pytest.param("testclient", {}, None, 401, id="unparsable address"),
 ])

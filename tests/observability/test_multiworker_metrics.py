@@ -43,7 +43,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[serving.Server]
         auth={"rtd_enabled": False, "segments_enabled": False, "admin_enabled": False})
     srv = serving.start(tmp, config, port, "--workers", "2")
     try:
-        serving.wait_for(lambda: httpx.get(srv.base + "/health/ready", timeout=2).status_code == 200, "readiness")
+        serving.wait_for(lambda: httpx.get(srv.base + "/health/ready", timeout=2).status_code == 200,
+                         "readiness")
         yield srv
     finally:
         srv.stop()
@@ -54,7 +55,8 @@ _scrape, _sum = serving.scrape, serving.total
 
 def _traffic(base: str) -> None:
     good = orjson.dumps({"site": {"page": "https://example.com/sports/"}, "device": {"ip": IP4},
-                         "user": {"id": RAW_UID2, "ext": {"eids": [{"source": "x.com", "uids": [{"id": EMAIL}]}]}}})
+                         "user": {"id": RAW_UID2,
+                                  "ext": {"eids": [{"source": "x.com", "uids": [{"id": EMAIL}]}]}}})
     headers = {"authorization": f"Bearer {BEARER}"}
 
     def call(i: int) -> int:
@@ -92,7 +94,8 @@ def test_exact_counter_deltas_across_two_workers(server: serving.Server) -> None
         out = {f"{n}{{{e},{s}}}": _sum(now, n, endpoint=e, status=s) - _sum(before, n, endpoint=e, status=s)
                for n, e, s in expected}
         out["rtd_latency_count"] = (_sum(now, "segserver_request_duration_seconds_count", endpoint="rtd")
-                                    - _sum(before, "segserver_request_duration_seconds_count", endpoint="rtd"))
+                                    - _sum(before, "segserver_request_duration_seconds_count",
+                                           endpoint="rtd"))
         out["rtd_segments_count"] = (_sum(now, "segserver_segments_returned_count", endpoint="rtd")
                                      - _sum(before, "segserver_segments_returned_count", endpoint="rtd"))
         out["privacy_decisions"] = (_sum(now, "segserver_privacy_decisions_total")
@@ -100,7 +103,8 @@ def test_exact_counter_deltas_across_two_workers(server: serving.Server) -> None
         return out
 
     want = {f"{n}{{{e},{s}}}": float(v) for (n, e, s), v in expected.items()}
-    want.update(rtd_latency_count=N_RTD_OK + N_RTD_BAD, rtd_segments_count=N_RTD_OK, privacy_decisions=N_RTD_OK)
+    want.update(rtd_latency_count=N_RTD_OK + N_RTD_BAD, rtd_segments_count=N_RTD_OK,
+                privacy_decisions=N_RTD_OK)
     got: dict[str, float] = {}
     deadline = time.monotonic() + 15  # flushes are once a second per worker; this is only a cap
     while time.monotonic() < deadline:
@@ -142,7 +146,8 @@ def _run_dir(server: serving.Server) -> Path:
 def test_every_process_of_the_run_shares_its_lock(server: serving.Server) -> None:
     """The supervisor and both workers: the directory stays even if the supervisor alone dies."""
     inode = (_run_dir(server) / "lock").stat().st_ino
-    holders = {int(fields[4]) for fields in (line.split() for line in Path("/proc/locks").read_text().splitlines())
+    locks = (line.split() for line in Path("/proc/locks").read_text().splitlines())
+    holders = {int(fields[4]) for fields in locks
                if fields[1] == "FLOCK" and fields[3] == "READ" and int(fields[5].rsplit(":", 1)[1]) == inode}
     assert server.proc.pid in holders and len(holders) == 3, holders
 

@@ -36,17 +36,20 @@ INTERNALS = (
 
 def test_installed_version_was_checked() -> None:
     version = tuple(int(p) for p in metadata.version("prometheus-client").split(".")[:2])
-    assert CHECKED[0] <= version < CHECKED[1], f"prometheus-client {version} is outside {CHECKED}: {INTERNALS}"
+    assert CHECKED[0] <= version < CHECKED[1], \
+        f"prometheus-client {version} is outside {CHECKED}: {INTERNALS}"
 
 
 def test_histogram_child_has_the_values_hotpath_writes() -> None:
-    child = Histogram("pin_h", "h", ["endpoint"], buckets=(0.1, 1.0), registry=CollectorRegistry()).labels("x")
+    child = Histogram("pin_h", "h", ["endpoint"], buckets=(0.1, 1.0),
+                      registry=CollectorRegistry()).labels("x")
     bounds = getattr(child, "_upper_bounds", None)
     buckets = getattr(child, "_buckets", None)
     total = getattr(child, "_sum", None)
     assert bounds is not None and list(bounds) == [0.1, 1.0, math.inf], INTERNALS
     assert isinstance(buckets, list) and len(buckets) == 3, INTERNALS
-    assert all(callable(getattr(b, "inc", None)) and callable(getattr(b, "get", None)) for b in buckets), INTERNALS
+    assert all(callable(getattr(b, "inc", None)) and callable(getattr(b, "get",
+                                                                      None)) for b in buckets), INTERNALS
     assert callable(getattr(total, "inc", None)), INTERNALS
 
 
@@ -83,7 +86,8 @@ json.dump({"multiprocess": in_multiprocess_mode(), "samples": out}, sys.stdout)
 def test_local_histogram_equals_observe_in_multiprocess_mode(tmp_path: Path) -> None:
     """What ``serve --workers N`` runs: values in mmap'd files, merged by MultiProcessCollector."""
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, timeout=60, check=False,
+    done = subprocess.run([sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, timeout=60,
+                          check=False,
                           cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)

@@ -47,14 +47,16 @@ def test_printed_examples_work_verbatim(server: serving.Server) -> None:
     script = serving.cli()[0]
     if not script.endswith("segment-server"):
         pytest.skip("no segment-server console script next to this interpreter")
-    printed = subprocess.run([str(serving.REPO / "scripts/print-examples.sh")], capture_output=True, text=True,
+    printed = subprocess.run([str(serving.REPO / "scripts/print-examples.sh")], capture_output=True,
+                             text=True,
                              env={**server.env, "SEGMENT_SERVER_CLI": script}, check=True, timeout=60).stdout
     assert f"http://127.0.0.1:{server.port}" in printed
     commands = [line.strip() for line in printed.splitlines() if line.strip().startswith("curl ")]
     assert len(commands) == 5
 
     def run(command: str) -> str:
-        done = subprocess.run(["bash", "-c", command], cwd=serving.REPO, capture_output=True, text=True, timeout=30,
+        done = subprocess.run(["bash", "-c", command], cwd=serving.REPO, capture_output=True, text=True,
+                              timeout=30,
                               check=False)
         assert done.returncode == 0, (command, done.stderr)
         return done.stdout
@@ -71,7 +73,8 @@ def test_printed_examples_work_verbatim(server: serving.Server) -> None:
     assert "/metrics" in metrics and "Authorization" not in metrics
 
     def counted() -> bool:  # hot-path counts reach prometheus-client once a second
-        done = subprocess.run(["bash", "-c", metrics], capture_output=True, text=True, timeout=30, check=False)
+        done = subprocess.run(["bash", "-c", metrics], capture_output=True, text=True, timeout=30,
+                              check=False)
         return done.returncode == 0 and 'endpoint="rtd",status="200"' in done.stdout
 
     serving.wait_for(counted, "the printed /metrics example to show the /rtd requests")
@@ -79,7 +82,8 @@ def test_printed_examples_work_verbatim(server: serving.Server) -> None:
 
 def test_counters_read_back_exactly(server: serving.Server, token: str) -> None:
     before = serving.scrape(server.base)
-    with httpx.Client(base_url=server.base, headers={"authorization": f"Bearer {token}"}, timeout=10) as client:
+    with httpx.Client(base_url=server.base, headers={"authorization": f"Bearer {token}"},
+                      timeout=10) as client:
         for _ in range(N_OK):
             assert client.get("/segments", params={"ip": IP4}).status_code == 200
 

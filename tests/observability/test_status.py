@@ -54,15 +54,18 @@ class FakeGuard:
         return SimpleNamespace(response=lambda: Response(b'{"error":"invalid_token"}', 401))
 
 
-def _client(services: Any, local_only: bool = False, client_host: str = "testclient", **obs: Any) -> TestClient:
+def _client(services: Any, local_only: bool = False, client_host: str = "testclient",
+            **obs: Any) -> TestClient:
     app = Starlette(routes=routes())
-    app.state.settings = SimpleNamespace(observability=ObservabilitySettings(status_local_only=local_only, **obs))
+    app.state.settings = SimpleNamespace(observability=ObservabilitySettings(status_local_only=local_only,
+                                                                             **obs))
     app.state.services = services
     return TestClient(app, client=(client_host, 1234))
 
 
 def _services(**kw: Any) -> Any:
-    store = SimpleNamespace(info=SimpleNamespace(version=4, members=1200, segments=9, created_at=time.time() - 30))
+    store = SimpleNamespace(info=SimpleNamespace(version=4, members=1200, segments=9,
+                                                 created_at=time.time() - 30))
     base: dict[str, Any] = {"store": store, "guard": None, "mirror": None, "decryptor": None, "extras": {}}
     base.update(kw)
     return SimpleNamespace(**base)
@@ -91,7 +94,8 @@ def test_json_reads_refreshers_and_outbox_from_services() -> None:
     assert keys["seconds_since_refresh"] == pytest.approx(60, abs=2)
     assert "203.0.113.5" not in keys["last_error"] and "abc123" not in keys["last_error"]
     assert doc["mirror"]["configured"] is True
-    assert doc["mirror"]["outbox"]["depth"] == 7 and doc["mirror"]["outbox"]["dead_letters"] == {"invalid_user": 2}
+    outbox = doc["mirror"]["outbox"]
+    assert outbox["depth"] == 7 and outbox["dead_letters"] == {"invalid_user": 2}
 
 
 def test_broken_collaborators_do_not_break_the_page() -> None:
@@ -119,7 +123,8 @@ NO_ADMIN_AUTH = FakeGuard(admin=False)
     pytest.param("127.0.0.1", True, ADMIN, None, 200, 200, id="local-only: loopback v4, no token"),
     pytest.param("::1", True, ADMIN, None, 200, 200, id="local-only: loopback v6, no token"),
     pytest.param("::ffff:127.0.0.1", True, ADMIN, None, 200, 200, id="local-only: v4-mapped loopback"),
-    pytest.param("203.0.113.9", True, ADMIN, "good", 403, 403, id="local-only: remote refused even with a token"),
+    pytest.param("203.0.113.9", True, ADMIN, "good", 403, 403,
+                 id="local-only: remote refused even with a token"),
     pytest.param("testclient", True, None, None, 403, 403, id="local-only: unparsable address refused"),
     # Off: an admin-scope token opens the data; the HTML shell is static and asks for one.
     pytest.param("203.0.113.9", False, ADMIN, None, 200, 401, id="token: no token"),
@@ -172,7 +177,8 @@ def test_quantile(buckets: list[tuple[float, float]], q: float, expected: float 
 def test_summarize_sums_workers_and_endpoints() -> None:
     reg = CollectorRegistry()
     req = Counter("segserver_requests", "r", ["endpoint", "status"], registry=reg)
-    lat = Histogram("segserver_request_duration_seconds", "l", ["endpoint"], buckets=(0.001, 0.002), registry=reg)
+    lat = Histogram("segserver_request_duration_seconds", "l", ["endpoint"], buckets=(0.001, 0.002),
+                    registry=reg)
     req.labels("rtd", "200").inc(5)
     req.labels("segments", "400").inc(2)
     for v in (0.0005, 0.0015, 0.0015, 0.003):

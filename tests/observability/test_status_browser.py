@@ -59,7 +59,8 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     if not any(getattr(r, "path", None) == "/status" for r in app.routes):  # before the lead mounts them
         app.router.routes.extend(obs.routes())
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -108,7 +109,8 @@ def test_status_page_in_chromium(chromium: Path, live_server: str, tmp_path: Pat
                 "(b) => document.querySelector('[data-k=\"rtd.requests\"]').textContent !== b",
                 arg=before, timeout=15000)
             page.wait_for_function(  # a rate needs two polls that straddle the traffic
-                "() => { const r = document.querySelector('[data-k=\"rtd.rate\"]'); return r && r.textContent !== '–'; }",
+                "() => { const r = document.querySelector('[data-k=\"rtd.rate\"]'); "
+                "return r && r.textContent !== '–'; }",
                 timeout=15000)
             after = int(page.inner_text('[data-k="rtd.requests"]').replace(",", ""))
             assert after >= int(before.replace(",", "") or 0) + 40

@@ -46,6 +46,11 @@ def test_bad_config_exits_2_naming_the_key(env: dict[str, str]) -> None:
     assert result.exit_code == 2 and "server.port" in result.stderr
 
 
+def test_serve_names_an_unknown_engine_before_starting(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["serve", "--engine", "gunicorn"], env=env)
+    assert result.exit_code == 2 and "server.engine" in result.stderr and "'granian'" in result.stderr
+
+
 def test_stats_without_snapshot_fails_clearly(env: dict[str, str]) -> None:
     result = runner.invoke(app, ["stats"], env=env)
     assert result.exit_code == 1 and "segment-server load" in result.stderr
@@ -70,7 +75,8 @@ def _files(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
-def _until(argv: list[str], config: Path, home: Path, cwd: Path, logs: Path, ready: Callable[[], bool]) -> None:
+def _until(argv: list[str], config: Path, home: Path, cwd: Path, logs: Path,
+           ready: Callable[[], bool]) -> None:
     """Start a long-running command, wait until ``ready()``, then stop it with SIGTERM."""
     with spawn(config, *argv, port=0, logs=logs / "-".join(argv), merged=True, cwd=cwd, home=home) as proc:
         proc.wait_until(ready, f"{argv}: ready")
@@ -108,7 +114,8 @@ def test_every_command_reads_one_config_and_writes_only_under_its_data_dir(
     assert run("uid2", "status").returncode == 0
     keys = run("uid2", "keys")
     assert keys.returncode == 2 and "key refresh failed" in keys.stderr  # the operator URL is dead
-    _until(["serve"], config, home, cwd, logs, _live(port))  # one worker counts in memory: no metrics dir to write
+    _until(["serve"], config, home, cwd, logs,
+           _live(port))  # one worker counts in memory: no metrics dir to write
 
     written = _files(tmp_path) - before
     assert written and all(name.startswith("data/") for name in written), sorted(written)
@@ -116,24 +123,28 @@ def test_every_command_reads_one_config_and_writes_only_under_its_data_dir(
 
 
 @pytest.mark.parametrize(("argv", "lines"), [
-    pytest.param(["worker"], [("identity.enabled: `segment-server worker` runs the UID2 identity jobs, which are off: "
-                              "set [identity] enabled = true or SEGMENT_SERVER_IDENTITY__ENABLED=true")], id="worker"),
+    pytest.param(["worker"],
+                 [("identity.enabled: `segment-server worker` runs the UID2 identity jobs, which are off: "
+                              "set [identity] enabled = true or SEGMENT_SERVER_IDENTITY__ENABLED=true")],
+                              id="worker"),
     pytest.param(["mirror", "run"], [
         ("mirror.username: required by `segment-server mirror run`: set [mirror] username or "
         "SEGMENT_SERVER_MIRROR__USERNAME"),
         ("mirror.password_file: required by `segment-server mirror run`: set [mirror] password_file or "
-        "SEGMENT_SERVER_MIRROR__PASSWORD_FILE (or password / SEGMENT_SERVER_MIRROR__PASSWORD)")], id="mirror-run"),
+        "SEGMENT_SERVER_MIRROR__PASSWORD_FILE (or password / SEGMENT_SERVER_MIRROR__PASSWORD)")],
+        id="mirror-run"),
     pytest.param(["uid2", "keys"], [
-        ("uid2.api_key: required by `segment-server uid2 keys`: set [uid2] api_key or SEGMENT_SERVER_UID2__API_KEY "
-        "/ UID2_API_KEY"),
-        ("uid2.secret: required by `segment-server uid2 keys`: set [uid2] secret or SEGMENT_SERVER_UID2__SECRET / "
-        "UID2_SECRET (base64, 32 bytes), or set [uid2] secret_file or SEGMENT_SERVER_UID2__SECRET_FILE / "
-        "UID2_SECRET_FILE")], id="uid2-keys"),
+        ("uid2.api_key: required by `segment-server uid2 keys`: set [uid2] api_key or "
+        "SEGMENT_SERVER_UID2__API_KEY / UID2_API_KEY"),
+        ("uid2.secret: required by `segment-server uid2 keys`: set [uid2] secret or "
+        "SEGMENT_SERVER_UID2__SECRET / UID2_SECRET (base64, 32 bytes), or set [uid2] secret_file or "
+        "SEGMENT_SERVER_UID2__SECRET_FILE / UID2_SECRET_FILE")], id="uid2-keys"),
     pytest.param(["uid2", "map"], [
-        ("uid2.api_key: required by `segment-server uid2 map`: set [uid2] api_key or SEGMENT_SERVER_UID2__API_KEY "
-        "/ UID2_API_KEY")], id="uid2-map"),
+        ("uid2.api_key: required by `segment-server uid2 map`: set [uid2] api_key or "
+        "SEGMENT_SERVER_UID2__API_KEY / UID2_API_KEY")], id="uid2-map"),
 ])
-def test_unconfigured_commands_say_what_to_set_and_how(tmp_path: Path, argv: list[str], lines: list[str]) -> None:
+def test_unconfigured_commands_say_what_to_set_and_how(tmp_path: Path, argv: list[str],
+                                                       lines: list[str]) -> None:
     config = tmp_path / "site.toml"
     config.write_text(f'[store]\ndata_dir = "{tmp_path / "data"}"\n')
     result = run_cli(config, *argv, cwd=tmp_path, home=tmp_path)
