@@ -20,7 +20,8 @@ FAILED_AUTH_MAX = 3
 class ServerNode:
     """One node: its own port, data dir and config file; the engine URL and prefix are shared."""
 
-    def __init__(self, root: Path, name: str, engine_url: str, prefix: str, *, workers: int = 1) -> None:
+    def __init__(self, root: Path, name: str, engine_url: str, prefix: str, *, workers: int = 1,
+                 publish_dir: Path | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.data = root / name / "data"
@@ -30,7 +31,8 @@ class ServerNode:
             "store": {"data_dir": self.data},
             "server": {"host": "127.0.0.1", "port": self.port, "workers": workers},
             "cluster": {"enabled": True, "url": engine_url, "key_prefix": prefix,
-                        "connect_timeout_s": 0.2, "command_timeout_s": 0.2},
+                        "connect_timeout_s": 0.2, "command_timeout_s": 0.2,
+                        **({"publish_dir": publish_dir} if publish_dir is not None else {})},
             "auth": {"failed_auth_max_per_client": FAILED_AUTH_MAX, "scrypt_n": 1024},
         })
         self.server: Server | None = None
@@ -54,6 +56,20 @@ class ServerNode:
         assert done.returncode == 0, done.stderr
         answer: dict[str, object] = json.loads(done.stdout)
         return answer
+
+    def run(self, *args: str) -> dict[str, object]:
+        """Any ``segment-server`` command against this node's config; its (last line of) JSON output."""
+        done = run_cli(self.config, *args, timeout=120)
+        assert done.returncode == 0, done.stderr
+        answer: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+        return answer
+
+    def segments_for_domain(self, token: str, domain: str) -> str:
+        """The ``/rtd`` answer (text) for a page on ``domain``."""
+        body = {"id": "r1", "imp": [{"id": "1"}], "site": {"domain": domain, "page": f"https://{domain}/"}}
+        answer = httpx.post(self.base + "/rtd", json=body, headers={"authorization": f"Bearer {token}"}, timeout=2)
+        assert answer.status_code == 200, answer.text
+        return answer.text
 
     def rtd(self, token: str) -> int:
         return httpx.post(self.base + "/rtd", content=b"{}", headers={"authorization": f"Bearer {token}"},
