@@ -38,8 +38,8 @@ def free_port() -> int:
 
 
 def start_engine() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(["sh", str(ROOT / "scripts" / "start-redis.sh")], stdout=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(["sh", str(ROOT / "scripts" / "start-redis.sh")], stdout=subprocess.PIPE,
+                            text=True, start_new_session=True)
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
     if not url.startswith("redis://"):
@@ -52,13 +52,15 @@ def run_mode(root: Path, cluster: bool, url: str, requests: int) -> dict[str, fl
     data, port = root / "data", free_port()
     root.mkdir(parents=True)
     config = root / "server.toml"
-    config.write_text(f'[store]\ndata_dir = "{data}"\n[server]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n'
+    config.write_text(f'[store]\ndata_dir = "{data}"\n'
+                      f'[server]\nhost = "127.0.0.1"\nport = {port}\nworkers = 1\n'
                       f'[cluster]\nenabled = {"true" if cluster else "false"}\nurl = "{url}"\n'
                       f'key_prefix = "bench-{root.name}"\n')
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("SEGMENT_SERVER_")},
            "SEGMENT_SERVER_CONFIG": str(config)}
     subprocess.run([CLI, "demo", "--users", "1000"], env=env, check=True, capture_output=True)
-    token = subprocess.run([CLI, "demo-token"], env=env, check=True, capture_output=True, text=True).stdout.strip()
+    token = subprocess.run([CLI, "demo-token"], env=env, check=True, capture_output=True,
+                           text=True).stdout.strip()
     server = subprocess.Popen([CLI, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -113,7 +115,8 @@ def main() -> None:
     results["ratio_on_off"] = on / off
     for mode in ("off", "on", "off2", "on2"):
         r = results[mode]
-        print(f"cluster {mode:4}: {r['requests_per_s']:7.0f} req/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms")
+        print(f"cluster {mode:4}: {r['requests_per_s']:7.0f} req/s  "
+              f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms")
     print(f"/rtd throughput, cluster on / off: {results['ratio_on_off']:.3f}")
     if args.json:
         args.json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))

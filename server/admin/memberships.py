@@ -57,7 +57,10 @@ def _normalise_key(item: dict[str, Any]) -> str:
         raise RowError(str(exc)) from None
 
 
-def parse_batch(data: dict[str, Any], known_segments: set[str]) -> tuple[list[Membership], list[tuple[str, list[str] | None]]]:
+Deletions = list[tuple[str, list[str] | None]]
+
+
+def parse_batch(data: dict[str, Any], known_segments: set[str]) -> tuple[list[Membership], Deletions]:
     """Validate ``{"upsert": [...], "delete": [...]}`` whole; raise :class:`BatchError` per bad item."""
     upserts_raw, deletes_raw = data.get("upsert", []), data.get("delete", [])
     if not isinstance(upserts_raw, list) or not isinstance(deletes_raw, list):
@@ -81,7 +84,7 @@ def parse_batch(data: dict[str, Any], known_segments: set[str]) -> tuple[list[Me
             upserts.append(row)
         except RowError as exc:
             errors.append({"list": "upsert", "index": index, "detail": str(exc)})
-    deletes: list[tuple[str, list[str] | None]] = []
+    deletes: Deletions = []
     for index, item in enumerate(deletes_raw):
         try:
             if not isinstance(item, dict):
@@ -90,7 +93,8 @@ def parse_batch(data: dict[str, Any], known_segments: set[str]) -> tuple[list[Me
             if segments is not None and (
                 not isinstance(segments, list) or not all(isinstance(s, str) for s in segments)
             ):
-                raise RowError("segments must be a list of ids (omit it to delete every membership of the key)")
+                raise RowError("segments must be a list of ids "
+                               "(omit it to delete every membership of the key)")
             deletes.append((_normalise_key(item), segments))
         except RowError as exc:
             errors.append({"list": "delete", "index": index, "detail": str(exc)})
@@ -101,7 +105,8 @@ def parse_batch(data: dict[str, Any], known_segments: set[str]) -> tuple[list[Me
 
 def membership_routes(writer: StoreWriter, get_store: StoreGetter, guard: Guard) -> list[Route]:
     async def change_memberships(request: Request) -> Response:
-        """Apply ``{"upsert": [{"kind","key","segments","expires"}], "delete": [{"kind","key","segments"?}]}``."""
+        """Apply ``{"upsert": [{"kind","key","segments","expires"}],
+        "delete": [{"kind","key","segments"?}]}``."""
         data = await json_object(request)
         store = get_store()
         store.reload()  # on the event loop: the store's connection is used there
@@ -111,7 +116,8 @@ def membership_routes(writer: StoreWriter, get_store: StoreGetter, guard: Guard)
             ops = membership_ops(((m.key, dict.fromkeys(m.segments, m.expires)) for m in upserts), deletes)
             try:
                 if shared is None:
-                    raise ClusterUnavailable("the cluster link of this worker is starting: nothing was changed")
+                    raise ClusterUnavailable("the cluster link of this worker is starting: "
+                                             "nothing was changed")
                 return json_response(await shared.edit(ops))
             except ClusterUnavailable as exc:
                 return error_response(503, "cluster_unavailable", str(exc))
@@ -134,5 +140,6 @@ def membership_routes(writer: StoreWriter, get_store: StoreGetter, guard: Guard)
     return [
         Route("/admin/memberships", endpoint(guard, change_memberships), methods=["POST"],
               name="admin_memberships_change"),
-        Route("/admin/memberships", endpoint(guard, get_memberships), methods=["GET"], name="admin_memberships_get"),
+        Route("/admin/memberships", endpoint(guard, get_memberships), methods=["GET"],
+              name="admin_memberships_get"),
     ]

@@ -23,7 +23,8 @@ from server.sections import hint
 
 app = typer.Typer(help="Scale-out: publish this node's snapshot to every node; shared state.",
                   no_args_is_help=True, add_completion=False)
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML layered over config/default.toml")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c",
+                                                help="TOML layered over config/default.toml")]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="override store.data_dir")]
 
 def _cluster(config: Path | None, data_dir: Path | None) -> tuple[ClusterSettings, Path]:
@@ -31,7 +32,8 @@ def _cluster(config: Path | None, data_dir: Path | None) -> tuple[ClusterSetting
     cluster = settings.cluster
     problems = []
     if not cluster.enabled:
-        problems.append(f"cluster.enabled: publishing needs the cluster: {hint('cluster', 'enabled', 'true')}")
+        problems.append("cluster.enabled: publishing needs the cluster: "
+                        f"{hint('cluster', 'enabled', 'true')}")
     if not cluster.publish_dir:
         problems.append(f"cluster.publish_dir: where every node reads published snapshots: "
                         f"{hint('cluster', 'publish_dir', '/shared/snapshots')}")

@@ -134,7 +134,8 @@ class ClusterJobs:
         lost = asyncio.ensure_future(lease.lost.wait())
         try:
             while not work.done():
-                await asyncio.wait({work, lost}, timeout=PROGRESS_EVERY_S, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({work, lost}, timeout=PROGRESS_EVERY_S,
+                                   return_when=asyncio.FIRST_COMPLETED)
                 if lost.done() and not work.done():
                     work.cancel()
                     await asyncio.gather(work, return_exceptions=True)
@@ -151,7 +152,8 @@ class ClusterJobs:
                              "finished": repr(time.time())})
             raise
         error = getattr(result, "error", None)
-        await self._set({"state": "failed" if error else "done", "error": error or "", "batches": str(self.batches),
+        await self._set({"state": "failed" if error else "done", "error": error or "",
+                         "batches": str(self.batches),
                          "finished": repr(time.time()), "report": _json(result)})
         return result
 

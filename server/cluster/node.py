@@ -77,14 +77,16 @@ class ClusterNode:
 
 
 async def start(settings: ClusterSettings, view: RevocationView | None,
-                token_endpoint: TokenEndpoint | None = None, data_dir: str | Path | None = None) -> ClusterNode:
+                token_endpoint: TokenEndpoint | None = None,
+                data_dir: str | Path | None = None) -> ClusterNode:
     """Connect, sync once, start the loops (call in the lifespan, per worker)."""
     engine = connect(settings)
     limiters = None
     if token_endpoint is not None:  # failed /oauth/token logins count across nodes
         ep = token_endpoint
         limiters = (ep, ep.by_client_address, ep.by_address)
-        ep.by_client_address = SharedFailureLimiter(ep.by_client_address, engine, settings.key_prefix, "client")
+        ep.by_client_address = SharedFailureLimiter(ep.by_client_address, engine, settings.key_prefix,
+                                                    "client")
         ep.by_address = SharedFailureLimiter(ep.by_address, engine, settings.key_prefix, "address")
     auth = None
     tasks: list[asyncio.Task[None]] = []

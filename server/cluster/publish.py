@@ -174,7 +174,7 @@ class Installer:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     def stage(self, pub: Published) -> Path:
-        """Copy ``pub``'s file here while hashing; raise :class:`PublishProblem` naming it if it is not whole."""
+        """Copy ``pub``'s file here while hashing; :class:`PublishProblem` naming it unless it is whole."""
         src = self.source / pub.name
         staging = self.incoming / f"{pub.name}.{os.getpid()}.tmp"
         for stale in self.incoming.glob("*.tmp"):
@@ -210,7 +210,8 @@ class Installer:
         apply_to_file(staging, edits)
         conn = sqlite3.connect(staging, isolation_level=None)
         try:
-            conn.execute("INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)", (VERSION_META, str(pub.version)))
+            conn.execute("INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)",
+                         (VERSION_META, str(pub.version)))
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             conn.close()

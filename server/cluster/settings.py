@@ -66,7 +66,8 @@ class ClusterSettings(Section):
         if not 0.01 <= self.sync_interval_s <= 0.25:
             problems.append("sync_interval_s: must be between 0.01 and 0.25 (revocation target is 1 s)")
         if self.publish_dir and urlsplit(self.publish_dir).scheme not in ("", "file"):
-            problems.append(f"publish_dir: expected a directory path or file:// URL, got {self.publish_dir!r}")
+            problems.append("publish_dir: expected a directory path or file:// URL, "
+                            f"got {self.publish_dir!r}")
         if self.edits_max < 1000:
             problems.append("edits_max: must be at least 1000")
         if not 1 <= self.job_lease_s <= 3600:

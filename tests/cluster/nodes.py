@@ -41,9 +41,12 @@ class ServerNode:
         # A node is ready only with segment data loaded (README, Operating): each node's own snapshot.
         demo = run_cli(self.config, "demo", "--users", "50")
         assert demo.returncode == 0, demo.stderr
+        def is_ready() -> bool:
+            return self.ready().get("status") == "ready"
+
         self.server = serve_ready(self.config, port=self.port, logs=self.log, data_dir=self.data, merged=True,
-                                  ready=lambda server: server.wait_until(lambda: self.ready().get("status") == "ready",
-                                                                         "node ready", 45, step_s=0.1))
+                                  ready=lambda server: server.wait_until(is_ready, "node ready", 45,
+                                                                         step_s=0.1))
         return self
 
     def ready(self) -> dict[str, object]:
@@ -67,7 +70,8 @@ class ServerNode:
     def segments_for_domain(self, token: str, domain: str) -> str:
         """The ``/rtd`` answer (text) for a page on ``domain``."""
         body = {"id": "r1", "imp": [{"id": "1"}], "site": {"domain": domain, "page": f"https://{domain}/"}}
-        answer = httpx.post(self.base + "/rtd", json=body, headers={"authorization": f"Bearer {token}"}, timeout=2)
+        answer = httpx.post(self.base + "/rtd", json=body, headers={"authorization": f"Bearer {token}"},
+                            timeout=2)
         assert answer.status_code == 200, answer.text
         return answer.text
 
@@ -84,6 +88,7 @@ class ServerNode:
             self.server.stop()
 
 
-def wait_for(condition: Callable[[], bool], what: str, deadline_s: float = 15.0, step_s: float = 0.01) -> float:
+def wait_for(condition: Callable[[], bool], what: str, deadline_s: float = 15.0,
+             step_s: float = 0.01) -> float:
     """Poll ``condition()`` until true; returns the seconds it took (fails after a generous deadline)."""
     return serverproc.wait_for(condition, deadline_s, what, step_s)

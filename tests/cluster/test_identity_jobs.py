@@ -70,7 +70,8 @@ def _uid2_keys(data: Path) -> list[str]:
     path = SnapshotDir(data).current_path()
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return [k for (k,) in conn.execute("SELECT key FROM members WHERE key LIKE ? ORDER BY key", (K.UID2 + ":%",))]
+        rows = conn.execute("SELECT key FROM members WHERE key LIKE ? ORDER BY key", (K.UID2 + ":%",))
+        return [k for (k,) in rows]
     finally:
         conn.close()
 

@@ -37,7 +37,8 @@ __all__ = ["app", "worker"]
 
 app = typer.Typer(help="UID2 identity: map DII, follow rotation, honour opt-outs.", no_args_is_help=True,
                   add_completion=False)
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML layered over config/default.toml")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c",
+                                                help="TOML layered over config/default.toml")]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="override store.data_dir")]
 NowOpt = Annotated[bool, typer.Option("--now", help="run now even if the schedule says it is not due")]
 

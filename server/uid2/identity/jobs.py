@@ -91,7 +91,8 @@ class IdentityJobs:
             log.error("identity job failed", job=name, error=str(exc), status=exc.status_code,
                       endpoint=exc.endpoint)
         except BaseException as exc:
-            self.db.job_finished(name, self.clock(), error=f"{type(exc).__name__}: {exc}", detail=report.as_dict())
+            self.db.job_finished(name, self.clock(), error=f"{type(exc).__name__}: {exc}",
+                                 detail=report.as_dict())
             M.IDENTITY_JOB_RUNS.labels(name, "crashed").inc()
             raise
         self.db.job_finished(name, self.clock(), error=report.error, detail=report.as_dict())
@@ -109,7 +110,8 @@ class IdentityJobs:
     async def _rotate(self, report: JobReport) -> None:
         self._sweep_aliases(report)
         if self.settings.api == "v3":
-            await self._drain(lambda: self.db.due_for_refresh(self.clock(), self.settings.map_batch_size), report)
+            await self._drain(lambda: self.db.due_for_refresh(self.clock(), self.settings.map_batch_size),
+                              report)
             return
         started = self.clock()
         since = self.db.cursor("v2.since")
@@ -153,7 +155,8 @@ class IdentityJobs:
             self._opted_out({u: now for u in gone}, "map", report)
         self.checkpoint("map.stored")
         with self.db.transaction() as conn:
-            self.db.record_outcomes(conn, outcomes, old, now=now, alias_until=now + self.settings.alias_seconds)
+            self.db.record_outcomes(conn, outcomes, old, now=now,
+                                    alias_until=now + self.settings.alias_seconds)
         report.batches += 1
         self._count(outcomes, report)
 
@@ -192,7 +195,8 @@ class IdentityJobs:
             after = uids[-1]
             with self.db.transaction() as conn:
                 now = self.clock()
-                conn.executemany("UPDATE dii SET state = 'unmapped', reason = 'optout', uid = NULL, mapped_at = ?"
+                conn.executemany("UPDATE dii SET state = 'unmapped', reason = 'optout', uid = NULL, "
+                                 "mapped_at = ?"
                                  " WHERE did = ?", [(now, p.did) for p in targets])
                 self.db.set_cursor(conn, "optout.after", after)
             report.batches += 1

@@ -67,7 +67,8 @@ def exclusive(data_dir: str | Path, *, wait: bool = True) -> Iterator[bool]:
 async def open_jobs(data_dir: str | Path, settings: IdentitySettings, uid2: UID2Settings, *,
                     transport: httpx.AsyncBaseTransport | None = None,
                     on_optout: Callable[[list[str]], None] | None = None,
-                    clock: Callable[[], float] = time.time, **job_options: Any) -> AsyncIterator[IdentityJobs]:
+                    clock: Callable[[], float] = time.time,
+                    **job_options: Any) -> AsyncIterator[IdentityJobs]:
     """Build the jobs on a real store and operator client; closes both on exit.
 
     ``job_options`` go to :class:`IdentityJobs` (``sleep``, ``checkpoint``, ``rng``: test seams).
@@ -76,8 +77,9 @@ async def open_jobs(data_dir: str | Path, settings: IdentitySettings, uid2: UID2
     SnapshotDir(data_dir).ensure()
     writer = job_options.pop("writer", None) or StoreWriter(data_dir)  # [cluster]: a StreamWriter
     db = IdentityDB(data_dir)
-    operator = OperatorClient(operator_settings.base_url, operator_settings.api_key, operator_settings.load_secret(),
-                              timeout=operator_settings.timeout, total_timeout=operator_settings.total_timeout_seconds,
+    operator = OperatorClient(operator_settings.base_url, operator_settings.api_key,
+                              operator_settings.load_secret(), timeout=operator_settings.timeout,
+                              total_timeout=operator_settings.total_timeout_seconds,
                               transport=transport, clock=clock)
     try:
         yield IdentityJobs(db=db, writer=writer, operator=operator, settings=settings,
@@ -109,7 +111,7 @@ class IdentityWorker:
         return max(self._next_due(name), self._held_elsewhere.get(name, 0.0))
 
     async def run_one(self, name: JobName) -> JobReport | None:
-        """Run ``name`` now (holding the cluster lease when there is a cluster); ``None`` if held elsewhere."""
+        """Run ``name`` now (holding the cluster lease if clustered); ``None`` if held elsewhere."""
         if self.cluster is None:
             return await self.jobs.run(name)
         report, holder = await self.cluster.run(name, lambda: self.jobs.run(name))
