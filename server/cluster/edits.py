@@ -20,7 +20,7 @@ entry's upserts, deletions and re-keyings all land in one transaction together w
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +40,12 @@ START: Final = "0-0"
 BATCH: Final = 500
 
 #: One operation of an entry: ``["u", [[key, {segment: expires}]...]]`` upserts,
-#: ``["d", [[key, [segment...] | null]...]]`` deletions, ``["r", [[old, new]...], keep_old]`` re-keys.
+#: ``["d", [[key, [segment...] | null]...]]`` deletions, ``["r", [[old, new]...], keep_old]`` re-keys,
+#: ``["o", [[raw_uid2, since]...]]`` UID2 opt-outs (into the node's ``identity.sqlite``, which
+#: ``/rtd``'s opt-out index reads; idempotent, so written before the store transaction commits).
 Op = list[Any]
+#: Where ``"o"`` operations go: ``(raw UID2, opted out since)`` pairs.
+OptOutSink = Callable[[list[tuple[str, float]]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +106,7 @@ class _InTransaction(StoreWriter):
         yield self._conn
 
 
-def _apply_ops(writer: StoreWriter, ops: Sequence[Op]) -> dict[str, Any]:
+def _apply_ops(writer: StoreWriter, ops: Sequence[Op], optouts: OptOutSink | None) -> dict[str, Any]:
     """Run one entry's operations; what the admin API answers for it."""
     result: dict[str, Any] = {"upserted": 0, "deleted": {}}
     for op in ops:
@@ -113,7 +117,23 @@ def _apply_ops(writer: StoreWriter, ops: Sequence[Op]) -> dict[str, Any]:
             result["deleted"].update(writer.delete_memberships_many((str(k), s) for k, s in op[1]))
         elif kind == "r":
             result["rekeyed"] = writer.rekey([(str(o), str(n)) for o, n in op[1]], keep_old=bool(op[2]))
+        elif kind == "o" and optouts is not None:
+            optouts([(str(uid), float(since)) for uid, since in op[1]])
     return result
+
+
+def identity_optouts(data_dir: str | Path) -> OptOutSink:
+    """The sink writing ``"o"`` operations into ``data_dir``'s identity database."""
+    def record(items: list[tuple[str, float]]) -> None:
+        from server.uid2.identity.mapping import IdentityDB
+
+        db = IdentityDB(data_dir)
+        try:
+            db.add_optouts(items)
+        finally:
+            db.close()
+
+    return record
 
 
 def read_offset_conn(conn: sqlite3.Connection) -> str:
@@ -134,8 +154,8 @@ def read_offset(path: Path | None) -> str:
         conn.close()
 
 
-def apply_in(conn: sqlite3.Connection, edits: Sequence[Edit], want: str | None = None
-             ) -> tuple[str, int, dict[str, Any] | None]:
+def apply_in(conn: sqlite3.Connection, edits: Sequence[Edit], want: str | None = None,
+             optouts: OptOutSink | None = None) -> tuple[str, int, dict[str, Any] | None]:
     """Apply, inside ``conn``'s open transaction, the entries after its offset; move the offset.
 
     Returns (offset now, entries applied, the result of entry ``want`` if this call applied it).
@@ -145,7 +165,7 @@ def apply_in(conn: sqlite3.Connection, edits: Sequence[Edit], want: str | None =
     for edit in sorted(edits, key=lambda e: _id(e.id)):
         if not after(edit.id, offset):
             continue
-        result = _apply_ops(writer, edit.ops)
+        result = _apply_ops(writer, edit.ops, optouts)
         if edit.id == want:
             wanted = result
         offset, applied = edit.id, applied + 1
@@ -158,15 +178,15 @@ def apply_to_store(data_dir: str | Path, edits: Sequence[Edit], want: str | None
                    ) -> tuple[str, int, dict[str, Any] | None]:
     """:func:`apply_in` on the node's serving snapshot, under the store's write lock."""
     with StoreWriter(data_dir).transaction() as conn:
-        return apply_in(conn, edits, want)
+        return apply_in(conn, edits, want, identity_optouts(data_dir))
 
 
-def apply_to_file(path: Path, edits: Sequence[Edit]) -> str:
+def apply_to_file(path: Path, edits: Sequence[Edit], optouts: OptOutSink | None = None) -> str:
     """:func:`apply_in` on a snapshot file not serving yet (a published one being installed)."""
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
     try:
         with immediate(conn):
-            offset, _, _ = apply_in(conn, edits)
+            offset, _, _ = apply_in(conn, edits, optouts=optouts)
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # all in the main file before it is renamed
     finally:
         conn.close()

@@ -82,6 +82,11 @@ class StreamWriter(StoreWriter):
             self._edit(membership_ops([], rows))
         return {key: [s for s in before[key] if segs is None or s in segs] for key, segs in rows}
 
+    def share_optouts(self, since: dict[str, float]) -> None:
+        """Opt-outs into every node's identity database (what ``/rtd``'s opt-out index reads)."""
+        if since:
+            self._edit([["o", [[uid, at] for uid, at in since.items()]]])
+
     def rekey(self, moves: Iterable[tuple[str, str]], *, keep_old: bool = False) -> int:
         pairs = [[old, new] for old, new in moves]
         if pairs:

@@ -34,7 +34,7 @@ import orjson
 
 from segments.store import SnapshotDir, StoreError
 from segments.store.integrity import verify
-from server.cluster.edits import START, Edit, apply_to_file, read_offset_conn
+from server.cluster.edits import START, Edit, apply_to_file, identity_optouts, read_offset_conn
 
 #: ``meta`` row: the cluster version a snapshot was installed from (carried along by local loads).
 VERSION_META: Final = "cluster.published_version"
@@ -207,7 +207,7 @@ class Installer:
 
     def switch(self, staging: Path, pub: Published, edits: list[Edit]) -> Path:
         """Apply the edits after the file's offset, stamp its version, make it the serving snapshot."""
-        apply_to_file(staging, edits)
+        apply_to_file(staging, edits, identity_optouts(self.data_dir))
         conn = sqlite3.connect(staging, isolation_level=None)
         try:
             conn.execute("INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)",

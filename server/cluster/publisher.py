@@ -13,9 +13,10 @@ from typing import Final
 
 import redis
 
+from segments.store import StoreWriter
 from server.cluster.edits import BATCH, apply_to_store, current_offset, parse_entries
 from server.cluster.engine import Keys
-from server.cluster.publish import Published, export_snapshot, prune_published
+from server.cluster.publish import VERSION_META, Published, export_snapshot, prune_published
 from server.cluster.settings import ClusterSettings
 
 #: KEYS: the version key. ARGV: the new version's JSON, its version. Never moves the key backwards.
@@ -58,6 +59,7 @@ def publish_now(settings: ClusterSettings, data_dir: Path) -> tuple[Published, i
         version = int(client.incr(keys.publish_seq))
         by = f"{socket.gethostname()}:{os.getpid()}"
         pub = export_snapshot(data_dir, dest, version, by)
+        stamp_installed(data_dir, version)  # this node has it already: no copy back to itself
         client.eval(SET_IF_NEWER, 1, keys.published, pub.to_json(), str(version))
         prune_published(dest, pub.name)
         return pub, caught_up
@@ -65,3 +67,7 @@ def publish_now(settings: ClusterSettings, data_dir: Path) -> tuple[Published, i
         client.close()
 
 
+def stamp_installed(data_dir: Path, version: int) -> None:
+    """Record in the serving snapshot that it holds published ``version`` (edits since stay on top)."""
+    with StoreWriter(data_dir).transaction() as conn:
+        conn.execute("INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)", (VERSION_META, str(version)))

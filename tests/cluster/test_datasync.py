@@ -96,6 +96,8 @@ def test_publish_is_installed_with_later_edits_on_top(cluster: ClusterSettings, 
         await node_a.edit(membership_ops([("domain:after.com", {"s2": None})], []))
         node_b = await _sync(settings, b)
         assert node_b.problem is None and node_b.installs == 1, node_b.status()
+        node_a_again = await _sync(settings, a)
+        assert node_a_again.installs == 0, "the publishing node already serves what it published"
         assert pub.edits != "0-0"
         await engine.aclose()
 

@@ -86,3 +86,57 @@ def test_store_writer_contract_is_kept(cluster: ClusterSettings, tmp_path: Path)
     finally:
         writer.close()
     assert StoreWriter(tmp_path / "d").get_memberships("domain:b.com") == {"auto": None}
+
+
+def test_opt_outs_reach_every_nodes_identity_database(cluster: ClusterSettings, tmp_path: Path) -> None:
+    from server.uid2.identity import OptOutIndex
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for data in (a, b):
+        load(data, [], [write_rows(tmp_path / "taxonomy.jsonl", TAXONOMY)])
+    writer = StreamWriter(a, cluster)
+    try:
+        writer.upsert_memberships([("uid2:gone", {"auto": None})])
+        writer.share_optouts({"gone": T0})
+        assert writer.delete_memberships_many([("uid2:gone", None)]) == {"uid2:gone": ["auto"]}
+    finally:
+        writer.close()
+    apply_pending(b, cluster)
+    index = OptOutIndex(b)
+    assert not index.is_opted_out("gone", T0 + 1) and index.is_opted_out("gone", T0 - 1)
+    assert StoreWriter(b).get_memberships("uid2:gone") == {}
+
+
+def test_a_runner_that_loses_the_lease_stops_its_job(cluster: ClusterSettings) -> None:
+    import dataclasses
+
+    import pytest
+
+    from server.cluster.jobs import LeaseLost
+
+    settings = dataclasses.replace(cluster, job_lease_s=1.0)  # renewed every ~0.33 s
+
+    async def go() -> dict[str, str]:
+        jobs = ClusterJobs(settings)
+        stopped = asyncio.Event()
+
+        async def forever() -> None:
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                stopped.set()
+
+        async def steal() -> None:
+            await asyncio.sleep(0.2)
+            await jobs.engine.set(f"{{{settings.key_prefix}}}:lease:identity", "someone-else", px=60_000)
+
+        thief = asyncio.create_task(steal())
+        with pytest.raises(LeaseLost):
+            await asyncio.wait_for(jobs.run("map", forever), 30)
+        await thief
+        assert stopped.is_set()
+        progress = await jobs.progress()
+        await jobs.aclose()
+        return progress
+
+    assert asyncio.run(go())["state"] == "lease_lost"

@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
@@ -37,6 +37,14 @@ from .v3 import IdentityMapV3
 __all__ = ["Checkpoint", "IdentityJobs", "JobReport"]
 
 log = structlog.get_logger("server.uid2.identity")
+
+
+@runtime_checkable
+class SharesOptOuts(Protocol):
+    """A store writer that also tells every node's identity database (a cluster's ``StreamWriter``)."""
+
+    def share_optouts(self, since: dict[str, float]) -> None: ...
+
 Checkpoint = Callable[[str], None]  # test seam: called at named points, e.g. to crash mid-batch
 RECHECK_WITHOUT_R = 86400  # a v3 answer without ``r``: look again tomorrow
 MIN_REFRESH = 60  # never due again within a minute of a mapping (guards against an ``r`` in the past)
@@ -207,6 +215,8 @@ class IdentityJobs:
     def _opted_out(self, since: dict[str, float], source: str, report: JobReport) -> None:
         """Record first (so /rtd refuses at once), then remove memberships, then tell the mirror."""
         self.db.add_optouts(since.items())
+        if isinstance(self.sync.writer, SharesOptOuts):  # [cluster]: every node's /rtd refuses them too
+            self.sync.writer.share_optouts(since)
         report.removed_keys += self.sync.remove(since)
         report.opted_out += len(since)
         M.IDENTITY_OPTOUTS.labels(source).inc(len(since))
