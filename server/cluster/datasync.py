@@ -24,7 +24,17 @@ import redis.asyncio as aioredis
 import structlog
 
 from segments.store import StoreError
-from server.cluster.edits import BATCH, Edit, Op, after, apply_to_store, current_offset, encode, parse_entries
+from server.cluster.edits import (
+    BATCH,
+    START,
+    Edit,
+    Op,
+    after,
+    apply_to_store,
+    current_offset,
+    encode,
+    parse_entries,
+)
 from server.cluster.engine import EngineError, Keys
 from server.cluster.errors import ClusterUnavailable
 from server.cluster.publish import Installer, Published, PublishProblem, installed_version
@@ -50,6 +60,7 @@ class DataSync:
         self._failed: tuple[int, float, str] | None = None  # (version, when, why)
         self.engine_error: str | None = "not synced yet"
         self.store_error: str | None = None
+        self.gap: str | None = None  # edits trimmed from the engine before this node applied them
         self.published: Published | None = None
         self.progress: dict[str, str] = {}
         self.applied = self.installs = 0
@@ -131,6 +142,7 @@ class DataSync:
         self.published = Published.from_json(published)
         try:
             if edits := parse_entries(raw):
+                await self._check_gap(offset)
                 _, applied, _ = await asyncio.to_thread(apply_to_store, self.data_dir, edits)
                 self.applied += applied
                 if len(edits) == BATCH and self._wake is not None:
@@ -166,11 +178,36 @@ class DataSync:
             except EngineError as exc:
                 self.engine_error = str(exc) or type(exc).__name__
                 return
-        self._failed, self._installed = None, pub.version
+        self._failed, self._installed, self.gap = None, pub.version, None
         self.installs += 1
         self.last_install_s = time.monotonic() - started
         log.info("cluster.publish_installed", version=pub.version, snapshot=str(final),
                  seconds=round(self.last_install_s, 3))
+
+    async def _check_gap(self, offset: str) -> None:
+        """Were edits after ``offset`` trimmed (``edits_max``) before we applied them? Then only a
+        publish from an up-to-date node brings this one back in step: say so in readiness.
+
+        Trimming removes the oldest entries. The offset is the id of an entry this snapshot
+        applied (or :data:`START`): while that entry is still in the stream nothing after it is
+        gone. Once it is gone too, its successor may have been trimmed as well: taken as a gap
+        (a node that keeps up has its offset near the newest entry, far from the trimmed end).
+        """
+        try:
+            async with self._engine.pipeline(transaction=False) as pipe:
+                pipe.xinfo_stream(self._keys.edits)
+                pipe.xrange(self._keys.edits, offset, offset, count=1)
+                info, own = await pipe.execute()
+        except EngineError:
+            return
+        trimmed = int(info.get("entries-added", 0)) > int(info.get("length", 0))
+        first = info.get("first-entry")
+        first_id = str(first[0]) if first else START
+        gone = trimmed and not own and (offset == START or after(first_id, offset))
+        if gone and self.gap is None:
+            log.error("cluster.edits_trimmed", offset=offset, oldest_kept=first_id)
+        self.gap = (f"live edits after {offset} were trimmed from the engine before this node applied "
+                    "them: run `segment-server cluster publish` on an up-to-date node") if gone else None
 
     async def _edits_after(self, offset: str) -> list[Edit]:
         edits: list[Edit] = []
@@ -190,6 +227,8 @@ class DataSync:
             return f"segment data: engine unreachable ({self.engine_error})"
         if self.store_error is not None:
             return self.store_error
+        if self.gap is not None:
+            return self.gap
         if self._failed is not None:
             return f"{self._failed[2]}; serving the last good snapshot"
         return None

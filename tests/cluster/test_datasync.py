@@ -124,3 +124,26 @@ def test_a_damaged_publish_keeps_the_last_good_snapshot(cluster: ClusterSettings
     assert "serving the last good snapshot" in node_b.problem
     assert SnapshotDir(b).current_path() == serving
     assert _members(b, "domain:mine.com") == {"s1": None}
+
+
+def test_a_node_behind_trimmed_edits_says_degraded_until_a_publish(cluster: ClusterSettings,
+                                                                   tmp_path: Path) -> None:
+    settings = dataclasses.replace(cluster, publish_dir=str(tmp_path / "shared"))
+    a, b = _dir(tmp_path, "a"), _dir(tmp_path, "b")
+
+    async def go() -> tuple[str | None, str | None]:
+        engine = connect(settings)
+        node_a = DataSync(engine, settings, a)
+        for i in range(5):
+            await node_a.edit(membership_ops([(f"domain:{i}.com", {"s1": None})], []))
+        await engine.xtrim(f"{{{settings.key_prefix}}}:edits", maxlen=2, approximate=False)
+        behind = await _sync(settings, b)
+        await asyncio.to_thread(publish_now, settings, a)
+        caught_up = await _sync(settings, b)
+        await engine.aclose()
+        return behind.problem, caught_up.problem
+
+    behind, caught_up = asyncio.run(go())
+    assert behind is not None and "trimmed" in behind and "cluster publish" in behind
+    assert caught_up is None
+    assert all(_members(b, f"domain:{i}.com") for i in range(5))
