@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests import serverproc
-from tests.serverproc import Server, free_port, run_cli, serve_ready, write_config
+from tests.serverproc import Server, TomlTables, free_port, merge, run_cli, serve_ready, write_config
 
 #: ``[auth] failed_auth_max_per_client`` on every test node.
 FAILED_AUTH_MAX = 3
@@ -21,20 +21,20 @@ class ServerNode:
     """One node: its own port, data dir and config file; the engine URL and prefix are shared."""
 
     def __init__(self, root: Path, name: str, engine_url: str, prefix: str, *, workers: int = 1,
-                 publish_dir: Path | None = None) -> None:
+                 publish_dir: Path | None = None, extra: TomlTables | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.data = root / name / "data"
         self.log = root / name / "server.log"
         self.data.parent.mkdir(parents=True)
-        self.config = write_config(root / name / "server.toml", {
+        self.config = write_config(root / name / "server.toml", merge({
             "store": {"data_dir": self.data},
             "server": {"host": "127.0.0.1", "port": self.port, "workers": workers},
             "cluster": {"enabled": True, "url": engine_url, "key_prefix": prefix,
                         "connect_timeout_s": 0.2, "command_timeout_s": 0.2,
                         **({"publish_dir": publish_dir} if publish_dir is not None else {})},
             "auth": {"failed_auth_max_per_client": FAILED_AUTH_MAX, "scrypt_n": 1024},
-        })
+        }, extra or {}))
         self.server: Server | None = None
 
     def start(self) -> ServerNode:
