@@ -21,6 +21,7 @@ import orjson
 import typer
 
 from server.cli_settings import exit_unconfigured, load_or_exit
+from server.cluster.errors import ClusterUnavailable
 from server.cluster.settings import ClusterSettings
 from server.errors import SettingsError
 from server.sections import hint
@@ -113,6 +114,9 @@ def _run(name: JobName, now: bool, config: Path | None, data_dir: Path | None) -
         except SettingsError as exc:
             typer.echo(str(exc), err=True)
             return 2
+        except ClusterUnavailable as exc:  # no lease, or a write every node must see was refused
+            _emit({"job": name, "error": str(exc)})
+            return 1
         _emit(report.as_dict())
         return 1 if report.error else 0
 
