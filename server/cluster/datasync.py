@@ -23,7 +23,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import structlog
 
-from segments.store import StoreError
+from segments.store import StoreError, StoreWriter
 from server.cluster.edits import (
     BATCH,
     START,
@@ -78,9 +78,7 @@ class DataSync:
             raise ClusterUnavailable(
                 f"cluster engine unreachable ({exc or type(exc).__name__}): nothing was changed, since only "
                 "this node would have the edit. Retry once /health/ready is no longer degraded") from None
-        if self._wake is not None:
-            self._wake.set()
-        return str(entry_id)
+        return str(entry_id)  # (the caller applies it here; other workers at their next tick)
 
     async def edit(self, ops: list[Op]) -> dict[str, Any]:
         """An admin edit: appended for every node (or :class:`ClusterUnavailable`), then applied here.
@@ -88,15 +86,16 @@ class DataSync:
         Once appended the edit is the cluster's: a local failure to apply it (a damaged snapshot)
         is reported in the answer, and this node applies it when it can, like every other node.
         """
+        expected = await asyncio.to_thread(_expected, self.data_dir, ops)
         entry_id = await self.append(ops)
         try:
             result = await self.apply_through(entry_id)
         except (*EngineError, StoreError, sqlite3.Error) as exc:
-            return {"edit": entry_id, "applied_here": False,
+            return {**expected, "edit": entry_id, "applied_here": False,
                     "detail": f"accepted for every node; not applied on this one yet: {exc}"}
-        if result is None:  # this node's sync applied it first
-            return {"edit": entry_id, "applied_here": True}
-        return {**result, "edit": entry_id, "applied_here": True}
+        # ``None``: another worker of this node applied it first; the answer is then what this
+        # node held just before the edit was appended.
+        return {**(result or expected), "edit": entry_id, "applied_here": True}
 
     async def apply_through(self, entry_id: str) -> dict[str, Any] | None:
         """Apply every entry up to ``entry_id`` here now; that entry's result (``None``: already applied)."""
@@ -239,3 +238,17 @@ class DataSync:
                 "published_version": pub.version if pub else None, "installed_version": self._installed,
                 "last_install_seconds": self.last_install_s, "problem": self.problem,
                 "identity_job": self.progress or None}
+
+
+def _expected(data_dir: Path, ops: list[Op]) -> dict[str, Any]:
+    """An admin edit's answer as the node's store stands now (before the edit is appended)."""
+    reader = StoreWriter(data_dir)
+    upserted, deleted = 0, {}
+    for op in ops:
+        if op[0] == "u":
+            upserted += len(op[1])
+        elif op[0] == "d":
+            for key, segs in op[1]:
+                current = reader.get_memberships(key)
+                deleted[key] = [s for s in current if segs is None or s in segs]
+    return {"upserted": upserted, "deleted": deleted}
