@@ -90,7 +90,16 @@ def run_mode(root: Path, cluster: bool, url: str, requests: int) -> dict[str, fl
             elapsed = time.perf_counter() - started
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(30)
+        stopping = time.monotonic()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+            print(f"warning: serve (cluster {cluster}) did not stop within 30 s of SIGTERM; killed",
+                  file=sys.stderr)
+        print(f"serve (cluster {cluster}) stopped {time.monotonic() - stopping:.2f} s after SIGTERM",
+              file=sys.stderr)
     times.sort()
     return {"requests_per_s": requests / elapsed, "p50_ms": statistics.median(times) * 1000,
             "p99_ms": times[int(len(times) * 0.99) - 1] * 1000}
