@@ -75,7 +75,9 @@ def test_live_edits_and_a_publish_reach_both_nodes_and_an_engine_outage_refuses_
         print(f"\nlive edit node 1 → node 2 /rtd: {edit_ms:.0f} ms (wait {took * 1000:.0f} ms); "
               f"publish v{published['version']} ({published['size']} bytes) picked up by both: "
               f"{pickup_ms:.0f} ms")
-    assert "cluster" in str(status)
+    data = status["subsystems"]["cluster"]["data"]
+    assert data["published_version"] == data["installed_version"] == published["version"], data
+    assert data["problem"] is None, data
 
     own_engine.kill()
     refused = edit(node2, {"upsert": [{"kind": "domain", "key": live, "segments": ["gamers"]}]})
