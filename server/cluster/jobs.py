@@ -187,6 +187,8 @@ def apply_pending(data_dir: Path, settings: ClusterSettings) -> None:
     client = sync_client(settings)
     try:
         catch_up(client, Keys(settings.key_prefix), data_dir)
+    except EngineError as exc:
+        raise ClusterUnavailable(f"cluster engine unreachable ({exc or type(exc).__name__})") from None
     finally:
         client.close()
 

@@ -43,3 +43,17 @@ def test_publish_user_errors(tmp_path: Path, cluster: dict[str, Any], code: int,
     assert run_cli(config, "demo", "--users", "20").returncode == 0
     done = run_cli(config, "cluster", "publish")
     assert done.returncode == code and says in done.stderr, done.stdout + done.stderr
+
+
+def test_an_identity_job_without_the_engine_is_refused(tmp_path: Path) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    config = write_config(tmp_path / "server.toml", {
+        "store": {"data_dir": tmp_path / "data"},
+        "cluster": {"enabled": True, "url": dead, "connect_timeout_s": 0.2, "command_timeout_s": 0.2},
+        "identity": {"enabled": True, "base_url": f"http://127.0.0.1:{free_port()}", "api_key": "k",
+                     "secret": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="},
+    })
+    done = run_cli(config, "uid2", "map", "--now")
+    assert done.returncode == 1, done.stdout + done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "no identity job runs without the lease" in answer["error"]

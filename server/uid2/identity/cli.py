@@ -72,7 +72,10 @@ async def _clustered(cluster: ClusterSettings, root: Path) -> AsyncIterator[dict
         return
     from server.cluster.jobs import ClusterJobs, StreamWriter, apply_pending
 
-    await asyncio.to_thread(apply_pending, root, cluster)  # read the store as every node has it
+    try:
+        await asyncio.to_thread(apply_pending, root, cluster)  # read the store as every node has it
+    except ClusterUnavailable as exc:  # no job runs without the lease anyway; the worker retries
+        typer.echo(f"warning: {exc}; identity jobs wait for the engine", err=True)
     lease, writer = ClusterJobs(cluster), StreamWriter(root, cluster)
     try:
         yield {"cluster": lease, "writer": writer, "checkpoint": lease.checkpoint}
