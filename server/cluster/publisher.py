@@ -57,6 +57,11 @@ def publish_now(settings: ClusterSettings, data_dir: Path) -> tuple[Published, i
     try:
         caught_up = catch_up(client, keys, data_dir)
         version = int(client.incr(keys.publish_seq))
+        on_disk = max((int(p.name[5:13]) for p in dest.glob("snap-*.sqlite") if p.name[5:13].isdigit()),
+                      default=0)
+        if version <= on_disk:  # the engine lost its counter (flushed, no AOF): never reuse a version
+            version = on_disk + 1
+            client.set(keys.publish_seq, version)
         by = f"{socket.gethostname()}:{os.getpid()}"
         pub = export_snapshot(data_dir, dest, version, by)
         stamp_installed(data_dir, version)  # this node has it already: no copy back to itself

@@ -147,3 +147,18 @@ def test_a_node_behind_trimmed_edits_says_degraded_until_a_publish(cluster: Clus
     assert behind is not None and "trimmed" in behind and "cluster publish" in behind
     assert caught_up is None
     assert all(_members(b, f"domain:{i}.com") for i in range(5))
+
+
+def test_publish_versions_never_go_back_after_the_engine_lost_its_data(cluster: ClusterSettings,
+                                                                        tmp_path: Path) -> None:
+    import redis
+
+    settings = dataclasses.replace(cluster, publish_dir=str(tmp_path / "shared"))
+    a = _dir(tmp_path, "a")
+    first, _ = publish_now(settings, a)
+    second, _ = publish_now(settings, a)
+    client = redis.Redis.from_url(settings.url)
+    client.delete(f"{{{settings.key_prefix}}}:snapshot:seq", f"{{{settings.key_prefix}}}:snapshot:published")
+    client.close()
+    third, _ = publish_now(settings, a)
+    assert first.version < second.version < third.version
