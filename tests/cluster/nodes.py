@@ -23,6 +23,7 @@ class ServerNode:
     def __init__(self, root: Path, name: str, engine_url: str, prefix: str, *, workers: int = 1,
                  publish_dir: Path | None = None, extra: TomlTables | None = None) -> None:
         self.port = free_port()
+        self.prefix = prefix
         self.base = f"http://127.0.0.1:{self.port}"
         self.data = root / name / "data"
         self.log = root / name / "server.log"

@@ -6,6 +6,7 @@ README, never asserted.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from tests.cluster.engine import RedisProcess
 from tests.cluster.nodes import ServerNode, wait_for
@@ -79,10 +81,25 @@ def test_live_edits_and_a_publish_reach_both_nodes_and_an_engine_outage_refuses_
     assert data["published_version"] == data["installed_version"] == published["version"], data
     assert data["problem"] is None, data
 
+    # A damaged published file: both keep serving their last good snapshot, readiness names the file.
+    damaged = tmp_path / "shared" / "snap-00000099.sqlite"
+    damaged.write_bytes(b"SQLite format 3\x00" + b"\x00" * 100)
+    engine = redis.Redis.from_url(own_engine.url)
+    engine.set(f"{{{node1.prefix}}}:snapshot:published", json.dumps({
+        "version": 99, "name": damaged.name, "sha256": "0" * 64, "size": 116, "edits": "0-0",
+        "published_at": time.time(), "by": "test"}))
+    engine.close()
+    for node in (node1, node2):
+        wait_for(lambda n=node: str(damaged) in str(n.ready()),  # type: ignore[misc]
+                 f"{node.base} names the damaged file", 30)
+        assert node.ready()["status"] == "degraded"
+        assert "students" in node.segments_for_domain(token, bulk), "the last good snapshot serves"
+
     own_engine.kill()
     refused = edit(node2, {"upsert": [{"kind": "domain", "key": live, "segments": ["gamers"]}]})
     assert refused.status_code == 503, refused.text
     assert refused.json()["error"] == "cluster_unavailable"
     assert "nothing was changed" in refused.json()["detail"]
     assert "gamers" not in node2.segments_for_domain(token, live), "a refused edit changed nothing"
-    wait_for(lambda: node2.ready().get("status") == "degraded", "node 2 reports degraded readiness")
+    wait_for(lambda: "engine unreachable" in str(node2.ready()), "node 2's readiness names the engine")
+    assert node2.ready()["status"] == "degraded"
