@@ -271,6 +271,7 @@ def demo_token(config: ConfigOpt = None) -> None:
 
 def _mount_subsystems() -> None:
     from server.auth.cli import app as identities_app
+    from server.cluster.cli import app as cluster_app
     from server.mirror.cli import app as mirror_app
     from server.uid2.cli import app as uid2_app
     from server.uid2.identity import cli as identity_cli
@@ -282,6 +283,7 @@ def _mount_subsystems() -> None:
     app.add_typer(mirror_app, name="mirror",
                   help="Xandr mirror: run the sender, status, dead letters, removals.")
     app.add_typer(identities_app, name="identities", help="Callers: create, token, revoke, delete, list.")
+    app.add_typer(cluster_app, name="cluster", help="Scale-out: publish a snapshot to every node; status.")
 
 
 _mount_subsystems()

@@ -126,7 +126,8 @@ async def start_background(svc: Services) -> list[asyncio.Task[Any]]:
         from server.cluster.node import start as start_cluster
         auth = svc.extras.get("auth")  # AuthComponents, put there by the app's lifespan
         svc.extras["cluster"] = await start_cluster(svc.settings.cluster, getattr(svc.guard, "view", None),
-                                                    getattr(auth, "token_endpoint", None))
+                                                    getattr(auth, "token_endpoint", None),
+                                                    data_dir=svc.settings.data_dir)
     return tasks
 
 

@@ -4,11 +4,15 @@ Rows use the loader's shape (``kind``, ``key``, ``segments``, ``expires``) and i
 (:func:`segments.rows.membership_from_record`), so a key written here meets the same key seen in
 a bid request. E-mail / phone rows are refused: they need the UID2 mapping the bulk loader does.
 Segment ids must exist in the taxonomy. Upserts are one transaction; each deletion is its own.
+
+With ``[cluster] enabled`` a batch is appended to the engine's edit stream and every node applies
+it, in order (:mod:`server.cluster.edits`); this node applies it before answering. An engine that
+cannot take it gets 503 ``cluster_unavailable``: never an edit on this node alone.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,7 +25,25 @@ from segments.store import StoreWriter
 from server.admin.common import MAX_BATCH, BatchError, StoreGetter, endpoint
 from server.auth.errors import InvalidRequest
 from server.auth.guard import Guard
-from server.auth.jsonio import json_object, json_response
+from server.auth.jsonio import error_response, json_object, json_response
+from server.cluster.edits import Op, membership_ops
+from server.cluster.errors import ClusterUnavailable
+
+
+class SharedEdits(Protocol):
+    """``server.cluster.datasync.DataSync``: appends an edit for every node, then applies it here."""
+
+    async def edit(self, ops: list[Op]) -> dict[str, Any]: ...
+
+
+def _shared_edits(request: Request) -> tuple[bool, SharedEdits | None]:
+    """(``[cluster]`` on?, this worker's data sync once started). Looked up per admin request only."""
+    services = getattr(request.app.state, "services", None)
+    settings = getattr(services, "settings", None)
+    if settings is None or not settings.cluster.enabled:
+        return False, None
+    node = services.extras.get("cluster") if services is not None else None
+    return True, getattr(node, "data", None)
 
 
 def _normalise_key(item: dict[str, Any]) -> str:
@@ -35,7 +57,10 @@ def _normalise_key(item: dict[str, Any]) -> str:
         raise RowError(str(exc)) from None
 
 
-def parse_batch(data: dict[str, Any], known_segments: set[str]) -> tuple[list[Membership], list[tuple[str, list[str] | None]]]:
+Deletions = list[tuple[str, list[str] | None]]
+
+
+def parse_batch(data: dict[str, Any], known_segments: set[str]) -> tuple[list[Membership], Deletions]:
     """Validate ``{"upsert": [...], "delete": [...]}`` whole; raise :class:`BatchError` per bad item."""
     upserts_raw, deletes_raw = data.get("upsert", []), data.get("delete", [])
     if not isinstance(upserts_raw, list) or not isinstance(deletes_raw, list):
@@ -59,7 +84,7 @@ def parse_batch(data: dict[str, Any], known_segments: set[str]) -> tuple[list[Me
             upserts.append(row)
         except RowError as exc:
             errors.append({"list": "upsert", "index": index, "detail": str(exc)})
-    deletes: list[tuple[str, list[str] | None]] = []
+    deletes: Deletions = []
     for index, item in enumerate(deletes_raw):
         try:
             if not isinstance(item, dict):
@@ -68,7 +93,8 @@ def parse_batch(data: dict[str, Any], known_segments: set[str]) -> tuple[list[Me
             if segments is not None and (
                 not isinstance(segments, list) or not all(isinstance(s, str) for s in segments)
             ):
-                raise RowError("segments must be a list of ids (omit it to delete every membership of the key)")
+                raise RowError("segments must be a list of ids "
+                               "(omit it to delete every membership of the key)")
             deletes.append((_normalise_key(item), segments))
         except RowError as exc:
             errors.append({"list": "delete", "index": index, "detail": str(exc)})
@@ -79,11 +105,22 @@ def parse_batch(data: dict[str, Any], known_segments: set[str]) -> tuple[list[Me
 
 def membership_routes(writer: StoreWriter, get_store: StoreGetter, guard: Guard) -> list[Route]:
     async def change_memberships(request: Request) -> Response:
-        """Apply ``{"upsert": [{"kind","key","segments","expires"}], "delete": [{"kind","key","segments"?}]}``."""
+        """Apply ``{"upsert": [{"kind","key","segments","expires"}],
+        "delete": [{"kind","key","segments"?}]}``."""
         data = await json_object(request)
         store = get_store()
         store.reload()  # on the event loop: the store's connection is used there
         upserts, deletes = parse_batch(data, set(store.taxonomy.segments))
+        clustered, shared = _shared_edits(request)
+        if clustered:  # every node applies it, in order, or nobody does (503)
+            ops = membership_ops(((m.key, dict.fromkeys(m.segments, m.expires)) for m in upserts), deletes)
+            try:
+                if shared is None:
+                    raise ClusterUnavailable("the cluster link of this worker is starting: "
+                                             "nothing was changed")
+                return json_response(await shared.edit(ops))
+            except ClusterUnavailable as exc:
+                return error_response(503, "cluster_unavailable", str(exc))
 
         def apply() -> dict[str, Any]:
             upserted = writer.upsert_memberships(
@@ -103,5 +140,6 @@ def membership_routes(writer: StoreWriter, get_store: StoreGetter, guard: Guard)
     return [
         Route("/admin/memberships", endpoint(guard, change_memberships), methods=["POST"],
               name="admin_memberships_change"),
-        Route("/admin/memberships", endpoint(guard, get_memberships), methods=["GET"], name="admin_memberships_get"),
+        Route("/admin/memberships", endpoint(guard, get_memberships), methods=["GET"],
+              name="admin_memberships_get"),
     ]

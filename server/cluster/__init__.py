@@ -2,16 +2,20 @@
 
 What is shared (when ``[cluster] enabled``): token revocations, deleted identities, identities
 (with their scopes and client-secret hashes) and token signing keys, so a token issued by any
-node works on every node and a revoke on any node is refused everywhere within 1 s. What stays
-local: the segment snapshot, the UID2 keys, the mirror outbox, the identity database.
-
-Failed ``/oauth/token`` logins are counted across nodes too.
+node works on every node and a revoke on any node is refused everywhere within 1 s; failed
+``/oauth/token`` logins; live segment edits (an ordered stream every node applies); published
+snapshots (a version key and a shared directory); the identity jobs' lease and progress. What
+stays local: each node's snapshot file (kept in step by the two above), the UID2 keys, the
+identity database.
 
 Modules: ``settings`` (``[cluster]``), ``engine`` (client and key layout; imports redis-py),
-``authrows`` (the auth tables as flat rows and the merge/prune rules), ``authsync`` (the
-per-worker two-way sync), ``ratelimit`` (shared failure counts), ``lease`` (one holder of a named
-job at a time; not wired to a job yet), ``node`` (lifespan hooks, readiness, status). Only
-``settings`` is imported when the cluster is off.
+``authrows`` / ``authsync`` (the auth tables and their two-way sync), ``ratelimit`` (shared failure
+counts), ``edits`` (the edit stream's entries and how a snapshot applies them, no redis),
+``datasync`` (each worker's edit / publish / progress loop), ``publish`` and ``publisher`` (making
+and installing a published snapshot), ``lease`` (one holder of a named job at a time), ``jobs``
+(the identity jobs under the lease), ``cli`` (``segment-server cluster …``), ``errors`` (no redis),
+``node`` (lifespan hooks, readiness, status). Only ``settings``, ``edits`` and ``errors`` are
+imported when the cluster is off.
 """
 
 from server.cluster.settings import ClusterSettings

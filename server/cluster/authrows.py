@@ -149,16 +149,20 @@ def apply_remote(path: Path, local: AuthRows, remote: AuthRows, cutoffs: Cutoffs
         conn.executemany(
             "INSERT INTO revocations (identity_id, not_before_ms, revoked_ms, deleted) VALUES (?,?,?,?) "
             # MAX in SQL too: a revoke committed here after ``local`` was read must not be undone.
-            "ON CONFLICT(identity_id) DO UPDATE SET not_before_ms = MAX(not_before_ms, excluded.not_before_ms), "
+            "ON CONFLICT(identity_id) DO UPDATE SET "
+            "not_before_ms = MAX(not_before_ms, excluded.not_before_ms), "
             "revoked_ms = MAX(revoked_ms, excluded.revoked_ms), deleted = MAX(deleted, excluded.deleted)",
-            [(i, *map(int, merge_revocation(local.revocations.get(i), v).split(":"))) for i, v in rev.items()])
+            [(i, *map(int, merge_revocation(local.revocations.get(i), v).split(":")))
+             for i, v in rev.items()])
         conn.executemany("DELETE FROM identities WHERE id = ?", [(i,) for i in gone_ids])
         conn.executemany(
-            "INSERT OR IGNORE INTO identities (id, display_name, scopes, created_ms, secret_hash) VALUES (?,?,?,?,?)",
+            "INSERT OR IGNORE INTO identities (id, display_name, scopes, created_ms, secret_hash) "
+            "VALUES (?,?,?,?,?)",
             [(i, *orjson.loads(v)) for i, v in new_ids.items()])
         conn.executemany(
             "INSERT OR REPLACE INTO signing_keys (kid, secret, created_ms, active_from_ms, retired_ms) "
-            "VALUES (?,?,?,?,?)", [(int(k), *_key_row(_take_key(local.signing_keys.get(k), v))) for k, v in keys.items()])
+            "VALUES (?,?,?,?,?)",
+            [(int(k), *_key_row(_take_key(local.signing_keys.get(k), v))) for k, v in keys.items()])
     return len(rev) + len(new_ids) + len(gone_ids) + len(keys)
 
 

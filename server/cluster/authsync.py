@@ -85,7 +85,9 @@ for id, val in pairs(data.rev) do
 end
 for id, val in pairs(data.ids) do
   local rev = redis.call('HGET', KEYS[1], id)
-  if not (rev and string.sub(rev, -2) == ':1') then changed = changed + redis.call('HSETNX', KEYS[2], id, val) end
+  if not (rev and string.sub(rev, -2) == ':1') then
+    changed = changed + redis.call('HSETNX', KEYS[2], id, val)
+  end
 end
 for kid, val in pairs(data.keys) do
   local cur = redis.call('HGET', KEYS[3], kid)
@@ -96,7 +98,8 @@ for kid, val in pairs(data.keys) do
   else
     local a, b = parts(cur), parts(val)
     if a[1] == b[1] and b[4] ~= '0' and (a[4] == '0' or nmax(a[4], b[4]) == a[4]) and a[4] ~= b[4] then
-      redis.call('HSET', KEYS[3], kid, a[1] .. ':' .. a[2] .. ':' .. a[3] .. ':' .. b[4]); changed = changed + 1
+      redis.call('HSET', KEYS[3], kid, a[1] .. ':' .. a[2] .. ':' .. a[3] .. ':' .. b[4])
+      changed = changed + 1
     end
   end
 end
@@ -118,7 +121,8 @@ class SyncState:
 class AuthSync:
     """Keeps this node's auth database and guard view in step with the engine."""
 
-    def __init__(self, engine: aioredis.Redis, keys: Keys, view: RevocationView, *, interval_s: float) -> None:
+    def __init__(self, engine: aioredis.Redis, keys: Keys, view: RevocationView, *,
+                 interval_s: float) -> None:
         self._engine = engine
         self._keys = keys
         self._view = view

@@ -51,6 +51,26 @@ class Keys:
         """Counter bumped by every change to the three auth hashes: what workers poll."""
         return self._key("auth:version")
 
+    @property
+    def edits(self) -> str:
+        """Stream of live segment edits (:mod:`server.cluster.edits`), field ``e`` = JSON operations."""
+        return self._key("edits")
+
+    @property
+    def published(self) -> str:
+        """JSON ``{version, name, sha256, size, edits, ...}`` of the last published snapshot."""
+        return self._key("snapshot:published")
+
+    @property
+    def publish_seq(self) -> str:
+        """Counter giving each publish its version."""
+        return self._key("snapshot:seq")
+
+    @property
+    def identity_progress(self) -> str:
+        """Hash: the identity job that runs or ran last, its holder and counters (any node reads it)."""
+        return self._key("identity:progress")
+
 
 def connect(settings: ClusterSettings) -> aioredis.Redis:
     """A client with its own connection pool; call it in the lifespan (after fork), per worker.

@@ -8,8 +8,8 @@ A holder killed with ``kill -9`` simply stops renewing: the lease is free ``ttl`
 A holder that fails to renew (engine unreachable, or the lease expired and was taken) is told
 through :attr:`Lease.lost`, and must stop the work it guards: after ``ttl`` someone else may run it.
 
-Not wired to a job yet: the identity jobs write into the node's own snapshot, so one runner for
-the whole cluster needs the snapshot publish that distributes its results (issue 19, still open).
+Used by the UID2 identity jobs (:mod:`server.cluster.jobs`), whose results reach every node
+through the live-edit stream.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -20,6 +21,7 @@ from server.auth.oauth import TokenEndpoint
 from server.auth.ratelimit import FailureLimiter
 from server.auth.revocation import RevocationView
 from server.cluster.authsync import AuthSync
+from server.cluster.datasync import DataSync
 from server.cluster.engine import Keys, connect
 from server.cluster.ratelimit import SharedFailureLimiter
 from server.cluster.settings import ClusterSettings
@@ -38,22 +40,28 @@ class ClusterNode:
     tasks: list[asyncio.Task[None]]
     #: The token endpoint's own limiters, put back at stop.
     limiters: tuple[TokenEndpoint, FailureLimiter, FailureLimiter] | None = None
+    #: Live segment edits, published snapshots and job progress (``None``: no data dir given).
+    data: DataSync | None = None
 
     def readiness(self) -> Check:
         """Never fails readiness: without the engine the node still answers from local state."""
+        data_problem = self.data.problem if self.data is not None else None
         if self.auth is None:
-            return Check(True, "cluster on; no shared auth state (auth off)")
+            detail = "cluster on; no shared auth state (auth off)"
+            return Check(True, data_problem or detail, degraded=data_problem is not None)
         state = self.auth.state
-        return Check(True, state.detail, degraded=not state.connected)
+        detail = state.detail if data_problem is None else f"{state.detail}; {data_problem}"
+        return Check(True, detail, degraded=not state.connected or data_problem is not None)
 
     def status(self) -> dict[str, Any]:
         """For ``/admin/status``: link state and counters, no key material."""
+        data = self.data.status() if self.data is not None else None
         if self.auth is None:
-            return {"enabled": True, "auth": None}
+            return {"enabled": True, "auth": None, "data": data}
         state = self.auth.state
         return {"enabled": True, "connected": state.connected, "detail": state.detail,
                 "auth_version": state.version, "last_ok": state.last_ok,
-                "pushes": self.auth.pushes, "pulls": self.auth.pulls}
+                "pushes": self.auth.pushes, "pulls": self.auth.pulls, "data": data}
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -69,14 +77,16 @@ class ClusterNode:
 
 
 async def start(settings: ClusterSettings, view: RevocationView | None,
-                token_endpoint: TokenEndpoint | None = None) -> ClusterNode:
-    """Connect, sync once, start the loop (call in the lifespan, per worker)."""
+                token_endpoint: TokenEndpoint | None = None,
+                data_dir: str | Path | None = None) -> ClusterNode:
+    """Connect, sync once, start the loops (call in the lifespan, per worker)."""
     engine = connect(settings)
     limiters = None
     if token_endpoint is not None:  # failed /oauth/token logins count across nodes
         ep = token_endpoint
         limiters = (ep, ep.by_client_address, ep.by_address)
-        ep.by_client_address = SharedFailureLimiter(ep.by_client_address, engine, settings.key_prefix, "client")
+        ep.by_client_address = SharedFailureLimiter(ep.by_client_address, engine, settings.key_prefix,
+                                                    "client")
         ep.by_address = SharedFailureLimiter(ep.by_address, engine, settings.key_prefix, "address")
     auth = None
     tasks: list[asyncio.Task[None]] = []
@@ -86,4 +96,10 @@ async def start(settings: ClusterSettings, view: RevocationView | None,
             log.warning("cluster.start_degraded", detail=auth.state.detail)
         tasks.append(asyncio.create_task(auth.run(), name="cluster-auth-sync"))
         view.shared = auth  # admin revokes: refused while the engine is unreachable, shared at once
-    return ClusterNode(settings, engine, auth, tasks, limiters)
+    data = None
+    if data_dir is not None:  # live edits and published snapshots reach this node's store
+        data = DataSync(engine, settings, data_dir)
+        if not await data.sync_once():
+            log.warning("cluster.start_degraded", detail=data.problem)
+        tasks.append(asyncio.create_task(data.run(), name="cluster-data-sync"))
+    return ClusterNode(settings, engine, auth, tasks, limiters, data)

@@ -26,6 +26,7 @@ def test_a_commit_by_another_process_after_a_health_probe_reaches_the_view(tmp_p
     subprocess.run([sys.executable, "-c",
                     ("import sys; from server.auth import AuthSettings, IdentityService; "
                     "IdentityService(sys.argv[1], AuthSettings(scrypt_n=2**10)).revoke_tokens(sys.argv[2])"),
-                    str(tmp_path), identity.id], check=True, capture_output=True, cwd=Path(__file__).parents[2])
+                    str(tmp_path), identity.id], check=True, capture_output=True,
+                   cwd=Path(__file__).parents[2])
     view.refresh()
     assert bytes.fromhex(identity.id) in view.not_before

@@ -147,7 +147,8 @@ def _age_revocation(node: Node, identity_id: str, days: float) -> None:
                      (int(days * DAY_MS), identity_id))
 
 
-def test_old_revocations_are_pruned_but_deletions_are_kept_for_good(tmp_path: Path, cluster: ClusterSettings) -> None:
+def test_old_revocations_are_pruned_but_deletions_are_kept_for_good(
+        tmp_path: Path, cluster: ClusterSettings) -> None:
     """A node that missed a delete during a long partition cannot bring the identity back."""
     a, stale = Node(tmp_path / "a"), Node(tmp_path / "stale")
     revoked, _ = a.service.create_identity("revoked", ["rtd"], with_secret=False)
@@ -186,7 +187,8 @@ def test_an_engine_that_lost_its_data_is_republished_before_a_new_node_joins(
 
     async def body(members: list[ClusterNode]) -> None:
         await settle(members)
-        await members[0].engine.delete(keys.revocations, keys.identities, keys.signing_keys, keys.auth_version)
+        await members[0].engine.delete(keys.revocations, keys.identities, keys.signing_keys,
+                                       keys.auth_version)
         await settle(members)  # the nodes notice the version went back and publish again
         members.append(await start(cluster, late.view))
         await settle(members)

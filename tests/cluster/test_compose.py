@@ -19,12 +19,17 @@ def _services() -> dict[str, Any]:
 
 def test_two_replicas_and_an_engine_behind_the_cluster_profile() -> None:
     services = _services()
-    assert set(services) == {"engine", "node1", "node2"}
+    assert set(services) == {"engine", "published-init", "node1", "node2"}
     nodes = [services["node1"], services["node2"]]
     assert all(svc["command"][0].endswith("exec segment-server serve") for svc in nodes)
-    assert nodes[0]["volumes"] != nodes[1]["volumes"], "nothing shared but the engine"
+    data = [[v for v in svc["volumes"] if v.endswith(":/data")] for svc in nodes]
+    assert data[0] != data[1], "each replica has its own data dir"
+    assert all("published:/published" in svc["volumes"] for svc in nodes), "the shared publish volume"
     assert nodes[0]["ports"] != nodes[1]["ports"]
-    assert all(svc["depends_on"] == ["engine"] for svc in nodes)
+    assert all(set(svc["depends_on"]) == {"engine", "published-init"} for svc in nodes)
+    init = services["published-init"]
+    assert init["user"] == "0:0", "a new volume's root is root's"
+    assert init["command"] == ["chown 10001:10001 /published"], "writable by the server's uid 10001"
     assert services["engine"]["command"][0] == "redis-server"
 
 
@@ -32,3 +37,4 @@ def test_the_replicas_environment_is_valid_cluster_settings() -> None:
     env = {k: str(v) for k, v in _services()["node2"]["environment"].items() if "${" not in str(v)}
     cluster = load_settings(env=env).cluster
     assert cluster.enabled and cluster.url == "redis://engine:6379/0"
+    assert cluster.publish_path is not None and str(cluster.publish_path) == "/published"

@@ -44,7 +44,8 @@ def test_failures_on_two_nodes_add_up(cluster: ClusterSettings) -> None:
 
 
 def test_engine_down_falls_back_to_the_local_count() -> None:
-    down = ClusterSettings(enabled=True, url="redis://127.0.0.1:1/0", connect_timeout_s=0.05, command_timeout_s=0.05)
+    down = ClusterSettings(enabled=True, url="redis://127.0.0.1:1/0", connect_timeout_s=0.05,
+                           command_timeout_s=0.05)
 
     async def main() -> None:
         engine = connect(down)

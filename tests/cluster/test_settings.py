@@ -25,11 +25,17 @@ def test_environment_turns_it_on() -> None:
 
 
 @pytest.mark.parametrize(("table", "problem"), [
-    pytest.param({"url": "http://x:6379"}, "cluster.url: expected a redis/rediss/unix:// URL", id="url-scheme"),
+    pytest.param({"url": "http://x:6379"}, "cluster.url: expected a redis/rediss/unix:// URL",
+                 id="url-scheme"),
     pytest.param({"key_prefix": "a{b}"}, "cluster.key_prefix: must be non-empty", id="prefix-braces"),
     pytest.param({"key_prefix": ""}, "cluster.key_prefix: must be non-empty", id="prefix-empty"),
     pytest.param({"command_timeout_s": 0}, "cluster.command_timeout_s: must be between", id="timeout-zero"),
-    pytest.param({"sync_interval_s": 1.0}, "cluster.sync_interval_s: must be between 0.01 and 0.25", id="slow-sync"),
+    pytest.param({"sync_interval_s": 1.0}, "cluster.sync_interval_s: must be between 0.01 and 0.25",
+                 id="slow-sync"),
+    pytest.param({"publish_dir": "s3://bucket/x"}, "cluster.publish_dir: expected a directory path",
+                 id="publish-dir-scheme"),
+    pytest.param({"edits_max": 10}, "cluster.edits_max: must be at least 1000", id="edits-max"),
+    pytest.param({"job_lease_s": 0}, "cluster.job_lease_s: must be between 1 and 3600", id="job-lease"),
     pytest.param({"enabled": "yes"}, "cluster.enabled: expected true or false", id="not-a-bool"),
     pytest.param({"urls": "redis://x"}, "cluster.urls: unknown setting", id="typo"),
 ])
@@ -43,7 +49,8 @@ def test_a_single_node_app_never_imports_redis(tmp_path: Path) -> None:
     code = ("import sys; from server.app import create_app; from server.config import load_settings; "
             "from starlette.testclient import TestClient; "
             f"s = load_settings(env={{}}, overrides={{'store': {{'data_dir': {str(tmp_path)!r}}}}}); "
-            "c = TestClient(create_app(s)); c.__enter__(); c.get('/health/ready'); c.__exit__(None, None, None); "
+            "c = TestClient(create_app(s)); c.__enter__(); c.get('/health/ready'); "
+            "c.__exit__(None, None, None); "
             "assert 'redis' not in sys.modules, 'redis imported'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                           cwd=Path(__file__).parents[2])

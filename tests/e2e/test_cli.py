@@ -154,7 +154,8 @@ LONG_RUNNING: dict[str, tuple[tuple[str, ...], str, Case]] = {
     "mirror run": (("mirror", "run"), r"mirror sender",
                    case("mirror", "run", "--posts-per-second", "1000", code=2, says=r"posts_per_second")),
 }
-COVERED_ELSEWHERE = {"serve": "test_serve.py (happy, workers 1 and 2), test_config.py (bad config)"}
+COVERED_ELSEWHERE = {"serve": "test_serve.py (happy, workers 1 and 2), test_config.py (bad config)",
+                     "cluster": "tests/cluster/test_cli.py (publish, status; needs an engine)"}
 
 
 def _listed_commands() -> set[str]:

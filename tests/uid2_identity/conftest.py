@@ -20,7 +20,8 @@ from tests.fakes.uid2_identity import FakeIdentityOperator
 
 SECRET = bytes(range(32))
 T0 = 1_790_000_000.0  # 2026-09-21, a fixed "now"
-TAXONOMY = [{"id": "auto", "name": "Auto"}, {"id": "sports", "name": "Sports"}, {"id": "travel", "name": "Travel"}]
+TAXONOMY = [{"id": "auto", "name": "Auto"}, {"id": "sports", "name": "Sports"},
+            {"id": "travel", "name": "Travel"}]
 
 
 
@@ -58,7 +59,8 @@ class Env:
         self.settings = settings
         self.fake = FakeIdentityOperator(secret=SECRET, clock=clock)
         self.optout_calls: list[list[str]] = []
-        self.uid2 = UID2Settings(enabled=True, base_url="https://operator.test", api_key=self.fake.operator.api_key,
+        self.uid2 = UID2Settings(enabled=True, base_url="https://operator.test",
+                                 api_key=self.fake.operator.api_key,
                                  secret=base64.b64encode(SECRET).decode())
         load(self.data, [], [write_rows(tmp / "taxonomy.jsonl", TAXONOMY)])
 
@@ -68,7 +70,8 @@ class Env:
     @asynccontextmanager
     async def jobs(self, **options: Any) -> AsyncIterator[IdentityJobs]:
         options.setdefault("sleep", no_sleep)
-        async with open_jobs(self.data, self.settings, self.uid2, transport=self.fake.transport(), clock=self.clock,
+        async with open_jobs(self.data, self.settings, self.uid2, transport=self.fake.transport(),
+                             clock=self.clock,
                              on_optout=self.optout_calls.append, **options) as jobs:
             yield jobs
 

@@ -29,7 +29,8 @@ def state(env: Env) -> tuple[dict[str, object], list[tuple[object, ...]]]:
     store = {k: schema.decode(v) for k, v in conn.execute("SELECT key, segs FROM members")}
     conn.close()
     conn = sqlite3.connect(env.data / "identity.sqlite")
-    rows = conn.execute("SELECT did, state, uid, prev, refresh_at, bucket, reason FROM dii ORDER BY did").fetchall()
+    rows = conn.execute("SELECT did, state, uid, prev, refresh_at, bucket, reason FROM dii "
+                        "ORDER BY did").fetchall()
     rows += conn.execute("SELECT uid, since FROM optouts ORDER BY uid").fetchall()
     conn.close()
     return store, rows

@@ -10,15 +10,17 @@ from server.uid2.settings import SettingsError, UID2Settings
 
 def test_defaults_are_v3_full_batches_and_a_90_day_alias() -> None:
     s = IdentitySettings.from_mapping({})
-    assert (s.api, s.map_batch_size, s.optout_batch_size, s.alias_days, s.enabled) == ("v3", 5000, 5000, 90, False)
+    got = (s.api, s.map_batch_size, s.optout_batch_size, s.alias_days, s.enabled)
+    assert got == ("v3", 5000, 5000, 90, False)
 
 
 @pytest.mark.parametrize(("data", "errors"), [
     pytest.param({"api": "v4"}, ["identity.api"], id="api"),
-    pytest.param({"map_batch_size": 5001, "optout_batch_size": 0}, ["identity.map_batch_size",
-                                                                    "identity.optout_batch_size"], id="batches"),
+    pytest.param({"map_batch_size": 5001, "optout_batch_size": 0},
+                 ["identity.map_batch_size", "identity.optout_batch_size"], id="batches"),
     pytest.param({"max_request_bytes": 2_000_000}, ["identity.max_request_bytes"], id="one-megabyte"),
-    pytest.param({"nope": 1, "alias_days": "ninety"}, ["identity.nope", "identity.alias_days"], id="every-key"),
+    pytest.param({"nope": 1, "alias_days": "ninety"}, ["identity.nope", "identity.alias_days"],
+                 id="every-key"),
     pytest.param({"base_url": "ftp://x"}, ["identity.base_url"], id="url"),
 ])
 def test_every_bad_key_is_named(data: dict[str, Any], errors: list[str]) -> None:

@@ -36,7 +36,8 @@ def uid2_keys(env: Env) -> dict[str, dict[str, int | None]]:
     path = SnapshotDir(env.data).current_path()
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return {k: schema.decode(v) for k, v in conn.execute("SELECT key, segs FROM members WHERE key LIKE 'uid2:%'")}
+        rows = conn.execute("SELECT key, segs FROM members WHERE key LIKE 'uid2:%'")
+        return {k: schema.decode(v) for k, v in rows}
     finally:
         conn.close()
 
@@ -46,8 +47,10 @@ async def test_map_keys_memberships_by_raw_uid2(make_env: Callable[..., Env], ap
     env = make_env(api=api, map_batch_size=7)
     odd = {"kind": "email_hash", "key": "tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQ=", "segments": "auto"}
     env.fake.invalid.add(did("email_hash", odd["key"]))
-    loaded = env.load([*users(20), odd, {"kind": "email_hash", "key": "bm90IGEgaGFzaA==", "segments": "auto"}])
-    assert [r.reason for r in loaded.rejected] == ["invalid email_hash: hash must be a base64 SHA-256 (32 bytes)"]
+    loaded = env.load([*users(20), odd, {"kind": "email_hash", "key": "bm90IGEgaGFzaA==",
+                                         "segments": "auto"}])
+    assert [r.reason for r in loaded.rejected] == [
+        "invalid email_hash: hash must be a base64 SHA-256 (32 bytes)"]
     report = await env.run("map")
     assert report.error is None
     assert (report.mapped, report.unmapped) == (20, {"invalid identifier": 1})
@@ -113,7 +116,8 @@ async def test_v2_rotation_follows_buckets_since_the_cursor(make_env: Callable[.
     assert len(since) == 3
 
 
-async def test_optout_removes_the_user_records_the_time_and_queues_removal(make_env: Callable[..., Env]) -> None:
+async def test_optout_removes_the_user_records_the_time_and_queues_removal(
+        make_env: Callable[..., Env]) -> None:
     env = make_env(optout_batch_size=3)
     env.load(users(10))
     await env.run("map")
@@ -156,7 +160,8 @@ async def test_loading_more_rows_for_a_mapped_user_serves_them_at_once(make_env:
     env.load(users(2))
     await env.run("map")
     erin = did("email", "user.0@example.com")
-    report = env.load([{"kind": "email", "key": " USER.0@example.com ", "segments": ["travel"]}], name="more.jsonl")
+    report = env.load([{"kind": "email", "key": " USER.0@example.com ", "segments": ["travel"]}],
+                      name="more.jsonl")
     assert (report.dii_rows, report.dii_new) == (1, 0)
     assert lookup(env, env.fake.current_uid(erin)) == ["auto", "travel"]
 

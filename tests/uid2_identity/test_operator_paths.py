@@ -39,9 +39,11 @@ async def test_failures_surface_in_the_report_and_job_status(
 
 
 @pytest.mark.parametrize("statuses", [
-    pytest.param([429], id="429"), pytest.param([500, 503], id="5xx"), pytest.param([502, 429, 500], id="mixed"),
+    pytest.param([429], id="429"), pytest.param([500, 503], id="5xx"),
+    pytest.param([502, 429, 500], id="mixed"),
 ])
-async def test_transient_failures_back_off_and_succeed(make_env: Callable[..., Env], statuses: list[int]) -> None:
+async def test_transient_failures_back_off_and_succeed(make_env: Callable[..., Env],
+                                                       statuses: list[int]) -> None:
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:

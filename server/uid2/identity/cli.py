@@ -11,8 +11,9 @@ lacks them exits 2 saying which setting to give and how.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +21,8 @@ import orjson
 import typer
 
 from server.cli_settings import exit_unconfigured, load_or_exit
+from server.cluster.errors import ClusterUnavailable
+from server.cluster.settings import ClusterSettings
 from server.errors import SettingsError
 from server.sections import hint
 
@@ -35,7 +38,8 @@ __all__ = ["app", "worker"]
 
 app = typer.Typer(help="UID2 identity: map DII, follow rotation, honour opt-outs.", no_args_is_help=True,
                   add_completion=False)
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML layered over config/default.toml")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c",
+                                                help="TOML layered over config/default.toml")]
 DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="override store.data_dir")]
 NowOpt = Annotated[bool, typer.Option("--now", help="run now even if the schedule says it is not due")]
 
@@ -44,19 +48,40 @@ def _emit(obj: dict[str, Any]) -> None:
     typer.echo(orjson.dumps(obj).decode())
 
 
-def _load(config: Path | None, data_dir: Path | None) -> tuple[Path, IdentitySettings, UID2Settings]:
-    root, identity, uid2, _ = _load_all(config, data_dir)
-    return root, identity, uid2
-
-
 def _load_all(config: Path | None, data_dir: Path | None
               ) -> tuple[Path, IdentitySettings, UID2Settings, OptOutHook | None]:
+    root, identity, uid2, hook, _ = _load_with_cluster(config, data_dir)
+    return root, identity, uid2, hook
+
+
+def _load_with_cluster(config: Path | None, data_dir: Path | None
+                       ) -> tuple[Path, IdentitySettings, UID2Settings, OptOutHook | None, ClusterSettings]:
     from server.optout_removals import xandr_removal_hook
 
     settings = load_or_exit(config, store={"data_dir": str(data_dir)} if data_dir else {})
     # Opted-out users' linked Xandr ids are queued for removal (expiration -1) when the mirror is on.
     hook = xandr_removal_hook(settings.data_dir, settings.mirror)
-    return settings.data_dir, settings.identity, settings.uid2, hook
+    return settings.data_dir, settings.identity, settings.uid2, hook, settings.cluster
+
+
+@contextlib.asynccontextmanager
+async def _clustered(cluster: ClusterSettings, root: Path) -> AsyncIterator[dict[str, Any]]:
+    """With ``[cluster]`` on: the lease runner and the stream writer for the jobs (redis-py imported here)."""
+    if not cluster.enabled:
+        yield {}
+        return
+    from server.cluster.jobs import ClusterJobs, StreamWriter, apply_pending
+
+    try:
+        await asyncio.to_thread(apply_pending, root, cluster)  # read the store as every node has it
+    except ClusterUnavailable as exc:  # no job runs without the lease anyway; the worker retries
+        typer.echo(f"warning: {exc}; identity jobs wait for the engine", err=True)
+    lease, writer = ClusterJobs(cluster), StreamWriter(root, cluster)
+    try:
+        yield {"cluster": lease, "writer": writer, "checkpoint": lease.checkpoint}
+    finally:
+        writer.close()
+        await lease.aclose()
 
 
 def _require_operator(identity: IdentitySettings, uid2: UID2Settings, why: str) -> None:
@@ -70,14 +95,14 @@ def _require_operator(identity: IdentitySettings, uid2: UID2Settings, why: str) 
 
 
 def _run(name: JobName, now: bool, config: Path | None, data_dir: Path | None) -> None:
-    root, identity, uid2, on_optout = _load_all(config, data_dir)
+    root, identity, uid2, on_optout, cluster = _load_with_cluster(config, data_dir)
     _require_operator(identity, uid2, f"required by `segment-server uid2 {name}`")
 
     async def go() -> int:
         try:
-            context = open_jobs(root, identity, uid2, on_optout=on_optout)
-            async with context as jobs:
-                runner = IdentityWorker(jobs, identity, root)
+            async with _clustered(cluster, root) as extra, open_jobs(
+                    root, identity, uid2, on_optout=on_optout, **_job_options(extra)) as jobs:
+                runner = IdentityWorker(jobs, identity, root, cluster=extra.get("cluster"))
                 if not now and jobs.clock() < runner.next_due(name):
                     _emit({"job": name, "skipped": "not due", "next_due": runner.next_due(name)})
                     return 0
@@ -85,14 +110,24 @@ def _run(name: JobName, now: bool, config: Path | None, data_dir: Path | None) -
                     if not got:
                         _emit({"job": name, "skipped": "another identity job holds the lock"})
                         return 3
-                    report = await jobs.run(name)
+                    report = await runner.run_one(name)
+                    if report is None:
+                        _emit({"job": name, "skipped": "another node holds the identity lease"})
+                        return 3
         except SettingsError as exc:
             typer.echo(str(exc), err=True)
             return 2
+        except ClusterUnavailable as exc:  # no lease, or a write every node must see was refused
+            _emit({"job": name, "error": str(exc)})
+            return 1
         _emit(report.as_dict())
         return 1 if report.error else 0
 
     raise typer.Exit(asyncio.run(go()))
+
+
+def _job_options(extra: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in extra.items() if k != "cluster"}
 
 
 @app.command("map")
@@ -116,19 +151,35 @@ def optout(now: NowOpt = False, config: ConfigOpt = None, data_dir: DataDirOpt =
 @app.command()
 def status(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """Counts per state and unmapped reason, opt-outs, and each job's last run and error."""
-    root, _identity, _uid2 = _load(config, data_dir)
+    root, _identity, _uid2, _hook, cluster = _load_with_cluster(config, data_dir)
     db = IdentityDB(root)
     try:
-        _emit({"counts": db.counts(), "jobs": db.job_status(), "cursors": {
-            n: db.cursor(n) for n in ("v2.since", "optout.after", "optout.completed")}})
+        out: dict[str, Any] = {"counts": db.counts(), "jobs": db.job_status(), "cursors": {
+            n: db.cursor(n) for n in ("v2.since", "optout.after", "optout.completed")}}
     finally:
         db.close()
+    if cluster.enabled:  # the job that runs or ran last anywhere in the cluster, and who holds the lease
+        out["cluster"] = asyncio.run(_cluster_progress(cluster))
+    _emit(out)
+
+
+async def _cluster_progress(cluster: ClusterSettings) -> dict[str, Any]:
+    from server.cluster.engine import EngineError
+    from server.cluster.jobs import ClusterJobs
+
+    jobs = ClusterJobs(cluster)
+    try:
+        return {"progress": await jobs.progress() or None}
+    except EngineError as exc:
+        return {"error": f"cluster engine unreachable ({exc or type(exc).__name__})"}
+    finally:
+        await jobs.aclose()
 
 
 @app.command()
 def worker(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
     """Run the identity jobs on their schedules until SIGTERM/SIGINT."""
-    root, identity, uid2, on_optout = _load_all(config, data_dir)
+    root, identity, uid2, on_optout, cluster = _load_with_cluster(config, data_dir)
     if not identity.enabled:
         off = "identity.enabled: `segment-server worker` runs the UID2 identity jobs, which are off"
         exit_unconfigured([f"{off}: {hint('identity', 'enabled', 'true')}"])
@@ -139,8 +190,9 @@ def worker(config: ConfigOpt = None, data_dir: DataDirOpt = None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        async with open_jobs(root, identity, uid2, on_optout=on_optout) as jobs:
-            await IdentityWorker(jobs, identity, root).run_forever(stop)
+        async with _clustered(cluster, root) as extra, open_jobs(
+                root, identity, uid2, on_optout=on_optout, **_job_options(extra)) as jobs:
+            await IdentityWorker(jobs, identity, root, cluster=extra.get("cluster")).run_forever(stop)
 
     try:
         asyncio.run(go())

@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
@@ -37,6 +37,14 @@ from .v3 import IdentityMapV3
 __all__ = ["Checkpoint", "IdentityJobs", "JobReport"]
 
 log = structlog.get_logger("server.uid2.identity")
+
+
+@runtime_checkable
+class SharesOptOuts(Protocol):
+    """A store writer that also tells every node's identity database (a cluster's ``StreamWriter``)."""
+
+    def share_optouts(self, since: dict[str, float]) -> None: ...
+
 Checkpoint = Callable[[str], None]  # test seam: called at named points, e.g. to crash mid-batch
 RECHECK_WITHOUT_R = 86400  # a v3 answer without ``r``: look again tomorrow
 MIN_REFRESH = 60  # never due again within a minute of a mapping (guards against an ``r`` in the past)
@@ -91,7 +99,8 @@ class IdentityJobs:
             log.error("identity job failed", job=name, error=str(exc), status=exc.status_code,
                       endpoint=exc.endpoint)
         except BaseException as exc:
-            self.db.job_finished(name, self.clock(), error=f"{type(exc).__name__}: {exc}", detail=report.as_dict())
+            self.db.job_finished(name, self.clock(), error=f"{type(exc).__name__}: {exc}",
+                                 detail=report.as_dict())
             M.IDENTITY_JOB_RUNS.labels(name, "crashed").inc()
             raise
         self.db.job_finished(name, self.clock(), error=report.error, detail=report.as_dict())
@@ -109,7 +118,8 @@ class IdentityJobs:
     async def _rotate(self, report: JobReport) -> None:
         self._sweep_aliases(report)
         if self.settings.api == "v3":
-            await self._drain(lambda: self.db.due_for_refresh(self.clock(), self.settings.map_batch_size), report)
+            await self._drain(lambda: self.db.due_for_refresh(self.clock(), self.settings.map_batch_size),
+                              report)
             return
         started = self.clock()
         since = self.db.cursor("v2.since")
@@ -153,7 +163,8 @@ class IdentityJobs:
             self._opted_out({u: now for u in gone}, "map", report)
         self.checkpoint("map.stored")
         with self.db.transaction() as conn:
-            self.db.record_outcomes(conn, outcomes, old, now=now, alias_until=now + self.settings.alias_seconds)
+            self.db.record_outcomes(conn, outcomes, old, now=now,
+                                    alias_until=now + self.settings.alias_seconds)
         report.batches += 1
         self._count(outcomes, report)
 
@@ -192,7 +203,8 @@ class IdentityJobs:
             after = uids[-1]
             with self.db.transaction() as conn:
                 now = self.clock()
-                conn.executemany("UPDATE dii SET state = 'unmapped', reason = 'optout', uid = NULL, mapped_at = ?"
+                conn.executemany("UPDATE dii SET state = 'unmapped', reason = 'optout', uid = NULL, "
+                                 "mapped_at = ?"
                                  " WHERE did = ?", [(now, p.did) for p in targets])
                 self.db.set_cursor(conn, "optout.after", after)
             report.batches += 1
@@ -203,6 +215,8 @@ class IdentityJobs:
     def _opted_out(self, since: dict[str, float], source: str, report: JobReport) -> None:
         """Record first (so /rtd refuses at once), then remove memberships, then tell the mirror."""
         self.db.add_optouts(since.items())
+        if isinstance(self.sync.writer, SharesOptOuts):  # [cluster]: every node's /rtd refuses them too
+            self.sync.writer.share_optouts(since)
         report.removed_keys += self.sync.remove(since)
         report.opted_out += len(since)
         M.IDENTITY_OPTOUTS.labels(source).inc(len(since))

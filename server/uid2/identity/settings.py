@@ -79,5 +79,6 @@ class IdentitySettings(Section):
             secret, secret_file = self.secret, None
         elif self.secret_file:
             secret, secret_file = "", self.secret_file
-        return dataclasses.replace(uid2, base_url=self.base_url or uid2.base_url, api_key=self.api_key or uid2.api_key,
+        return dataclasses.replace(uid2, base_url=self.base_url or uid2.base_url,
+                                   api_key=self.api_key or uid2.api_key,
                                    secret=secret, secret_file=secret_file)

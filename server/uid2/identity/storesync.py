@@ -54,8 +54,9 @@ class StoreSync:
         return len(moves)
 
     def remove(self, uids: Iterable[str]) -> int:
-        """Drop every membership of these raw UID2s (opt-outs, expired aliases)."""
-        removed = 0
-        for uid in dict.fromkeys(uids):
-            removed += bool(self.writer.delete_memberships(K.make(K.UID2, uid)))
-        return removed
+        """Drop every membership of these raw UID2s (opt-outs, expired aliases), in one transaction
+        (and, in a cluster, one stream entry); returns how many had any."""
+        keys = [(K.make(K.UID2, uid), None) for uid in dict.fromkeys(uids)]
+        if not keys:
+            return 0
+        return sum(bool(removed) for removed in self.writer.delete_memberships_many(keys).values())

@@ -53,7 +53,8 @@ class IdentityMapV2(OperatorCall):
         body = await post_with_retry(self._operator, BUCKETS_PATH, {"since_timestamp": format_since(since)},
                                      self._backoff)
         if not isinstance(body, list):
-            raise OperatorRejected(f"{BUCKETS_PATH}: body is not a list", endpoint=BUCKETS_PATH, status_code=200)
+            raise OperatorRejected(f"{BUCKETS_PATH}: body is not a list", endpoint=BUCKETS_PATH,
+                                   status_code=200)
         out: list[tuple[str, float]] = []
         for item in body:
             bucket = item.get("bucket_id") if isinstance(item, dict) else None

@@ -5,6 +5,10 @@ repeats a job that just ran nor forgets one that was due; a job found ``running`
 mid-way and resumes at once from its own cursor. Only one process may run identity jobs: an
 ``flock`` on ``<data_dir>/identity.lock`` makes a second worker (or a ``--now`` run from the CLI)
 wait its turn instead of interleaving batches.
+
+With ``[cluster] enabled`` the lock is not enough (it is per machine): each job also runs only
+while this process holds the cluster's identity lease (:mod:`server.cluster.jobs`, given as
+``cluster``). A job held by another node is skipped and looked at again ``poll_seconds`` later.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import fcntl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import structlog
@@ -34,6 +38,12 @@ __all__ = ["IdentityWorker", "exclusive", "open_jobs"]
 
 log = structlog.get_logger("server.uid2.identity")
 FAILED_RETRY_SECONDS = 300.0
+
+
+class JobLease(Protocol):
+    """``server.cluster.jobs.ClusterJobs``: run a job holding the cluster lease, or say who holds it."""
+
+    async def run(self, name: str, job: Callable[[], Awaitable[Any]]) -> tuple[Any, str | None]: ...
 
 
 @contextlib.contextmanager
@@ -57,19 +67,22 @@ def exclusive(data_dir: str | Path, *, wait: bool = True) -> Iterator[bool]:
 async def open_jobs(data_dir: str | Path, settings: IdentitySettings, uid2: UID2Settings, *,
                     transport: httpx.AsyncBaseTransport | None = None,
                     on_optout: Callable[[list[str]], None] | None = None,
-                    clock: Callable[[], float] = time.time, **job_options: Any) -> AsyncIterator[IdentityJobs]:
+                    clock: Callable[[], float] = time.time,
+                    **job_options: Any) -> AsyncIterator[IdentityJobs]:
     """Build the jobs on a real store and operator client; closes both on exit.
 
     ``job_options`` go to :class:`IdentityJobs` (``sleep``, ``checkpoint``, ``rng``: test seams).
     """
     operator_settings = settings.operator_settings(uid2)
     SnapshotDir(data_dir).ensure()
+    writer = job_options.pop("writer", None) or StoreWriter(data_dir)  # [cluster]: a StreamWriter
     db = IdentityDB(data_dir)
-    operator = OperatorClient(operator_settings.base_url, operator_settings.api_key, operator_settings.load_secret(),
-                              timeout=operator_settings.timeout, total_timeout=operator_settings.total_timeout_seconds,
+    operator = OperatorClient(operator_settings.base_url, operator_settings.api_key,
+                              operator_settings.load_secret(), timeout=operator_settings.timeout,
+                              total_timeout=operator_settings.total_timeout_seconds,
                               transport=transport, clock=clock)
     try:
-        yield IdentityJobs(db=db, writer=StoreWriter(data_dir), operator=operator, settings=settings,
+        yield IdentityJobs(db=db, writer=writer, operator=operator, settings=settings,
                            clock=clock, on_optout=on_optout, **job_options)
     finally:
         await operator.aclose()
@@ -79,8 +92,11 @@ async def open_jobs(data_dir: str | Path, settings: IdentitySettings, uid2: UID2
 class IdentityWorker:
     def __init__(self, jobs: IdentityJobs, settings: IdentitySettings, data_dir: str | Path, *,
                  clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 cluster: JobLease | None = None) -> None:
         self.jobs = jobs
+        self.cluster = cluster
+        self._held_elsewhere: dict[JobName, float] = {}  # job -> when to look again
         self.settings = settings
         self.data_dir = data_dir
         self.clock = clock
@@ -92,6 +108,22 @@ class IdentityWorker:
         }
 
     def next_due(self, name: JobName) -> float:
+        return max(self._next_due(name), self._held_elsewhere.get(name, 0.0))
+
+    async def run_one(self, name: JobName) -> JobReport | None:
+        """Run ``name`` now (holding the cluster lease if clustered); ``None`` if held elsewhere."""
+        if self.cluster is None:
+            return await self.jobs.run(name)
+        report, holder = await self.cluster.run(name, lambda: self.jobs.run(name))
+        if holder is not None:
+            log.info("identity job runs elsewhere", job=name, holder=holder)
+            self._held_elsewhere[name] = self.clock() + self.settings.poll_seconds
+            return None
+        self._held_elsewhere.pop(name, None)
+        assert isinstance(report, JobReport)
+        return report
+
+    def _next_due(self, name: JobName) -> float:
         status = self.jobs.db.job_status().get(name)
         if status is None or status["state"] == "running" or status["finished"] is None:
             return 0.0
@@ -105,7 +137,8 @@ class IdentityWorker:
             if self.clock() >= self.next_due(name):
                 with exclusive(self.data_dir):
                     try:
-                        reports.append(await self.jobs.run(name))
+                        if (report := await self.run_one(name)) is not None:
+                            reports.append(report)
                     except Exception:  # e.g. "database is locked" during a long load: try next tick
                         log.exception("identity job crashed; will retry", job=name)
         return reports
