@@ -9,6 +9,8 @@ can catch "ours" without catching a bug::
     ├── SettingsError                  bad configuration (also a ValueError); ``errors`` names each
     │                                  key as "section.key: problem", every one, not just the first
     ├── BatchError                     an admin batch with bad items, each named; nothing written → 400
+    ├── ClusterUnavailable             [cluster] a live edit or job write the engine could not take;
+    │                                  nothing changed → 503 ``cluster_unavailable``
     └── AuthError                      server.auth: operator mistakes at the admin API / CLI
         ├── IdentityNotFound           → 404
         ├── InvalidScope               → 400

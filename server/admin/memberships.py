@@ -25,7 +25,7 @@ from segments.store import StoreWriter
 from server.admin.common import MAX_BATCH, BatchError, StoreGetter, endpoint
 from server.auth.errors import InvalidRequest
 from server.auth.guard import Guard
-from server.auth.jsonio import error_response, json_object, json_response
+from server.auth.jsonio import json_object, json_response
 from server.cluster.edits import Op, membership_ops
 from server.cluster.errors import ClusterUnavailable
 
@@ -114,13 +114,9 @@ def membership_routes(writer: StoreWriter, get_store: StoreGetter, guard: Guard)
         clustered, shared = _shared_edits(request)
         if clustered:  # every node applies it, in order, or nobody does (503)
             ops = membership_ops(((m.key, dict.fromkeys(m.segments, m.expires)) for m in upserts), deletes)
-            try:
-                if shared is None:
-                    raise ClusterUnavailable("the cluster link of this worker is starting: "
-                                             "nothing was changed")
-                return json_response(await shared.edit(ops))
-            except ClusterUnavailable as exc:
-                return error_response(503, "cluster_unavailable", str(exc))
+            if shared is None:
+                raise ClusterUnavailable("the cluster link of this worker is starting: nothing was changed")
+            return json_response(await shared.edit(ops))  # ClusterUnavailable → 503 (exception table)
 
         def apply() -> dict[str, Any]:
             upserted = writer.upsert_memberships(

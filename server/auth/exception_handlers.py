@@ -30,6 +30,7 @@ from server.auth.guard import Guard
 from server.auth.jsonio import auth_error_response, error_response, json_response
 from server.auth.require import Endpoint, require
 from server.auth.scopes import ADMIN
+from server.cluster.errors import ClusterUnavailable
 from server.errors import BatchError
 
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]
@@ -49,6 +50,10 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     return error_response(400, "invalid_request", str(exc))
 
 
+async def _cluster_unavailable(request: Request, exc: Exception) -> Response:
+    return error_response(503, "cluster_unavailable", str(exc))
+
+
 async def _no_snapshot(request: Request, exc: Exception) -> Response:
     return error_response(409, "no_snapshot", str(exc))
 
@@ -63,6 +68,7 @@ EXCEPTION_HANDLERS: Final[Mapping[type[Exception], ExceptionHandler]] = {
     BatchError: _batch_error,  # 400, every bad item named
     InvalidSegment: _invalid_request,  # 400
     RowError: _invalid_request,  # 400
+    ClusterUnavailable: _cluster_unavailable,  # 503: the engine did not take an edit; nothing changed
     NoSnapshot: _no_snapshot,  # 409: nothing loaded yet
     StoreError: _store_unavailable,  # 503: a damaged snapshot, named; no edit is written into it
 }
