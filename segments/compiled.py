@@ -32,6 +32,7 @@ import orjson
 # The modules every /rtd and /segments request runs through, in dependency order.
 MODULES: Final = (
     "segments.keys",
+    "segments.bounded",
     "server.observability.hotpath",
     "segments.store.schema",
     "segments.store.sqlite",

@@ -19,11 +19,12 @@ import orjson
 
 from segments import keys as K
 from server import metrics as M
+from server.bidrequest import MAX_IP_LENGTH
 from server.config import CachedApiSettings
 from server.http import JSON_HEADERS, BadRequest, authorization, error_body, send_bytes
 from server.lookup import collect_keys, resolve
 from server.observability import hotpath
-from server.openrtb import MAX_IP_LENGTH, domain_keys, normalise_url
+from server.openrtb import domain_keys, normalise_url
 from server.services import Services
 from server.types import Receive, Scope, Send
 
@@ -143,8 +144,7 @@ class CachedApiEndpoint:
         except BadQuery as exc:
             body = error_body(str(exc), accepted_parameters=self.accepted, accepted_combinations=self.combos)
             return 400, body, "no-store"
-        store = self.services.store
-        store.maybe_reload()
+        store = self.services.store  # reloaded by the worker's upkeep task, never per request
         keys = collect_keys(found, ALL_KINDS, params.get(self.cfg.ip_param), store.ip_prefix_lengths)
         result = store.lookup(keys, time.time() if now is None else now)
         if result.failed:  # a damaged snapshot answers empty: say "retry" (5xx), not "no data" (4xx/miss)
@@ -189,7 +189,7 @@ class CachedApiEndpoint:
         put = functools.partial(_put, found)
         for name, raw in params.items():
             if name in (cfg.url_param, cfg.content_url_param):
-                url = normalise_url(raw)  # None past openrtb.MAX_URL_LENGTH: a 400 naming the parameter
+                url = normalise_url(raw)  # None past bidrequest.MAX_URL_LENGTH: a 400 naming the parameter
                 put(K.URL, url, name)
                 for domain in domain_keys(url.partition("/")[0].partition(":")[0]):  # type: ignore[union-attr]
                     found.setdefault(K.DOMAIN, []).append(domain)

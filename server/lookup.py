@@ -13,7 +13,8 @@ from typing import NamedTuple
 from segments import keys as K
 from segments.store.base import LookupResult
 from segments.taxonomy import Segment, Taxonomy
-from server.openrtb import CACHED_KEY_LENGTH, MAX_IP_LENGTH
+from server.bidrequest import MAX_IP_LENGTH
+from server.openrtb import CACHED_KEY_LENGTH
 
 # Index: "最大500セグメントを配列に含めて送信できます" (at most 500 segments per response; seed 004).
 MAX_SEGMENTS = 500

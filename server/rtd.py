@@ -13,6 +13,7 @@ from typing import Any, Final
 import orjson
 
 from segments import keys as K
+from segments.bounded import BoundedCache
 from segments.store.base import LookupResult
 from server import metrics as M
 from server.artf.metrics import STORE_ERRORS
@@ -31,9 +32,9 @@ from server.http import (
 from server.lookup import Answer, collect_keys, resolve
 from server.mirror import mirrorable_users
 from server.observability import hotpath
-from server.openrtb import parse_request
+from server.openrtb import NotAnObject, parse_body, parse_request
 from server.services import Services
-from server.signals import PrivacyDecision, PrivacySignals, RequestSignals, cacheable
+from server.signals import CACHED_SIGNAL_LENGTH, PrivacyDecision, PrivacySignals, RequestSignals, entry_size
 from server.types import Receive, Scope, Send
 
 EMPTY = b'{"segment_ids":[],"deal_ids":[]}'
@@ -52,6 +53,13 @@ _LATENCY: Final = hotpath.histogram(M.LATENCY, "rtd")
 _SEGMENTS: Final = {name: hotpath.histogram(M.SEGMENTS_RETURNED, name) for name in ("rtd", "grpc")}
 _STORE_ERRORS: Final = hotpath.tally(STORE_ERRORS)
 # What the store raises when it cannot serve: its own errors, SQLite's, and I/O.
+
+
+def encode(answer: Answer) -> bytes:
+    """Index's JSON answer: ``{"segment_ids": [...], "deal_ids": [...]}``."""
+    if not answer.segment_ids:
+        return EMPTY
+    return orjson.dumps({"segment_ids": answer.segment_ids, "deal_ids": answer.deal_ids})
 
 
 def count_lookups(keys: list[str], hits: dict[str, list[str]]) -> None:
@@ -96,7 +104,8 @@ class RtdEndpoint:
         self.max_keys = rtd.max_keys
         self.xandr_sources = frozenset(s.lower() for s in rtd.xandr_eid_sources)
         self.want_links = services.mirror is not None
-        self._decisions: dict[PrivacySignals, PrivacyDecision] = {}
+        self._decisions: BoundedCache[PrivacySignals, PrivacyDecision] = BoundedCache(
+            DECISION_CACHE_SIZE, CACHED_SIGNAL_LENGTH)
         self._scopes: dict[str, Any] = {}
         if services.decryptor is not None:
             from server.uid2 import IdentityScope
@@ -139,36 +148,37 @@ class RtdEndpoint:
         except ClientGone:
             return 499, b""  # nginx's code for a request abandoned before the answer: nothing is sent
         try:
-            doc = orjson.loads(raw)
+            signals = parse_body(raw, gpc_header=headers.get(b"sec-gpc") == b"1",        # parse
+                                 xandr_sources=self.xandr_sources)
         except orjson.JSONDecodeError as exc:
             return 400, error_body("malformed JSON", detail=str(exc))
-        if not isinstance(doc, dict):
+        except NotAnObject:
             return 400, error_body("the body must be a JSON object (an OpenRTB bid request)")
-        return 200, self.handle(doc, gpc=headers.get(b"sec-gpc") == b"1")
+        return 200, encode(self.answer(signals))                                          # respond
 
     def handle(self, doc: dict[str, Any], *, gpc: bool = False, now: float | None = None) -> bytes:
-        """``POST /rtd``'s answer: the shared chain, encoded as Index's JSON."""
-        answer = self.run(doc, gpc=gpc, now=now)
-        if not answer.segment_ids:                                                        # respond
-            return EMPTY
-        return orjson.dumps({"segment_ids": answer.segment_ids, "deal_ids": answer.deal_ids})
+        """``POST /rtd``'s answer to a bid request already parsed into a dict (tests, tools)."""
+        return encode(self.run(doc, gpc=gpc, now=now))
 
     def run(self, doc: dict[str, Any], *, gpc: bool = False, now: float | None = None,
             endpoint: str = "rtd") -> Answer:
-        """parse → gate → decrypt → lookup, the one chain every protocol runs; callers only encode.
+        """The chain for a bid request as a dict: gRPC builds one from the protobuf message
+        (:mod:`server.artf.convert`); callers only encode the answer."""
+        signals = parse_request(doc, gpc_header=gpc, xandr_sources=self.xandr_sources)
+        return self.answer(signals, now=now, endpoint=endpoint)
 
-        ``doc`` is an OpenRTB bid request as a dict (HTTP parses JSON into one, gRPC builds one
-        from the protobuf message, :mod:`server.artf.convert`). The store's trouble is not the
-        client's: it is counted per ``endpoint`` and answered as a miss, as Index's circuit
-        breaker trips on error answers (README, "RTD").
+    def answer(self, signals: RequestSignals, *, now: float | None = None, endpoint: str = "rtd") -> Answer:
+        """gate → decrypt → lookup on a parsed request, the one chain every protocol runs.
+
+        The store's trouble is not the client's: it is counted per ``endpoint`` and answered as
+        a miss, as Index's circuit breaker trips on error answers (README, "RTD"). The store is
+        not asked to reload here: the worker's upkeep task does that (:mod:`server.wiring`).
         """
         now = time.time() if now is None else now
         store = self.services.store
-        signals = parse_request(doc, gpc_header=gpc, xandr_sources=self.xandr_sources)   # parse
         decision = self._decide(signals.privacy)                                          # gate
         _PRIVACY.add(decision.reason)
         self._decrypt(signals, decision, now)                                             # decrypt
-        store.maybe_reload()
         keys = collect_keys(signals.keys, decision.allowed_kinds, signals.ip, store.ip_prefix_lengths,
                             truncate=decision.truncate_ip, limit=self.max_keys)
         result = store.lookup(keys, now, classifying=False, links=self.want_links)        # lookup
@@ -182,14 +192,12 @@ class RtdEndpoint:
         return answer
 
     def _decide(self, privacy: PrivacySignals) -> PrivacyDecision:
-        """The gate is a pure function of the signals, which repeat across requests: remember them."""
+        """The gate is a pure function of the signals, which repeat across requests: remember them
+        (long consent strings are not kept, see :func:`server.signals.entry_size`)."""
         decision = self._decisions.get(privacy)
         if decision is None:
             decision = self.services.gate.decide(privacy)
-            if cacheable(privacy):  # bounded by entries and by key size: long consent strings are not kept
-                if len(self._decisions) >= DECISION_CACHE_SIZE:
-                    self._decisions.clear()
-                self._decisions[privacy] = decision
+            self._decisions.put(privacy, decision, entry_size(privacy))
         return decision
 
     def _decrypt(self, signals: RequestSignals, decision: PrivacyDecision, now: float) -> None:

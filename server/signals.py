@@ -37,10 +37,14 @@ CACHED_SIGNAL_LENGTH: Final = 1024
 CACHED_GPP_SIDS: Final = 32  # GPP defines about twenty section ids
 
 
-def cacheable(signals: PrivacySignals) -> bool:
-    """Whether a decision for ``signals`` may be remembered: its key is bounded in size."""
-    return (len(signals.consent or "") <= CACHED_SIGNAL_LENGTH and len(signals.gpp or "") <= CACHED_SIGNAL_LENGTH
-            and len(signals.us_privacy or "") <= CACHED_SIGNAL_LENGTH and len(signals.gpp_sid) <= CACHED_GPP_SIDS)
+_SID_SIZE: Final = CACHED_SIGNAL_LENGTH // CACHED_GPP_SIDS
+
+
+def entry_size(signals: PrivacySignals) -> int:
+    """The size of ``signals`` as a cache key: its longest string, or its GPP section ids scaled
+    so that :data:`CACHED_GPP_SIDS` of them weigh :data:`CACHED_SIGNAL_LENGTH`."""
+    return max(len(signals.consent or ""), len(signals.gpp or ""), len(signals.us_privacy or ""),
+               len(signals.gpp_sid) * _SID_SIZE)
 
 
 @dataclass(frozen=True, slots=True)

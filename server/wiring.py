@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any
+from typing import Any, Final
 
 import structlog
 
@@ -88,12 +88,24 @@ def readiness_checks(svc: Services) -> dict[str, ReadinessCheck]:
     return checks
 
 
-async def store_upkeep(svc: Services, interval: float) -> None:
-    """Run the store's periodic check even when no request comes.
+# How often the upkeep task asks the store to check: the store itself does real work at most
+# once per [store] check_interval_seconds, so a shorter tick only bounds how late that happens.
+UPKEEP_TICK: Final = 0.25
+MIN_UPKEEP_TICK: Final = 0.05
 
-    Requests call ``maybe_reload`` themselves; this covers an idle worker, whose held read
-    snapshot would otherwise stay open (keeping WAL checkpoints from passing it) and whose first
-    request after a publish would pay for the switch.
+
+def upkeep_interval(check_interval: float) -> float:
+    return max(MIN_UPKEEP_TICK, min(check_interval, UPKEEP_TICK))
+
+
+async def store_upkeep(svc: Services, interval: float) -> None:
+    """The store's periodic check: a new snapshot published, a live edit, a damaged file.
+
+    This task is the only caller of ``maybe_reload`` in a worker: requests never call it (a
+    time check and a branch per request, and a request that happened to land on the interval
+    paid for the switch). It also renews the held read snapshot of an idle worker, which would
+    otherwise keep WAL checkpoints from passing it. A publish is served within
+    ``check_interval_seconds`` plus one tick.
     """
     exported = 0
     while True:
@@ -110,7 +122,7 @@ async def store_upkeep(svc: Services, interval: float) -> None:
 
 
 async def start_background(svc: Services) -> list[asyncio.Task[Any]]:
-    interval = max(0.05, svc.settings.store.check_interval_seconds)
+    interval = upkeep_interval(svc.settings.store.check_interval_seconds)
     tasks: list[asyncio.Task[Any]] = [asyncio.create_task(store_upkeep(svc, interval), name="store-upkeep")]
     refreshers: dict[str, KeyRefresher] = svc.extras.get("uid2", {})
     for refresher in refreshers.values():

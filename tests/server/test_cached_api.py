@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from segments.store import StoreWriter
+from tests.server.conftest import write_and_wait
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,7 @@ def test_max_age_capped_at_a_day(make_client: Any, data_dir: Path) -> None:
 
 def test_no_cache_while_classifying(client: TestClient, data_dir: Path) -> None:
     assert client.get("/segments?url=example.com%2Fnew").headers["cache-control"] == "no-cache"
-    StoreWriter(data_dir).set_classifying(["bundle:com.unknown"])
+    write_and_wait(client, lambda: StoreWriter(data_dir).set_classifying(["bundle:com.unknown"]))
     response = client.get("/segments?bundle=com.unknown")
     assert response.headers["cache-control"] == "no-cache" and response.json()["segment_ids"] == []
 
