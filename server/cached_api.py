@@ -18,6 +18,7 @@ from urllib.parse import unquote_plus
 import orjson
 
 from segments import keys as K
+from segments.bounded import BoundedCache
 from server import metrics as M
 from server.bidrequest import MAX_IP_LENGTH
 from server.config import CachedApiSettings
@@ -106,7 +107,8 @@ class CachedApiEndpoint:
         self.combos = [s.description for s in self.shapes.values()]
         self.cap = services.settings.rtd.max_segments
         self.miss_cache = f"max-age={min(self.cfg.negative_ttl_seconds, self.cfg.max_age_cap_seconds)}"
-        self._headers: dict[str, list[tuple[bytes, bytes]]] = {}
+        # "max-age=" and at most 20 digits, or "no-cache"/"no-store": the bound only says so
+        self._headers: BoundedCache[str, list[tuple[bytes, bytes]]] = BoundedCache(256, 64)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> int:
         """Answer one request; returns the status sent (the access log reads it, no send wrapper)."""
@@ -127,10 +129,8 @@ class CachedApiEndpoint:
         status, body, cache = self.answer(scope.get("query_string", b"").decode("latin-1"))
         headers = self._headers.get(cache)
         if headers is None:  # a handful of distinct values (the TTLs in the taxonomy): build each once
-            if len(self._headers) >= 256:
-                self._headers.clear()
-            headers = self._headers[cache] = [(b"content-type", b"application/json"),
-                                              (b"cache-control", cache.encode())]
+            headers = [(b"content-type", b"application/json"), (b"cache-control", cache.encode())]
+            self._headers.put(cache, headers, len(cache))
         await send_bytes(send, status, body, headers)
         _REQUESTS.add(status)
         _LATENCY.observe(time.perf_counter() - started)
