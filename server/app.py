@@ -98,7 +98,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/openapi.json", openapi_route(settings.cached_api), methods=["GET"]),
         *auth.routes(),  # POST /oauth/token, /admin/identities…
         *admin_routes(settings.data_dir, lambda: app.state.services.store, auth.guard,
-                      identities=auth.service, providers={"subsystems": lambda: subsystem_status(app.state.services)}),
+                      identities=auth.service,
+                      providers={"subsystems": lambda: subsystem_status(app.state.services)}),
     ]
     # One access log for every route: it wraps Starlette's own stack (error middleware included)
     # and the app writes the hot endpoints' lines through the same object.

@@ -53,12 +53,14 @@ def open_store(settings: Settings) -> SQLiteStore:
 
 def _wire_uid2(svc: Services) -> None:
     uid2, euid = svc.settings.uid2, svc.settings.euid
-    refreshers = {scope: KeyRefresher.from_settings(cfg, stamp_dir=svc.settings.data_dir)  # early-refresh stamp
+    # stamp_dir: where the early-refresh stamp lives
+    refreshers = {scope: KeyRefresher.from_settings(cfg, stamp_dir=svc.settings.data_dir)
                   for scope, cfg in (("UID2", uid2), ("EUID", euid)) if cfg.enabled}
     if not refreshers:
         return
     svc.extras["uid2"] = refreshers
-    svc.optouts = OptOutIndex(svc.settings.data_dir, refresh_seconds=svc.settings.identity.optout_refresh_seconds)
+    svc.optouts = OptOutIndex(svc.settings.data_dir,
+                              refresh_seconds=svc.settings.identity.optout_refresh_seconds)
     svc.decryptor = BidstreamDecryptor(refreshers.get("UID2", StaticKeySource()), refreshers.get("EUID"),
                                        client_type=uid2.client_type if uid2.enabled else euid.client_type)
 

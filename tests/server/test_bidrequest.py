@@ -73,7 +73,8 @@ def body(*, wrong: bool) -> st.SearchStrategy[dict[str, Any]]:
     return obj(
         site=obj(page=url, domain=host, content=content),
         app=obj(bundle=txt(MAX_TEXT_LENGTH, "com.kids.game"), domain=host, content=content),
-        device=obj(ifa=txt(MAX_TEXT_LENGTH, "aebe52e7-03ee-455a-b3c4-e57283966239"), os=txt(MAX_TEXT_LENGTH, "ios"),
+        device=obj(ifa=txt(MAX_TEXT_LENGTH, "aebe52e7-03ee-455a-b3c4-e57283966239"),
+                   os=txt(MAX_TEXT_LENGTH, "ios"),
                    ip=txt(MAX_IP_LENGTH, "198.51.100.9"), ipv6=txt(MAX_IP_LENGTH, "2001:db8::1"), lmt=integer,
                    geo=obj(country=txt(MAX_COUNTRY_LENGTH, "USA"), zip=txt(MAX_ZIP_LENGTH, "10001"))),
         user=obj(id=txt(MAX_TEXT_LENGTH, "AbcdEfgHijklmnoP"), consent=consent, eids=eids,

@@ -32,7 +32,8 @@ def test_a_full_cache_is_emptied_before_a_new_key() -> None:
     assert list(cache) == [3]
 
 
-@pytest.mark.parametrize(("entries", "size"), [pytest.param(0, 1, id="no-entries"), pytest.param(1, -1, id="neg")])
+@pytest.mark.parametrize(("entries", "size"), [pytest.param(0, 1, id="no-entries"),
+                                               pytest.param(1, -1, id="negative-size")])
 def test_nonsense_bounds_are_refused(entries: int, size: int) -> None:
     with pytest.raises(ValueError, match="bounded cache"):
         BoundedCache(entries, size)

@@ -97,7 +97,8 @@ def test_us_privacy_opt_out_drops_user_level(client: TestClient) -> None:
 
 
 def test_lmt_drops_ifa_only(client: TestClient) -> None:
-    body = {"device": {"ifa": "aebe52e7-03ee-455a-b3c4-e57283966239", "lmt": 1}, "user": {"id": "AbcdEfgHijklmnoP"}}
+    body = {"device": {"ifa": "aebe52e7-03ee-455a-b3c4-e57283966239", "lmt": 1},
+            "user": {"id": "AbcdEfgHijklmnoP"}}
     assert rtd(client, body)["segment_ids"] == ["cars"]
     body["device"]["lmt"] = 0
     assert rtd(client, body)["segment_ids"] == ["cars", "ifa_gamers"]
@@ -129,14 +130,17 @@ def test_responses_are_deterministic(client: TestClient) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=20,
 )
 openrtb_like = st.fixed_dictionaries({}, optional={
     k: json_values | st.dictionaries(st.sampled_from(
-        ["page", "domain", "ext", "eids", "id", "ip", "ifa", "geo", "lmt", "gdpr", "coppa", "us_privacy", "gpp",
-         "gpp_sid", "gppSid", "consent", "bundle", "content", "os", "uids", "source"]), json_values, max_size=6)
+        ["page", "domain", "ext", "eids", "id", "ip", "ifa", "geo", "lmt", "gdpr", "coppa", "us_privacy",
+         "gpp", "gpp_sid", "gppSid", "consent", "bundle", "content", "os", "uids", "source"]),
+        json_values, max_size=6)
     for k in ("site", "app", "device", "user", "regs", "imp")})
 
 
