@@ -13,7 +13,7 @@ import functools
 import time
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus as _unquote_plus
 
 import orjson
 
@@ -96,6 +96,34 @@ def query_pairs(query: str) -> list[tuple[str, str]]:
             name, value = unquote_plus(name), unquote_plus(value)
         pairs.append((name, value))
     return pairs
+
+
+_HEX: Final = frozenset("0123456789abcdefABCDEF")
+
+
+def unquote_plus(text: str) -> str:
+    """:func:`urllib.parse.unquote_plus` (UTF-8, ``errors="replace"``), compiled with the path.
+
+    urllib's is interpreted (a regex split, then bytes per chunk): a third of a ``/segments``
+    request under callgrind, as Index's values carry ``%2F``. Same algorithm for an ASCII
+    string — every ``%XX`` with two hex digits is a byte, any other ``%`` stays — and urllib's
+    own for the rare other (pinned against ``parse_qsl`` in the tests).
+    """
+    text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    if not text.isascii():
+        return _unquote_plus(text)
+    bits = text.split("%")
+    out = bytearray(bits[0].encode())
+    for bit in bits[1:]:
+        if len(bit) >= 2 and bit[0] in _HEX and bit[1] in _HEX:
+            out.append(int(bit[:2], 16))
+            out += bit[2:].encode()
+        else:
+            out += b"%"
+            out += bit.encode()
+    return out.decode("utf-8", "replace")
 
 
 class CachedApiEndpoint:

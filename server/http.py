@@ -12,7 +12,7 @@ from typing import Final
 
 import orjson
 
-from server.types import Receive, Send
+from server.types import Message, Receive, Send
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 AUTHORIZATION: Final = b"authorization"
@@ -116,6 +116,14 @@ async def send_bytes(send: Send, status: int, body: bytes,
     await send({"type": "http.response.start", "status": status,
                 "headers": [*headers, (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+def prepared(status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]] = JSON_HEADERS) -> tuple[Message, Message]:
+    """The two ASGI messages of a constant answer, built once and sent as they are (servers read
+    a message, never change it; the bare baseline app does the same)."""
+    return ({"type": "http.response.start", "status": status,
+             "headers": [*headers, (b"content-length", str(len(body)).encode())]},
+            {"type": "http.response.body", "body": body})
 
 
 def error_body(message: str, **extra: object) -> bytes:

@@ -50,24 +50,46 @@ def _url_keys(url: str) -> tuple[str, ...]:
 _cached_url_keys = functools.lru_cache(maxsize=8192)(_url_keys)
 
 
+KeyRuns = list[tuple[str, int]]  # (key kind, how many keys of it), in the order of the key list
+
+
 def collect_keys(found: dict[str, list[str]], allowed: frozenset[str], ip: str | None,
-                 ip_lengths: frozenset[int], *, truncate: bool = False, limit: int = 256) -> list[str]:
-    """Store keys in priority order (most specific evidence first), only for allowed kinds."""
+                 ip_lengths: frozenset[int], *, truncate: bool = False, limit: int = 256,
+                 runs: KeyRuns | None = None) -> list[str]:
+    """Store keys in priority order (most specific evidence first), only for allowed kinds.
+
+    Keys come grouped by kind, each kind's keys deduplicated (a page's prefixes and a content
+    URL's may overlap; a key's kind is part of it, so no two kinds share a key). ``runs``, when
+    given, receives each kind's count, so a caller tallies per kind without parsing every key.
+    """
     out: list[str] = []
     for kind, prefix in _KIND_PREFIXES:
         values = found.get(kind)
         if not values or kind not in allowed:
             continue
         if kind == K.URL:
-            for url in values:
-                out += url_keys(url)
+            keys: list[str] | tuple[str, ...] = url_keys(values[0])
+            if len(values) > 1:
+                keys = list(dict.fromkeys(key for url in values for key in url_keys(url)))
         else:
-            out += [prefix + v for v in values]
+            keys = [prefix + v for v in values]
+            if len(keys) > 1:
+                keys = list(dict.fromkeys(keys))
+        _extend(out, kind, keys, limit, runs)
     if ip and ip_lengths and K.IP in allowed and len(ip) <= MAX_IP_LENGTH:  # IP: the last kind in priority order
-        out += ip_keys((truncate_ip(ip) or "") if truncate else ip, ip_lengths, truncate)
-    if len(out) > 1:
-        out = list(dict.fromkeys(out))  # a page's prefixes and a content URL's may overlap
-    return out[:limit]
+        _extend(out, K.IP, ip_keys((truncate_ip(ip) or "") if truncate else ip, ip_lengths, truncate), limit, runs)
+    return out
+
+
+def _extend(out: list[str], kind: str, keys: list[str] | tuple[str, ...], limit: int, runs: KeyRuns | None) -> None:
+    room = limit - len(out)
+    if room <= 0 or not keys:
+        return
+    if len(keys) > room:
+        keys = keys[:room]
+    out += keys
+    if runs is not None:
+        runs.append((kind, len(keys)))
 
 
 @functools.lru_cache(maxsize=8192)

@@ -109,6 +109,18 @@ def test_query_pairs_reads_queries_as_parse_qsl_does(fields: list[tuple[str, str
         assert query_pairs(query) == parse_qsl(query, keep_blank_values=True)
 
 
+@settings(max_examples=300)
+@given(st.lists(st.one_of(st.sampled_from(["%", "%2", "%2F", "%2f", "%zz", "%e2%82%ac", "%E2%82", "%ff", "+", "%+1",
+                                           "%-1", "% 1", "é", "€", "a"]), st.text(max_size=3)), max_size=8))
+def test_unquote_plus_is_urllibs(parts: list[str]) -> None:
+    from urllib.parse import unquote_plus as urllib_unquote_plus
+
+    from server.cached_api import unquote_plus
+
+    text = "".join(parts)
+    assert unquote_plus(text) == urllib_unquote_plus(text)
+
+
 @pytest.mark.parametrize(("query", "error"), [
     pytest.param("url=example.com%2F" + "p" * 2100, "'url' is not a valid url", id="url-past-2048"),
     pytest.param("content_url=example.com%2F" + "p" * 2100, "'content_url' is not a valid url",
