@@ -28,7 +28,8 @@ from segments import keys as K
 # Longest value read from a field: a longer one is skipped and counted as an invalid field (never
 # an error), so nothing attacker-sized reaches a cache (server.openrtb bounds its caches too).
 MAX_TEXT_LENGTH: Final = 8192  # any string field: none we read is legitimately longer
-MAX_URL_LENGTH: Final = K.MAX_VALUE_LENGTH  # 2,048: sitemaps.org's URL limit, ~IE's 2,083 (de-facto web limit)
+# 2,048: sitemaps.org's URL limit, ~IE's 2,083 (the de-facto web limit)
+MAX_URL_LENGTH: Final = K.MAX_VALUE_LENGTH
 MAX_HOST_LENGTH: Final = 253  # RFC 1035 §2.3.4: 255 octets on the wire, 253 characters as text
 MAX_IP_LENGTH: Final = 45  # RFC 4291 §2.2 form 3 x:x:x:x:x:x:d.d.d.d (POSIX INET6_ADDRSTRLEN = 46 with NUL)
 MAX_COUNTRY_LENGTH: Final = 3  # OpenRTB 2.5 §3.2.19 geo.country: ISO-3166-1 alpha-3

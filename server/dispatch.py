@@ -27,7 +27,8 @@ class SegmentServerApp(Starlette):
     """``hot`` maps ``(method, path)`` to an endpoint returning its status; every other request
     goes through :attr:`access_log`, which wraps Starlette's own ``__call__`` (built once)."""
 
-    def __init__(self, *, access_log_sample_rate: float, access_log_error_status: int, **starlette: Any) -> None:
+    def __init__(self, *, access_log_sample_rate: float, access_log_error_status: int,
+                 **starlette: Any) -> None:
         super().__init__(**starlette)
         self.hot: dict[tuple[str, str], HotEndpoint] = {}
         self.access_log = AccessLogMiddleware(self._starlette, sample_rate=access_log_sample_rate,
@@ -37,7 +38,9 @@ class SegmentServerApp(Starlette):
         await Starlette.__call__(self, scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = self.hot.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
+        endpoint = None
+        if scope["type"] == "http":
+            endpoint = self.hot.get((scope.get("method", ""), scope.get("path", "")))
         if endpoint is None:
             await self.access_log(scope, receive, send)
             return

@@ -118,7 +118,8 @@ async def send_bytes(send: Send, status: int, body: bytes,
     await send({"type": "http.response.body", "body": body})
 
 
-def prepared(status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]] = JSON_HEADERS) -> tuple[Message, Message]:
+def prepared(status: int, body: bytes,
+             headers: Iterable[tuple[bytes, bytes]] = JSON_HEADERS) -> tuple[Message, Message]:
     """The two ASGI messages of a constant answer, built once and sent as they are (servers read
     a message, never change it; the bare baseline app does the same)."""
     return ({"type": "http.response.start", "status": status,

@@ -15,6 +15,7 @@ from segments.store.base import LookupResult
 from segments.taxonomy import Segment, Taxonomy
 from server.bidrequest import MAX_IP_LENGTH
 from server.openrtb import CACHED_KEY_LENGTH
+from server.signals import built
 
 # Index: "最大500セグメントを配列に含めて送信できます" (at most 500 segments per response; seed 004).
 MAX_SEGMENTS = 500
@@ -76,12 +77,14 @@ def collect_keys(found: dict[str, list[str]], allowed: frozenset[str], ip: str |
             if len(keys) > 1:
                 keys = list(dict.fromkeys(keys))
         _extend(out, kind, keys, limit, runs)
-    if ip and ip_lengths and K.IP in allowed and len(ip) <= MAX_IP_LENGTH:  # IP: the last kind in priority order
-        _extend(out, K.IP, ip_keys((truncate_ip(ip) or "") if truncate else ip, ip_lengths, truncate), limit, runs)
+    if ip and ip_lengths and K.IP in allowed and len(ip) <= MAX_IP_LENGTH:  # IP: the last kind in priority
+        address = (truncate_ip(ip) or "") if truncate else ip
+        _extend(out, K.IP, ip_keys(address, ip_lengths, truncate), limit, runs)
     return out
 
 
-def _extend(out: list[str], kind: str, keys: list[str] | tuple[str, ...], limit: int, runs: KeyRuns | None) -> None:
+def _extend(out: list[str], kind: str, keys: list[str] | tuple[str, ...], limit: int,
+            runs: KeyRuns | None) -> None:
     room = limit - len(out)
     if room <= 0 or not keys:
         return
@@ -121,19 +124,24 @@ def resolve(keys: Iterable[str], result: LookupResult, taxonomy: Taxonomy, cap: 
     if not hits:
         return Answer([], [], False, [])
     seen: dict[str, Segment] = {}
-    known = taxonomy.segments.get
+    known = taxonomy.segments
+    left = len(hits)  # keys with hits not met yet: the rest of the keys are misses
     for key in keys:
         sids = hits.get(key)
-        if sids:
-            for sid in sids:
-                if sid not in seen and (segment := known(sid)) is not None:
-                    seen[sid] = segment
+        if sids is None:
+            continue
+        for sid in sids:
+            if sid not in seen and (segment := known.get(sid)) is not None:
+                seen[sid] = segment
+        left -= 1
+        if not left:
+            break
     matched = list(seen.values())
     capped = len(matched) > cap
     if capped:
         matched = matched[:cap]
     deals: dict[str, None] = {}
     for segment in matched:
-        if segment.deal_ids:
-            deals.update(dict.fromkeys(segment.deal_ids))
-    return Answer(list(seen)[:cap], list(deals), capped, matched)
+        for deal in segment.deal_ids:
+            deals[deal] = None
+    return built(Answer, (list(seen)[:cap], list(deals), capped, matched))

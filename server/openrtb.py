@@ -29,7 +29,7 @@ from server.bidrequest import (
     BidRequest,
     Eid,
 )
-from server.signals import TOKEN_SOURCES, IdToken, PrivacySignals, RequestSignals
+from server.signals import TOKEN_SOURCES, IdToken, PrivacySignals, RequestSignals, built
 
 MAX_EIDS: Final = 64
 MAX_UIDS_PER_EID: Final = 8
@@ -149,7 +149,8 @@ class NotAnObject(ValueError):
     """Valid JSON whose top level is not an object: no bid request (answered with 400)."""
 
 
-def parse_body(raw: bytes, *, gpc_header: bool = False, xandr_sources: frozenset[str] = frozenset()) -> RequestSignals:
+def parse_body(raw: bytes, *, gpc_header: bool = False,
+               xandr_sources: frozenset[str] = frozenset()) -> RequestSignals:
     """The request body's signals: the typed fast path, or the tolerant one when it says no.
 
     :data:`~server.bidrequest.DECODER` refuses any body with a field of the wrong type or over
@@ -161,8 +162,8 @@ def parse_body(raw: bytes, *, gpc_header: bool = False, xandr_sources: frozenset
     if raw.isascii() or _utf8(raw):
         try:
             return parse_typed(DECODER.decode(raw), gpc_header=gpc_header, xandr_sources=xandr_sources)
-        except msgspec.MsgspecError:  # ValidationError (a wrong type) or DecodeError: the tolerant path decides
-            pass
+        except msgspec.MsgspecError:  # ValidationError (a wrong type) or DecodeError:
+            pass  # the tolerant path decides
     doc = orjson.loads(raw)
     if doc.__class__ is not dict:
         raise NotAnObject()
@@ -205,8 +206,8 @@ def parse_request(body: dict[str, Any], *, gpc_header: bool = False,
                 if eid.__class__ is not dict:
                     r.invalid += 1
                 elif source := r.text(eid, "source", MAX_HOST_LENGTH):  # a domain (OpenRTB 2.6 §3.2.27)
-                    _ids(s, source, [v for uid in r.items(eid, "uids")[:MAX_UIDS_PER_EID] if (v := r.uid(uid))],
-                         xandr_sources)
+                    uids = r.items(eid, "uids")[:MAX_UIDS_PER_EID]
+                    _ids(s, source, [v for uid in uids if (v := r.uid(uid))], xandr_sources)
     s.invalid_fields = r.invalid
     return s
 
@@ -268,11 +269,11 @@ def _privacy(r: _Reader, regs: dict[str, Any] | None, regs_ext: dict[str, Any] |
     if consent is None:
         consent = text(user_ext, "consent", MAX_CONSENT_LENGTH)
     ifa = device.get("ifa") if device is not None else None
-    return PrivacySignals(
+    return built(PrivacySignals, (
         coppa, gdpr, consent, us_privacy, gpp, sids, integer(device, "lmt"),
         gpc_header or (regs_ext is not None and regs_ext.get("gpc") in ("1", 1)),
         ifa.__class__ is str and bool(ifa),
-    )
+    ))
 
 
 def _typed_privacy(req: BidRequest, gpc_header: bool) -> PrivacySignals:
@@ -296,9 +297,9 @@ def _typed_privacy(req: BidRequest, gpc_header: bool) -> PrivacySignals:
     consent = None
     if user is not None:
         consent = user.consent or (user.ext.consent or None if user.ext is not None else None)
-    return PrivacySignals(coppa, gdpr, consent, us_privacy, gpp, tuple(gpp_sid) if gpp_sid else (),
-                          device.lmt if device is not None else None, gpc,
-                          device is not None and bool(device.ifa))
+    return built(PrivacySignals, (coppa, gdpr, consent, us_privacy, gpp, tuple(gpp_sid) if gpp_sid else (),
+                                  device.lmt if device is not None else None, gpc,
+                                  device is not None and bool(device.ifa)))
 
 
 NO_SIGNALS: Final = PrivacySignals()
@@ -306,7 +307,9 @@ NO_SIGNALS: Final = PrivacySignals()
 
 def _site(s: RequestSignals, page: str | None, domain: str | None, content_id: str | None,
           content_url: str | None) -> None:
-    if (page is None or len(page) <= CACHED_KEY_LENGTH) and (domain is None or len(domain) <= CACHED_KEY_LENGTH):
+    short = (page is None or len(page) <= CACHED_KEY_LENGTH) and (domain is None
+                                                                  or len(domain) <= CACHED_KEY_LENGTH)
+    if short:
         url, domains, s.site_domain = site_context(page, domain)
     else:
         url, domains, s.site_domain = _site_context(page, domain)
@@ -378,7 +381,8 @@ def _device(s: RequestSignals, ifa: str | None, os: str | None, ip: str | None, 
         s.add(K.GEO, g)
 
 
-_geo = functools.lru_cache(maxsize=16384)(K.normalise_geo)  # a few thousand country+zip pairs (≤ 3 + 16 chars)
+# a few thousand country+zip pairs (≤ 3 + 16 characters)
+_geo = functools.lru_cache(maxsize=16384)(K.normalise_geo)
 
 
 def _user_id(s: RequestSignals, uid: str | None) -> None:
@@ -394,7 +398,7 @@ def _ids(s: RequestSignals, raw_source: str, ids: list[str], xandr_sources: froz
     for value in ids:
         if scope is not None:
             if len(s.tokens) < MAX_UIDS_PER_EID:
-                s.tokens.append(IdToken(scope, value))
+                s.tokens.append(built(IdToken, (scope, value)))
         elif xandr:
             s.xandr_ids.append(value.strip())
         elif v := K.normalise_eid(source, value):

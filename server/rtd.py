@@ -231,11 +231,13 @@ class RtdEndpoint:
             kind = K.UID2 if token.scope == "UID2" else K.EUID
             if kind not in decision.allowed_kinds:
                 continue
-            result = decryptor.decrypt(token.token, self._scopes[token.scope], domain_or_app_name=domain, now=now)
+            result = decryptor.decrypt(token.token, self._scopes[token.scope], domain_or_app_name=domain,
+                                       now=now)
             status = result.status.name
             if result.uid and kind == K.UID2 and optouts is not None \
                     and optouts.is_opted_out(result.uid, result.established):
-                status = "OPTED_OUT_BY_STATUS_CHECK"  # POST /v2/optout/status said so after the token was made
+                # POST /v2/optout/status said so after the token was made
+                status = "OPTED_OUT_BY_STATUS_CHECK"
             _DECRYPT.add((token.scope, status, str(result.version or 0)))
             if result.uid and status == "SUCCESS":
                 signals.add(kind, result.uid)

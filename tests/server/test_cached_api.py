@@ -110,8 +110,9 @@ def test_query_pairs_reads_queries_as_parse_qsl_does(fields: list[tuple[str, str
 
 
 @settings(max_examples=300)
-@given(st.lists(st.one_of(st.sampled_from(["%", "%2", "%2F", "%2f", "%zz", "%e2%82%ac", "%E2%82", "%ff", "+", "%+1",
-                                           "%-1", "% 1", "é", "€", "a"]), st.text(max_size=3)), max_size=8))
+@given(st.lists(st.one_of(st.sampled_from(["%", "%2", "%2F", "%2f", "%zz", "%e2%82%ac", "%E2%82", "%ff", "+",
+                                           "%+1", "%-1", "% 1", "é", "€", "a"]), st.text(max_size=3)),
+                max_size=8))
 def test_unquote_plus_is_urllibs(parts: list[str]) -> None:
     from urllib.parse import unquote_plus as urllib_unquote_plus
 
