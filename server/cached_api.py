@@ -98,7 +98,9 @@ def query_pairs(query: str) -> list[tuple[str, str]]:
     return pairs
 
 
-_HEX: Final = frozenset("0123456789abcdefABCDEF")
+_HEX_DIGITS = "0123456789abcdefABCDEF"
+# "2F" → b"/": every pair of hex digits, either case, as its byte (what urllib's _hextobyte holds)
+_HEX_BYTE: Final = {a + b: bytes([int(a + b, 16)]) for a in _HEX_DIGITS for b in _HEX_DIGITS}
 
 
 def unquote_plus(text: str) -> str:
@@ -115,15 +117,16 @@ def unquote_plus(text: str) -> str:
     if not text.isascii():
         return _unquote_plus(text)
     bits = text.split("%")
-    out = bytearray(bits[0].encode())
+    out = [bits[0].encode()]
     for bit in bits[1:]:
-        if len(bit) >= 2 and bit[0] in _HEX and bit[1] in _HEX:
-            out.append(int(bit[:2], 16))
-            out += bit[2:].encode()
+        byte = _HEX_BYTE.get(bit[:2])
+        if byte is None:
+            out.append(b"%")
+            out.append(bit.encode())
         else:
-            out += b"%"
-            out += bit.encode()
-    return out.decode("utf-8", "replace")
+            out.append(byte)
+            out.append(bit[2:].encode())
+    return b"".join(out).decode("utf-8", "replace")
 
 
 class CachedApiEndpoint:
@@ -131,7 +134,8 @@ class CachedApiEndpoint:
         self.services = services
         self.cfg: CachedApiSettings = services.settings.cached_api
         self.shapes = {s.params: s for s in accepted_shapes(self.cfg)}
-        self.accepted = sorted({p for s in self.shapes for p in s})
+        self.accepted = sorted({p for s in self.shapes for p in s})  # for the error body
+        self._accepted = frozenset(self.accepted)
         self.combos = [s.description for s in self.shapes.values()]
         self.cap = services.settings.rtd.max_segments
         self.miss_cache = f"max-age={min(self.cfg.negative_ttl_seconds, self.cfg.max_age_cap_seconds)}"
@@ -199,7 +203,7 @@ class CachedApiEndpoint:
     def _params(self, query: str) -> dict[str, str]:
         params: dict[str, str] = {}
         for name, value in query_pairs(query):
-            if name not in self.accepted:
+            if name not in self._accepted:
                 raise BadQuery(f"unknown query parameter {name!r}")
             if name in params:
                 raise BadQuery(f"query parameter {name!r} given more than once")
@@ -214,21 +218,21 @@ class CachedApiEndpoint:
     def _found(self, params: dict[str, str]) -> dict[str, list[str]]:
         cfg = self.cfg
         found: dict[str, list[str]] = {}
-        put = functools.partial(_put, found)
         for name, raw in params.items():
             if name in (cfg.url_param, cfg.content_url_param):
                 url = normalise_url(raw)  # None past bidrequest.MAX_URL_LENGTH: a 400 naming the parameter
-                put(K.URL, url, name)
+                _put(found, K.URL, url, name)
                 for domain in domain_keys(url.partition("/")[0].partition(":")[0]):  # type: ignore[union-attr]
                     found.setdefault(K.DOMAIN, []).append(domain)
             elif name == cfg.bundle_param:
-                put(K.BUNDLE, K.normalise_plain(raw), name)
+                _put(found, K.BUNDLE, K.normalise_plain(raw), name)
             elif name == cfg.content_id_param:
-                put(K.CONTENT_ID, K.normalise_plain(raw), name)
+                _put(found, K.CONTENT_ID, K.normalise_plain(raw), name)
             elif name == cfg.device_id_param:
-                put(K.IFA, K.normalise_ifa(raw), name)
+                _put(found, K.IFA, K.normalise_ifa(raw), name)
             elif name == cfg.ip_param and not _single_address(raw):
                 raise BadQuery(f"query parameter {name!r} is not a valid ip address")
         if cfg.country_param in params:
-            put(K.GEO, K.normalise_geo(params[cfg.country_param], params[cfg.zip_param]), cfg.zip_param)
+            geo = K.normalise_geo(params[cfg.country_param], params[cfg.zip_param])
+            _put(found, K.GEO, geo, cfg.zip_param)
         return found

@@ -74,14 +74,16 @@ async def read_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientGone()
-        chunk = message.get("body", b"")
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge()
-        chunks.append(chunk)
         if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            if not chunks:  # the whole body in one message: the usual case
+                return chunk
+            chunks.append(chunk)
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 def decode_body(raw: bytes, encoding: bytes, limit: int) -> bytes:

@@ -188,3 +188,27 @@ def test_long_consent_is_decided_safely_and_not_remembered(client: TestClient, c
     assert "cars" not in rtd(client, body)["segment_ids"]  # user-level keys need a valid consent
     endpoint = client.app.hot[("POST", "/rtd")]  # type: ignore[attr-defined]
     assert all(len(p.consent or "") <= CACHED_SIGNAL_LENGTH for p in endpoint._decisions)
+
+
+@given(st.lists(_KEY, max_size=12), st.data())
+def test_lookups_tallied_by_runs_as_key_by_key(pairs: list[tuple[str, str]], data: st.DataObject) -> None:
+    """``collect_keys``' runs give every kind its count: the same tallies as parsing each key."""
+    from server import rtd
+    from server.lookup import KeyRuns, collect_keys
+
+    found: dict[str, list[str]] = {}
+    for kind, value in pairs:
+        found.setdefault(kind, []).append(value)
+    runs: KeyRuns = []
+    keys = collect_keys(found, frozenset(found), None, frozenset(), runs=runs)
+    assert sum(count for _, count in runs) == len(keys)
+    hits = {key: ["s"] for key in data.draw(st.lists(st.sampled_from(keys), unique=True))} if keys else {}
+    tallies = (rtd._LOOKUP_HITS, rtd._LOOKUP_MISSES)
+
+    def counted(*args: KeyRuns | None) -> list[dict[object, int]]:
+        before = [dict(tally.counts) for tally in tallies]
+        rtd.count_lookups(keys, hits, *args)
+        return [{k: n - old.get(k, 0) for k, n in tally.counts.items() if n != old.get(k, 0)}
+                for tally, old in zip(tallies, before, strict=True)]
+
+    assert counted(runs) == counted()
