@@ -41,6 +41,7 @@ MODULES: Final = (
     "server.uid2.tokens",
     "server.uid2.decrypt",
     "server.openrtb",
+    "server.openrtb_typed",
     "server.lookup",
     "server.http",
     "server.dispatch",

@@ -1,5 +1,8 @@
 """One tolerant pass over an Index RTD body (OpenRTB 2.5 or 2.6) into :class:`RequestSignals`.
 
+This is the path for any JSON object; :mod:`server.openrtb_typed` is the fast path for clean
+bodies and shares the steps below that turn field values into signals (``_site``, ``_ids``…).
+
 Wrong types are skipped and counted, never raised: Index's circuit breaker throttles partners
 that answer 4xx/5xx, so a field we cannot read must cost us that field, not the request.
 2.6 locations win over 2.5 ``ext`` locations when both are present (``user.eids`` and
@@ -11,13 +14,10 @@ from __future__ import annotations
 import functools
 from typing import Any, Final
 
-import msgspec
-import orjson
 from publicsuffixlist import PublicSuffixList
 
 from segments import keys as K
 from server.bidrequest import (
-    DECODER,
     MAX_CONSENT_LENGTH,
     MAX_COUNTRY_LENGTH,
     MAX_HOST_LENGTH,
@@ -26,8 +26,6 @@ from server.bidrequest import (
     MAX_URL_LENGTH,
     MAX_US_PRIVACY_LENGTH,
     MAX_ZIP_LENGTH,
-    BidRequest,
-    Eid,
 )
 from server.signals import TOKEN_SOURCES, IdToken, PrivacySignals, RequestSignals, built
 
@@ -145,39 +143,6 @@ class _Reader:
         return []
 
 
-class NotAnObject(ValueError):
-    """Valid JSON whose top level is not an object: no bid request (answered with 400)."""
-
-
-def parse_body(raw: bytes, *, gpc_header: bool = False,
-               xandr_sources: frozenset[str] = frozenset()) -> RequestSignals:
-    """The request body's signals: the typed fast path, or the tolerant one when it says no.
-
-    :data:`~server.bidrequest.DECODER` refuses any body with a field of the wrong type or over
-    its bound, and any malformed one; the same bytes then go through ``orjson.loads`` and
-    :func:`parse_request`, which skips and counts such fields (or raises
-    :class:`orjson.JSONDecodeError` for malformed JSON: a 400). msgspec does not check UTF-8 in
-    the fields it skips, orjson does, so a body that is not plain ASCII is checked first.
-    """
-    if raw.isascii() or _utf8(raw):
-        try:
-            return parse_typed(DECODER.decode(raw), gpc_header=gpc_header, xandr_sources=xandr_sources)
-        except msgspec.MsgspecError:  # ValidationError (a wrong type) or DecodeError:
-            pass  # the tolerant path decides
-    doc = orjson.loads(raw)
-    if doc.__class__ is not dict:
-        raise NotAnObject()
-    return parse_request(doc, gpc_header=gpc_header, xandr_sources=xandr_sources)
-
-
-def _utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def parse_request(body: dict[str, Any], *, gpc_header: bool = False,
                   xandr_sources: frozenset[str] = frozenset()) -> RequestSignals:
     """The tolerant path: any JSON object, wrong types skipped and counted."""
@@ -212,38 +177,6 @@ def parse_request(body: dict[str, Any], *, gpc_header: bool = False,
     return s
 
 
-def parse_typed(req: BidRequest, *, gpc_header: bool = False,
-                xandr_sources: frozenset[str] = frozenset()) -> RequestSignals:
-    """The fast path: a body :data:`server.bidrequest.DECODER` accepted, so every field we read
-    has its type and length; the same steps as :func:`parse_request`, without the checks."""
-    site, app, device, user = req.site, req.app, req.device, req.user
-    s = RequestSignals(privacy=_typed_privacy(req, gpc_header))
-    if site is not None:
-        content = site.content
-        _site(s, site.page or None, site.domain or None,
-              content.id or None if content else None, content.url or None if content else None)
-    if app is not None:
-        content = app.content
-        _app(s, app.bundle or None, app.domain or None,
-             content.id or None if content else None, content.url or None if content else None)
-    if device is not None:
-        geo = device.geo
-        _device(s, device.ifa or None, device.os or None, device.ip or device.ipv6 or None,
-                geo.country or None if geo else None, geo.zip or None if geo else None)
-    if user is not None:
-        _user_id(s, user.id or None)
-        for eids in (user.eids, user.ext.eids if user.ext is not None else None):
-            if eids:
-                _typed_eids(s, eids, xandr_sources)
-    return s
-
-
-def _typed_eids(s: RequestSignals, eids: list[Eid], xandr_sources: frozenset[str]) -> None:
-    for eid in eids[:MAX_EIDS]:
-        if eid.source and eid.uids:
-            _ids(s, eid.source, [uid.id for uid in eid.uids[:MAX_UIDS_PER_EID] if uid.id], xandr_sources)
-
-
 def _privacy(r: _Reader, regs: dict[str, Any] | None, regs_ext: dict[str, Any] | None,
              user: dict[str, Any] | None, user_ext: dict[str, Any] | None,
              device: dict[str, Any] | None, gpc_header: bool) -> PrivacySignals:
@@ -274,35 +207,6 @@ def _privacy(r: _Reader, regs: dict[str, Any] | None, regs_ext: dict[str, Any] |
         gpc_header or (regs_ext is not None and regs_ext.get("gpc") in ("1", 1)),
         ifa.__class__ is str and bool(ifa),
     ))
-
-
-def _typed_privacy(req: BidRequest, gpc_header: bool) -> PrivacySignals:
-    """:func:`_privacy` on typed fields: the same precedence (2.6 first, then 2.5 ``ext``)."""
-    regs, user, device = req.regs, req.user, req.device
-    if regs is None and user is None and device is None and not gpc_header:
-        return NO_SIGNALS  # nothing to read: one shared value (the gate's cache key, hashed once)
-    coppa = gdpr = us_privacy = gpp = None
-    gpp_sid: list[int] | None = None
-    gpc = gpc_header
-    if regs is not None:
-        coppa, gdpr, us_privacy, gpp = regs.coppa, regs.gdpr, regs.us_privacy or None, regs.gpp or None
-        gpp_sid = regs.gpp_sid or regs.gppSid
-        if (ext := regs.ext) is not None:  # OpenRTB 2.5 locations: used where the 2.6 field is absent
-            coppa = ext.coppa if coppa is None else coppa
-            gdpr = ext.gdpr if gdpr is None else gdpr
-            us_privacy = (ext.us_privacy or None) if us_privacy is None else us_privacy
-            gpp = (ext.gpp or None) if gpp is None else gpp
-            gpp_sid = gpp_sid or ext.gpp_sid or ext.gppSid
-            gpc = gpc or ext.gpc in ("1", 1)
-    consent = None
-    if user is not None:
-        consent = user.consent or (user.ext.consent or None if user.ext is not None else None)
-    return built(PrivacySignals, (coppa, gdpr, consent, us_privacy, gpp, tuple(gpp_sid) if gpp_sid else (),
-                                  device.lmt if device is not None else None, gpc,
-                                  device is not None and bool(device.ifa)))
-
-
-NO_SIGNALS: Final = PrivacySignals()
 
 
 def _site(s: RequestSignals, page: str | None, domain: str | None, content_id: str | None,

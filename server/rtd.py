@@ -33,7 +33,8 @@ from server.http import (
 from server.lookup import Answer, KeyRuns, collect_keys, resolve
 from server.mirror import mirrorable_users
 from server.observability import hotpath
-from server.openrtb import NO_SIGNALS, NotAnObject, parse_body, parse_request
+from server.openrtb import parse_request
+from server.openrtb_typed import NO_SIGNALS, NotAnObject, parse_body
 from server.services import Services
 from server.signals import CACHED_SIGNAL_LENGTH, PrivacyDecision, PrivacySignals, RequestSignals, entry_size
 from server.types import Receive, Scope, Send

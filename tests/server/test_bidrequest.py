@@ -26,7 +26,8 @@ from server.bidrequest import (
     MAX_US_PRIVACY_LENGTH,
     MAX_ZIP_LENGTH,
 )
-from server.openrtb import NotAnObject, parse_body, parse_request, parse_typed
+from server.openrtb import parse_request
+from server.openrtb_typed import NotAnObject, parse_body, parse_typed
 from server.signals import RequestSignals
 from tests.helpers import load_json
 
