@@ -38,7 +38,8 @@ WRONG = st.one_of(st.integers(-3, 3), st.booleans(), st.floats(allow_nan=False, 
 
 def text(limit: int, *examples: str, oversize: bool) -> st.SearchStrategy[str]:
     bounds = ["a" * limit, "a" * (limit + 1)] if oversize else ["a" * limit]
-    return st.one_of(st.sampled_from(["", " ", *examples]), st.text(max_size=12), st.sampled_from(bounds))
+    return st.one_of(st.sampled_from(["", " ", *examples]), st.text(max_size=min(12, limit)),
+                     st.sampled_from(bounds))
 
 
 def body(*, wrong: bool) -> st.SearchStrategy[dict[str, Any]]:
