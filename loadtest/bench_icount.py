@@ -74,8 +74,9 @@ def drive(config: Path, target: str, endpoint: str, requests: int, rounds: int) 
 def count(config: Path, env: dict[str, str], target: str, endpoint: str, requests: int, rounds: int,
           out: Path) -> int:
     """Total instructions of one interpreter run under callgrind."""
-    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, str(Path(__file__).resolve()),
-            "--inner", str(config), target, endpoint, str(requests), str(rounds)]
+    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable,
+            str(Path(__file__).resolve()), "--inner", str(config), target, endpoint, str(requests),
+            str(rounds)]
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     found = _COLLECTED.search(proc.stderr)
     if proc.returncode != 0 or found is None:
@@ -114,7 +115,8 @@ def run(endpoints: list[str], requests: int, rounds: int, users: int) -> dict[st
                 base, more = (count(config, env, target, endpoint, requests, n, work / f"cg.{target}.{n}")
                               for n in (0, rounds))
                 per[target] = (more - base) / (requests * rounds)
-            results.append({"endpoint": endpoint, "instructions_per_request": {k: round(v) for k, v in per.items()},
+            results.append({"endpoint": endpoint,
+                            "instructions_per_request": {k: round(v) for k, v in per.items()},
                             "ratio": round(per["ours"] / per["bare"], 2)})
     return {"hot_path": compiled.state(), "requests": requests, "rounds": rounds, "results": results}
 
@@ -125,7 +127,8 @@ def main(argv: list[str] | None = None) -> None:
         config, target, endpoint, requests, rounds = args_in[1:6]
         drive(Path(config), target, endpoint, int(requests), int(rounds))
         return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--endpoint", choices=["rtd", "segments"], nargs="+", default=["rtd", "segments"])
     parser.add_argument("--requests", type=int, default=500, help="distinct requests in the mix (one pass)")
     parser.add_argument("--rounds", type=int, default=2, help="extra passes counted after the warm one")

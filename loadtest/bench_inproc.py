@@ -40,7 +40,8 @@ def to_scope(prepared: Prepared) -> tuple[dict[str, Any], bytes]:
     request_line, *lines = head.split(b"\r\n")
     method, target, _ = request_line.split(b" ", 2)
     path, _, query = target.partition(b"?")
-    headers = [(name.strip().lower(), value.strip()) for name, _, value in (line.partition(b":") for line in lines)]
+    headers = [(name.strip().lower(), value.strip())
+               for name, _, value in (line.partition(b":") for line in lines)]
     scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
              "server": ("127.0.0.1", 8080), "client": ("127.0.0.1", 50000), "scheme": "http",
              "method": method.decode(), "root_path": "", "path": path.decode(), "raw_path": path,
@@ -88,7 +89,8 @@ async def with_lifespan(app: ASGI, body: Callable[[], Awaitable[Any]]) -> Any:
         elif message["type"].startswith("lifespan.shutdown"):
             stopped.set()
 
-    task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send))
+    lifespan = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    task = asyncio.create_task(app(lifespan, receive, send))
     await inbox.put({"type": "lifespan.startup"})
     await started.wait()
     try:
@@ -141,14 +143,16 @@ def run(endpoint: str, requests: int, users: int, profile: Path | None = None) -
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--endpoint", choices=["rtd", "segments"], nargs="+", default=["rtd", "segments"])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--profile", type=Path, help="write a cProfile dump of our app's run here")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    result = {"results": [run(endpoint, args.requests, args.users, args.profile) for endpoint in args.endpoint]}
+    result = {"results": [run(endpoint, args.requests, args.users, args.profile)
+                          for endpoint in args.endpoint]}
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     if args.json:
         args.json.write_bytes(orjson.dumps(result))

@@ -4,8 +4,9 @@
 
 ``--root`` is the directory holding ``segments/`` and ``server/`` (default: this checkout; the
 Docker image points it at site-packages). On a terminal, a spinner on stderr names the step
-running and the time elapsed (no ETA: neither step reports how far it is). Up to date → nothing to do. Any failure leaves no
-binaries behind and exits 1: the server then runs the same modules as plain Python.
+running and the time elapsed (no ETA: neither step reports how far it is). Up to date → nothing
+to do. Any failure leaves no binaries behind and exits 1: the server then runs the same modules
+as plain Python.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def _build(root: Path, mypycify: Any, setup: Any, step: Callable[[str], None]) -
     cwd = Path.cwd()
     os.chdir(root)
     try:
-        extensions = mypycify(["--ignore-missing-imports", *sources], opt_level="3", group_name=compiled.GROUP,
+        extensions = mypycify(["--ignore-missing-imports", *sources], opt_level="3",
+                              group_name=compiled.GROUP,
                               target_dir=str(work / "c"))
         step("native: compiling the generated C (one shared library)")
         setup(name="segment-server-native", ext_modules=extensions, packages=[],
@@ -96,7 +98,8 @@ def main() -> int:
         print(f"native: build failed ({type(exc).__name__}: {exc}); the hot path runs as plain Python",
               file=sys.stderr)
         return 1
-    print(f"native: compiled {len(compiled.MODULES)} modules with mypyc in {time.perf_counter() - started:.0f} s")
+    elapsed = time.perf_counter() - started
+    print(f"native: compiled {len(compiled.MODULES)} modules with mypyc in {elapsed:.0f} s")
     return 0
 
 

@@ -32,6 +32,7 @@ import orjson
 # The modules every /rtd and /segments request runs through, in dependency order.
 MODULES: Final = (
     "segments.keys",
+    "segments.bounded",
     "server.observability.hotpath",
     "segments.store.schema",
     "segments.store.sqlite",
@@ -40,6 +41,7 @@ MODULES: Final = (
     "server.uid2.tokens",
     "server.uid2.decrypt",
     "server.openrtb",
+    "server.openrtb_typed",
     "server.lookup",
     "server.http",
     "server.dispatch",

@@ -21,7 +21,7 @@ from server.admin import admin_routes
 from server.auth import build_auth
 from server.cached_api import CachedApiEndpoint
 from server.config import Settings, load_settings
-from server.dispatch import HotEndpoint, HotPathDispatcher
+from server.dispatch import HotEndpoint, SegmentServerApp
 from server.http import error_body, send_bytes
 from server.openapi import openapi_route
 from server.rtd import RtdEndpoint
@@ -57,21 +57,21 @@ class _Deferred:
         return await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> HotPathDispatcher:
+def create_app(settings: Settings | None = None, services: Services | None = None) -> SegmentServerApp:
     """Build the app. ``services`` lets tests inject collaborators built around a temp data dir."""
     settings = settings or load_settings()
     rtd, segments = _Deferred(), _Deferred()
     auth = build_auth(settings.data_dir, settings.auth)  # holds nothing open: safe before fork
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
         svc = services or build_services(settings)
         svc.guard = svc.guard or auth.guard
         auth.startup()  # a signing key exists; this worker's revocation view is loaded
         ops = await obs.start(svc)  # JSON logs for this worker; tally flush + gauge sampling task
         rtd.app = RtdEndpoint(svc)
         segments.app = CachedApiEndpoint(svc)
-        dispatcher.hot.update({RTD: rtd.app, SEGMENTS: segments.app})  # no placeholder hop per request
+        app.hot.update({RTD: rtd.app, SEGMENTS: segments.app})  # no placeholder hop per request
         app.state.services = svc
         app.state.readiness = readiness_checks(svc)
         app.state.readiness["auth_db"] = auth.readiness  # auth.sqlite3 readable (issue 25 item 4)
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         try:
             yield
         finally:
-            dispatcher.hot.update(placeholders)
+            app.hot.update(placeholders)
             await stop_background(svc, tasks)
             if services is None:
                 svc.store.close()
@@ -98,17 +98,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         Route("/openapi.json", openapi_route(settings.cached_api), methods=["GET"]),
         *auth.routes(),  # POST /oauth/token, /admin/identities…
         *admin_routes(settings.data_dir, lambda: app.state.services.store, auth.guard,
-                      identities=auth.service, providers={"subsystems": lambda: subsystem_status(app.state.services)}),
+                      identities=auth.service,
+                      providers={"subsystems": lambda: subsystem_status(app.state.services)}),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error})
+    # One access log for every route: it wraps Starlette's own stack (error middleware included)
+    # and the app writes the hot endpoints' lines through the same object.
+    app = SegmentServerApp(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error},
+                           access_log_sample_rate=settings.server.access_log_sample_rate,
+                           access_log_error_status=obs.settings_of(settings).access_log_error_status)
     app.state.settings = settings
-    # One access log for every route: it wraps the Starlette app (error middleware included) and
-    # the dispatcher writes the hot endpoints' lines through the same object.
-    access_log = obs.AccessLogMiddleware(app, sample_rate=settings.server.access_log_sample_rate,
-                                         error_status=obs.settings_of(settings).access_log_error_status)
     placeholders: dict[tuple[str, str], HotEndpoint] = {RTD: rtd, SEGMENTS: segments}
-    dispatcher = HotPathDispatcher(app, placeholders, access_log)
-    return dispatcher
+    app.hot.update(placeholders)
+    return app
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -1,36 +1,46 @@
-"""The outermost ASGI layer: Index's two hot endpoints skip Starlette's stack entirely.
+"""The application class: a Starlette app whose ``__call__`` takes Index's two hot routes first.
 
 Every other route goes through Starlette (routing, error middleware, the access log). ``POST /rtd``
 and ``GET /segments`` are plain ASGI endpoints that never raise for client input, so routing them
 through a middleware stack and a router only costs time Index is counting: profiling showed the
 stack plus the access log's ``send`` wrapper at ~20 % of a ``/rtd`` request. Here the endpoints
 return the status they sent, and the access line is written from that — sampled, or on errors —
-without wrapping ``send``.
+without wrapping ``send``. The app *is* a :class:`~starlette.applications.Starlette` (``state``,
+``routes``, ``router``, ``url_path_for`` are its own), so servers and tests see a normal app.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.applications import Starlette
+
 from server.observability import AccessLogMiddleware
-from server.types import ASGIApp, Receive, Scope, Send
+from server.types import Receive, Scope, Send
 
 HotEndpoint = Callable[[Scope, Receive, Send], Awaitable[int]]
 
 
-class HotPathDispatcher:
-    """``app`` is the Starlette app; ``access_log`` wraps it, and every other request goes through it."""
+class SegmentServerApp(Starlette):
+    """``hot`` maps ``(method, path)`` to an endpoint returning its status; every other request
+    goes through :attr:`access_log`, which wraps Starlette's own ``__call__`` (built once)."""
 
-    def __init__(self, app: ASGIApp, hot: Mapping[tuple[str, str], HotEndpoint],
-                 access_log: AccessLogMiddleware) -> None:
-        self.app = app
-        self.hot = dict(hot)
-        self.access_log = access_log
+    def __init__(self, *, access_log_sample_rate: float, access_log_error_status: int,
+                 **starlette: Any) -> None:
+        super().__init__(**starlette)
+        self.hot: dict[tuple[str, str], HotEndpoint] = {}
+        self.access_log = AccessLogMiddleware(self._starlette, sample_rate=access_log_sample_rate,
+                                              error_status=access_log_error_status)
+
+    async def _starlette(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await Starlette.__call__(self, scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = self.hot.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
+        endpoint = None
+        if scope["type"] == "http":
+            endpoint = self.hot.get((scope.get("method", ""), scope.get("path", "")))
         if endpoint is None:
             await self.access_log(scope, receive, send)
             return
@@ -44,7 +54,3 @@ class HotPathDispatcher:
             raise
         if sampled or status >= log.error_status:
             log.write(scope, status, started, sampled, None)
-
-    def __getattr__(self, name: str) -> Any:
-        """``routes``, ``state``, ``router``…: the wrapped Starlette app answers for the whole app."""
-        return getattr(self.app, name)

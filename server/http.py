@@ -12,7 +12,7 @@ from typing import Final
 
 import orjson
 
-from server.types import Receive, Send
+from server.types import Message, Receive, Send
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 AUTHORIZATION: Final = b"authorization"
@@ -74,14 +74,16 @@ async def read_body(headers: dict[bytes, bytes], receive: Receive, limit: int) -
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientGone()
-        chunk = message.get("body", b"")
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge()
-        chunks.append(chunk)
         if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            if not chunks:  # the whole body in one message: the usual case
+                return chunk
+            chunks.append(chunk)
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 def decode_body(raw: bytes, encoding: bytes, limit: int) -> bytes:
@@ -116,6 +118,15 @@ async def send_bytes(send: Send, status: int, body: bytes,
     await send({"type": "http.response.start", "status": status,
                 "headers": [*headers, (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+def prepared(status: int, body: bytes,
+             headers: Iterable[tuple[bytes, bytes]] = JSON_HEADERS) -> tuple[Message, Message]:
+    """The two ASGI messages of a constant answer, built once and sent as they are (servers read
+    a message, never change it; the bare baseline app does the same)."""
+    return ({"type": "http.response.start", "status": status,
+             "headers": [*headers, (b"content-length", str(len(body)).encode())]},
+            {"type": "http.response.body", "body": body})
 
 
 def error_body(message: str, **extra: object) -> bytes:

@@ -13,7 +13,9 @@ from typing import NamedTuple
 from segments import keys as K
 from segments.store.base import LookupResult
 from segments.taxonomy import Segment, Taxonomy
-from server.openrtb import CACHED_KEY_LENGTH, MAX_IP_LENGTH
+from server.bidrequest import MAX_IP_LENGTH
+from server.openrtb import CACHED_KEY_LENGTH
+from server.signals import built
 
 # Index: "最大500セグメントを配列に含めて送信できます" (at most 500 segments per response; seed 004).
 MAX_SEGMENTS = 500
@@ -49,24 +51,48 @@ def _url_keys(url: str) -> tuple[str, ...]:
 _cached_url_keys = functools.lru_cache(maxsize=8192)(_url_keys)
 
 
+KeyRuns = list[tuple[str, int]]  # (key kind, how many keys of it), in the order of the key list
+
+
 def collect_keys(found: dict[str, list[str]], allowed: frozenset[str], ip: str | None,
-                 ip_lengths: frozenset[int], *, truncate: bool = False, limit: int = 256) -> list[str]:
-    """Store keys in priority order (most specific evidence first), only for allowed kinds."""
+                 ip_lengths: frozenset[int], *, truncate: bool = False, limit: int = 256,
+                 runs: KeyRuns | None = None) -> list[str]:
+    """Store keys in priority order (most specific evidence first), only for allowed kinds.
+
+    Keys come grouped by kind, each kind's keys deduplicated (a page's prefixes and a content
+    URL's may overlap; a key's kind is part of it, so no two kinds share a key). ``runs``, when
+    given, receives each kind's count, so a caller tallies per kind without parsing every key.
+    """
     out: list[str] = []
     for kind, prefix in _KIND_PREFIXES:
         values = found.get(kind)
         if not values or kind not in allowed:
             continue
         if kind == K.URL:
-            for url in values:
-                out += url_keys(url)
+            keys: list[str] | tuple[str, ...] = url_keys(values[0])
+            if len(values) > 1:
+                keys = list(dict.fromkeys(key for url in values for key in url_keys(url)))
         else:
-            out += [prefix + v for v in values]
-    if ip and ip_lengths and K.IP in allowed and len(ip) <= MAX_IP_LENGTH:  # IP: the last kind in priority order
-        out += ip_keys((truncate_ip(ip) or "") if truncate else ip, ip_lengths, truncate)
-    if len(out) > 1:
-        out = list(dict.fromkeys(out))  # a page's prefixes and a content URL's may overlap
-    return out[:limit]
+            keys = [prefix + v for v in values]
+            if len(keys) > 1:
+                keys = list(dict.fromkeys(keys))
+        _extend(out, kind, keys, limit, runs)
+    if ip and ip_lengths and K.IP in allowed and len(ip) <= MAX_IP_LENGTH:  # IP: the last kind in priority
+        address = (truncate_ip(ip) or "") if truncate else ip
+        _extend(out, K.IP, ip_keys(address, ip_lengths, truncate), limit, runs)
+    return out
+
+
+def _extend(out: list[str], kind: str, keys: list[str] | tuple[str, ...], limit: int,
+            runs: KeyRuns | None) -> None:
+    room = limit - len(out)
+    if room <= 0 or not keys:
+        return
+    if len(keys) > room:
+        keys = keys[:room]
+    out += keys
+    if runs is not None:
+        runs.append((kind, len(keys)))
 
 
 @functools.lru_cache(maxsize=8192)
@@ -98,19 +124,24 @@ def resolve(keys: Iterable[str], result: LookupResult, taxonomy: Taxonomy, cap: 
     if not hits:
         return Answer([], [], False, [])
     seen: dict[str, Segment] = {}
-    known = taxonomy.segments.get
+    known = taxonomy.segments
+    left = len(hits)  # keys with hits not met yet: the rest of the keys are misses
     for key in keys:
         sids = hits.get(key)
-        if sids:
-            for sid in sids:
-                if sid not in seen and (segment := known(sid)) is not None:
-                    seen[sid] = segment
+        if sids is None:
+            continue
+        for sid in sids:
+            if sid not in seen and (segment := known.get(sid)) is not None:
+                seen[sid] = segment
+        left -= 1
+        if not left:
+            break
     matched = list(seen.values())
     capped = len(matched) > cap
     if capped:
         matched = matched[:cap]
     deals: dict[str, None] = {}
     for segment in matched:
-        if segment.deal_ids:
-            deals.update(dict.fromkeys(segment.deal_ids))
-    return Answer(list(seen)[:cap], list(deals), capped, matched)
+        for deal in segment.deal_ids:
+            deals[deal] = None
+    return built(Answer, (list(seen)[:cap], list(deals), capped, matched))

@@ -37,16 +37,25 @@ LATENCY = Histogram(
 SEGMENTS_RETURNED = Histogram(
     "segserver_segments_returned", "Segments per response", ["endpoint"], buckets=SEGMENT_COUNT_BUCKETS
 )
-RESPONSES_CAPPED = Counter("segserver_responses_capped_total", "Responses cut to the 500-segment cap", ["endpoint"])
+RESPONSES_CAPPED = Counter(
+    "segserver_responses_capped_total", "Responses cut to the 500-segment cap", ["endpoint"]
+)
 KEYS_FOUND = Counter("segserver_keys_found_total", "Usable lookup keys found in requests", ["kind"])
 LOOKUPS = Counter("segserver_lookups_total", "Key lookups by kind and result", ["kind", "result"])
-PRIVACY_DECISIONS = Counter("segserver_privacy_decisions_total", "Privacy gate decisions by reason", ["reason"])
-INVALID_FIELDS = Counter("segserver_invalid_fields_total", "Request fields skipped for a wrong type", ["endpoint"])
+PRIVACY_DECISIONS = Counter(
+    "segserver_privacy_decisions_total", "Privacy gate decisions by reason", ["reason"]
+)
+INVALID_FIELDS = Counter(
+    "segserver_invalid_fields_total", "Request fields skipped for a wrong type", ["endpoint"]
+)
 
 UID2_DECRYPT = Counter(
-    "segserver_uid2_decrypt_total", "UID2/EUID token decryptions by status and version", ["scope", "status", "version"]
+    "segserver_uid2_decrypt_total", "UID2/EUID token decryptions by status and version",
+    ["scope", "status", "version"],
 )
-UID2_KEYS = Gauge("segserver_uid2_keys", "Keys in the current UID2 key set", ["scope"], multiprocess_mode="livemax")
+UID2_KEYS = Gauge(
+    "segserver_uid2_keys", "Keys in the current UID2 key set", ["scope"], multiprocess_mode="livemax"
+)
 UID2_SINCE_REFRESH = Gauge(
     "segserver_uid2_seconds_since_refresh", "Seconds since the last good key refresh", ["scope"],
     multiprocess_mode="livemin",
@@ -56,13 +65,22 @@ UID2_TO_EXPIRY = Gauge(
     multiprocess_mode="livemax",
 )
 
-STORE_VERSION = Gauge("segserver_store_snapshot_version", "Store snapshot version serving", multiprocess_mode="livemax")
-STORE_ROWS = Gauge("segserver_store_rows", "Rows in the serving snapshot", ["table"], multiprocess_mode="livemax")
-STORE_AGE = Gauge("segserver_store_snapshot_age_seconds", "Age of the serving snapshot", multiprocess_mode="livemin")
+STORE_VERSION = Gauge(
+    "segserver_store_snapshot_version", "Store snapshot version serving", multiprocess_mode="livemax"
+)
+STORE_ROWS = Gauge(
+    "segserver_store_rows", "Rows in the serving snapshot", ["table"], multiprocess_mode="livemax"
+)
+STORE_AGE = Gauge(
+    "segserver_store_snapshot_age_seconds", "Age of the serving snapshot", multiprocess_mode="livemin"
+)
 
-MIRROR_OUTBOX_DEPTH = Gauge("segserver_mirror_outbox_depth", "Intents waiting in the outbox", multiprocess_mode="livemax")
+MIRROR_OUTBOX_DEPTH = Gauge(
+    "segserver_mirror_outbox_depth", "Intents waiting in the outbox", multiprocess_mode="livemax"
+)
 MIRROR_OLDEST_AGE = Gauge(
-    "segserver_mirror_outbox_oldest_seconds", "Age of the oldest undelivered intent", multiprocess_mode="livemax"
+    "segserver_mirror_outbox_oldest_seconds", "Age of the oldest undelivered intent",
+    multiprocess_mode="livemax",
 )
 MIRROR_ENQUEUED = Counter("segserver_mirror_enqueued_total", "Mirror intents accepted from /rtd", ["result"])
 MIRROR_SENT = Counter("segserver_mirror_sent_total", "Users delivered to Xandr rt-segment")
@@ -85,7 +103,9 @@ IDENTITY_OPERATOR_ERRORS = Counter(
     "segserver_identity_operator_errors_total", "Failed identity operator calls", ["endpoint", "status"]
 )
 IDENTITY_JOB_RUNS = Counter("segserver_identity_job_runs_total", "Identity job runs", ["job", "result"])
-IDENTITY_PENDING = Gauge("segserver_identity_pending", "DII waiting for a first mapping", multiprocess_mode="max")
+IDENTITY_PENDING = Gauge(
+    "segserver_identity_pending", "DII waiting for a first mapping", multiprocess_mode="max"
+)
 
 # --- serving (owner: serve): worker processes, set by server.observability.runtime ---
 WORKERS_ALIVE = Gauge("segserver_workers_alive", "Worker processes serving (each live worker adds 1)",

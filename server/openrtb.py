@@ -1,5 +1,8 @@
 """One tolerant pass over an Index RTD body (OpenRTB 2.5 or 2.6) into :class:`RequestSignals`.
 
+This is the path for any JSON object; :mod:`server.openrtb_typed` is the fast path for clean
+bodies and shares the steps below that turn field values into signals (``_site``, ``_ids``…).
+
 Wrong types are skipped and counted, never raised: Index's circuit breaker throttles partners
 that answer 4xx/5xx, so a field we cannot read must cost us that field, not the request.
 2.6 locations win over 2.5 ``ext`` locations when both are present (``user.eids`` and
@@ -14,27 +17,26 @@ from typing import Any, Final
 from publicsuffixlist import PublicSuffixList
 
 from segments import keys as K
-from server.signals import TOKEN_SOURCES, IdToken, PrivacySignals, RequestSignals
+from server.bidrequest import (
+    MAX_CONSENT_LENGTH,
+    MAX_COUNTRY_LENGTH,
+    MAX_HOST_LENGTH,
+    MAX_IP_LENGTH,
+    MAX_TEXT_LENGTH,
+    MAX_URL_LENGTH,
+    MAX_US_PRIVACY_LENGTH,
+    MAX_ZIP_LENGTH,
+)
+from server.signals import TOKEN_SOURCES, IdToken, PrivacySignals, RequestSignals, built
 
 MAX_EIDS: Final = 64
 MAX_UIDS_PER_EID: Final = 8
 _PSL = PublicSuffixList()  # bundled list, built once per process (offline, no network)
 
-# Longest value read from a field: a longer one is skipped and counted as an invalid field (never
-# an error), so nothing attacker-sized reaches a cache. The per-worker caches below are also
-# bounded twice — by entries, and by only remembering keys up to CACHED_KEY_LENGTH characters
-# (longer valid values are worked out each time) — so a worker's memory stays flat under any input.
-MAX_TEXT_LENGTH: Final = 8192  # any string field: none we read is legitimately longer
-MAX_URL_LENGTH: Final = K.MAX_VALUE_LENGTH  # 2,048: sitemaps.org's URL limit, ~IE's 2,083 (de-facto web limit)
-MAX_HOST_LENGTH: Final = 253  # RFC 1035 §2.3.4: 255 octets on the wire, 253 characters as text
-MAX_IP_LENGTH: Final = 45  # RFC 4291 §2.2 form 3 x:x:x:x:x:x:d.d.d.d (POSIX INET6_ADDRSTRLEN = 46 with NUL)
-MAX_COUNTRY_LENGTH: Final = 3  # OpenRTB 2.5 §3.2.19 geo.country: ISO-3166-1 alpha-3
-MAX_ZIP_LENGTH: Final = 16  # segments.keys.normalise_geo's bound; the longest postal codes have 10 characters
-# TCF and GPP strings: the privacy gate decodes at most [privacy] max_consent_length (8,192)
-# characters. A longer one reaches the gate as OVERSIZE, a value no decoder accepts, so the
-# gate takes the same safe reading as for any malformed string (no consent, opt-out).
-MAX_CONSENT_LENGTH: Final = 8192
-MAX_US_PRIVACY_LENGTH: Final = 16  # IAB CCPA spec: exactly 4 characters (the parser tolerates spaces)
+# The longest value read from each field is in server.bidrequest (the typed schema states them
+# too). The per-worker caches below are also bounded twice — by entries, and by only remembering
+# keys up to CACHED_KEY_LENGTH characters (longer valid values are worked out each time) — so a
+# worker's memory stays flat under any input.
 OVERSIZE: Final = "!oversize"
 CACHED_KEY_LENGTH: Final = 256  # longest URL or host remembered by the caches below
 _normalise_url = K.normalise_url.__wrapped__  # segments.keys' own cache is never fed from a request
@@ -122,6 +124,13 @@ class _Reader:
         self.invalid += 1
         return None
 
+    def uid(self, uid: Any) -> str | None:
+        """``uids[].id`` of one element of an eid's ``uids``."""
+        if uid.__class__ is not dict:
+            self.invalid += 1
+            return None
+        return self.text(uid, "id")
+
     def items(self, parent: dict[str, Any] | None, name: str) -> list[Any]:
         if parent is None:
             return []
@@ -136,21 +145,36 @@ class _Reader:
 
 def parse_request(body: dict[str, Any], *, gpc_header: bool = False,
                   xandr_sources: frozenset[str] = frozenset()) -> RequestSignals:
+    """The tolerant path: any JSON object, wrong types skipped and counted."""
     r = _Reader()
     site, app, device = r.obj(body, "site"), r.obj(body, "app"), r.obj(body, "device")
     user, regs = r.obj(body, "user"), r.obj(body, "regs")
     user_ext, regs_ext = r.obj(user, "ext"), r.obj(regs, "ext")
-    signals = RequestSignals(privacy=_privacy(r, regs, regs_ext, user, user_ext, device, gpc_header))
-    _site(r, site, signals)
-    _app(r, app, signals)
-    _device(r, device, signals)
+    s = RequestSignals(privacy=_privacy(r, regs, regs_ext, user, user_ext, device, gpc_header))
+    if site is not None:
+        page, domain = r.text(site, "page", MAX_URL_LENGTH), r.text(site, "domain", MAX_HOST_LENGTH)
+        content = r.obj(site, "content")
+        _site(s, page, domain, r.text(content, "id"), r.text(content, "url", MAX_URL_LENGTH))
+    if app is not None:
+        bundle, domain = r.text(app, "bundle"), r.text(app, "domain", MAX_HOST_LENGTH)
+        content = r.obj(app, "content")
+        _app(s, bundle, domain, r.text(content, "id"), r.text(content, "url", MAX_URL_LENGTH))
+    if device is not None:
+        geo = r.obj(device, "geo")
+        _device(s, r.text(device, "ifa"), r.text(device, "os"),
+                r.text(device, "ip", MAX_IP_LENGTH) or r.text(device, "ipv6", MAX_IP_LENGTH),
+                r.text(geo, "country", MAX_COUNTRY_LENGTH), r.text(geo, "zip", MAX_ZIP_LENGTH))
     if user is not None:
-        if (uid := r.text(user, "id")) and (v := K.normalise_plain(uid)):
-            signals.add(K.USER_ID, v)
+        _user_id(s, r.text(user, "id"))
         for eids in (r.items(user, "eids"), r.items(user_ext, "eids")):
-            _eids(r, eids, signals, xandr_sources)
-    signals.invalid_fields = r.invalid
-    return signals
+            for eid in eids[:MAX_EIDS]:
+                if eid.__class__ is not dict:
+                    r.invalid += 1
+                elif source := r.text(eid, "source", MAX_HOST_LENGTH):  # a domain (OpenRTB 2.6 §3.2.27)
+                    uids = r.items(eid, "uids")[:MAX_UIDS_PER_EID]
+                    _ids(s, source, [v for uid in uids if (v := r.uid(uid))], xandr_sources)
+    s.invalid_fields = r.invalid
+    return s
 
 
 def _privacy(r: _Reader, regs: dict[str, Any] | None, regs_ext: dict[str, Any] | None,
@@ -178,25 +202,25 @@ def _privacy(r: _Reader, regs: dict[str, Any] | None, regs_ext: dict[str, Any] |
     if consent is None:
         consent = text(user_ext, "consent", MAX_CONSENT_LENGTH)
     ifa = device.get("ifa") if device is not None else None
-    return PrivacySignals(
+    return built(PrivacySignals, (
         coppa, gdpr, consent, us_privacy, gpp, sids, integer(device, "lmt"),
         gpc_header or (regs_ext is not None and regs_ext.get("gpc") in ("1", 1)),
         ifa.__class__ is str and bool(ifa),
-    )
+    ))
 
 
-def _site(r: _Reader, site: dict[str, Any] | None, s: RequestSignals) -> None:
-    if site is None:
-        return
-    page, domain = r.text(site, "page", MAX_URL_LENGTH), r.text(site, "domain", MAX_HOST_LENGTH)
-    if (page is None or len(page) <= CACHED_KEY_LENGTH) and (domain is None or len(domain) <= CACHED_KEY_LENGTH):
+def _site(s: RequestSignals, page: str | None, domain: str | None, content_id: str | None,
+          content_url: str | None) -> None:
+    short = (page is None or len(page) <= CACHED_KEY_LENGTH) and (domain is None
+                                                                  or len(domain) <= CACHED_KEY_LENGTH)
+    if short:
         url, domains, s.site_domain = site_context(page, domain)
     else:
         url, domains, s.site_domain = _site_context(page, domain)
     if url is not None:
         s.page_url = url
         s.add(K.URL, url)
-    _content(r, r.obj(site, "content"), s)
+    _content(s, content_id, content_url)
     for value in domains:
         s.add(K.DOMAIN, value)
 
@@ -217,21 +241,20 @@ def _site_context(page: str | None, domain: str | None) -> tuple[str | None, tup
 site_context = functools.lru_cache(maxsize=8192)(_site_context)
 
 
-def _app(r: _Reader, app: dict[str, Any] | None, s: RequestSignals) -> None:
-    if app is None:
-        return
-    if (bundle := r.text(app, "bundle")) and (b := K.normalise_plain(bundle)):
+def _app(s: RequestSignals, bundle: str | None, domain: str | None, content_id: str | None,
+         content_url: str | None) -> None:
+    if bundle and (b := K.normalise_plain(bundle)):
         s.app_bundle = b
         s.add(K.BUNDLE, b)
-    hosts = [d] if (domain := r.text(app, "domain", MAX_HOST_LENGTH)) and (d := K.normalise_domain(domain)) else []
-    _content(r, r.obj(app, "content"), s)
+    hosts = [d] if domain and (d := K.normalise_domain(domain)) else []
+    _content(s, content_id, content_url)
     _domains(hosts, s)
 
 
-def _content(r: _Reader, content: dict[str, Any] | None, s: RequestSignals) -> None:
-    if (cid := r.text(content, "id")) and (v := K.normalise_plain(cid)):
+def _content(s: RequestSignals, content_id: str | None, content_url: str | None) -> None:
+    if content_id and (v := K.normalise_plain(content_id)):
         s.add(K.CONTENT_ID, v)
-    if (curl := r.text(content, "url", MAX_URL_LENGTH)) and (u := normalise_url(curl)):
+    if content_url and (u := normalise_url(content_url)):
         s.add(K.URL, u)
 
 
@@ -251,48 +274,39 @@ def _domains(hosts: list[str], s: RequestSignals) -> None:
             s.add(K.DOMAIN, value)
 
 
-def _device(r: _Reader, device: dict[str, Any] | None, s: RequestSignals) -> None:
-    if device is None:
-        return
-    if (ifa := r.text(device, "ifa")) and (v := K.normalise_ifa(ifa)):
+def _device(s: RequestSignals, ifa: str | None, os: str | None, ip: str | None, country: str | None,
+            zip_code: str | None) -> None:
+    if ifa and (v := K.normalise_ifa(ifa)):
         s.ifa = v
         s.add(K.IFA, v)
-    s.device_os = r.text(device, "os")
-    s.ip = r.text(device, "ip", MAX_IP_LENGTH) or r.text(device, "ipv6", MAX_IP_LENGTH)
-    geo = r.obj(device, "geo")
-    country, zip_code = r.text(geo, "country", MAX_COUNTRY_LENGTH), r.text(geo, "zip", MAX_ZIP_LENGTH)
+    s.device_os = os
+    s.ip = ip
     if country and zip_code and (g := _geo(country, zip_code)):
         s.add(K.GEO, g)
 
 
-_geo = functools.lru_cache(maxsize=16384)(K.normalise_geo)  # a few thousand country+zip pairs (≤ 3 + 16 chars)
+# a few thousand country+zip pairs (≤ 3 + 16 characters)
+_geo = functools.lru_cache(maxsize=16384)(K.normalise_geo)
 
 
-def _eids(r: _Reader, eids: list[Any], s: RequestSignals, xandr_sources: frozenset[str]) -> None:
-    for eid in eids[:MAX_EIDS]:
-        if eid.__class__ is not dict:
-            r.invalid += 1
-            continue
-        source = r.text(eid, "source", MAX_HOST_LENGTH)  # a domain (OpenRTB 2.6 §3.2.27)
-        if not source:
-            continue
-        source = _source(source)
-        scope = TOKEN_SOURCES.get(source)
-        xandr = scope is None and source in xandr_sources
-        for uid in r.items(eid, "uids")[:MAX_UIDS_PER_EID]:
-            if uid.__class__ is not dict:
-                r.invalid += 1
-                continue
-            value = r.text(uid, "id")
-            if not value:
-                continue
-            if scope is not None:
-                if len(s.tokens) < MAX_UIDS_PER_EID:
-                    s.tokens.append(IdToken(scope, value))
-            elif xandr:
-                s.xandr_ids.append(value.strip())
-            elif v := K.normalise_eid(source, value):
-                s.add(K.EID, v)
+def _user_id(s: RequestSignals, uid: str | None) -> None:
+    if uid and (v := K.normalise_plain(uid)):
+        s.add(K.USER_ID, v)
+
+
+def _ids(s: RequestSignals, raw_source: str, ids: list[str], xandr_sources: frozenset[str]) -> None:
+    """The non-empty ``uids[].id`` of one eid: UID2/EUID tokens, Xandr ids, or ``eid`` keys."""
+    source = _source(raw_source)
+    scope = TOKEN_SOURCES.get(source)
+    xandr = scope is None and source in xandr_sources
+    for value in ids:
+        if scope is not None:
+            if len(s.tokens) < MAX_UIDS_PER_EID:
+                s.tokens.append(built(IdToken, (scope, value)))
+        elif xandr:
+            s.xandr_ids.append(value.strip())
+        elif v := K.normalise_eid(source, value):
+            s.add(K.EID, v)
 
 
 @functools.lru_cache(maxsize=1024)

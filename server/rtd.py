@@ -13,6 +13,7 @@ from typing import Any, Final
 import orjson
 
 from segments import keys as K
+from segments.bounded import BoundedCache
 from segments.store.base import LookupResult
 from server import metrics as M
 from server.artf.metrics import STORE_ERRORS
@@ -25,18 +26,21 @@ from server.http import (
     check_repeats,
     decode_body,
     error_body,
+    prepared,
     read_body,
     send_bytes,
 )
-from server.lookup import Answer, collect_keys, resolve
+from server.lookup import Answer, KeyRuns, collect_keys, resolve
 from server.mirror import mirrorable_users
 from server.observability import hotpath
 from server.openrtb import parse_request
+from server.openrtb_typed import NO_SIGNALS, NotAnObject, parse_body
 from server.services import Services
-from server.signals import PrivacyDecision, PrivacySignals, RequestSignals, cacheable
+from server.signals import CACHED_SIGNAL_LENGTH, PrivacyDecision, PrivacySignals, RequestSignals, entry_size
 from server.types import Receive, Scope, Send
 
 EMPTY = b'{"segment_ids":[],"deal_ids":[]}'
+_MISS: Final = prepared(200, EMPTY)
 DECISION_CACHE_SIZE = 4096
 # Per-process tallies flushed to Prometheus once a second: a dict increment per request instead
 # of a lock and an mmap write per label (see server.observability.hotpath).
@@ -54,14 +58,33 @@ _STORE_ERRORS: Final = hotpath.tally(STORE_ERRORS)
 # What the store raises when it cannot serve: its own errors, SQLite's, and I/O.
 
 
-def count_lookups(keys: list[str], hits: dict[str, list[str]]) -> None:
+def encode(answer: Answer) -> bytes:
+    """Index's JSON answer: ``{"segment_ids": [...], "deal_ids": [...]}``."""
+    if not answer.segment_ids:
+        return EMPTY
+    return orjson.dumps({"segment_ids": answer.segment_ids, "deal_ids": answer.deal_ids})
+
+
+def count_lookups(keys: list[str], hits: dict[str, list[str]], runs: KeyRuns | None = None) -> None:
     """Tally hits and misses per key kind into ``segserver_lookups_total``.
 
-    ``collect_keys`` returns keys grouped by kind, so the kind is worked out once per run of
-    keys, not once per key: a per-key ``partition`` and label tuple cost ~3 k instructions each,
-    the biggest single item of ``handle`` under callgrind. Ungrouped keys are still counted
-    right, with more tally updates.
+    With ``runs`` (from :func:`~server.lookup.collect_keys`: each kind's key count) no key is
+    parsed for its kind — a per-key ``startswith`` and ``partition`` cost ~10 k instructions of
+    ``/rtd`` under callgrind — and a request without hits tallies its misses per kind at once.
+    Without, the kind is worked out once per run of keys of one kind; ungrouped keys are
+    still counted right, with more tally updates.
     """
+    if runs is not None:
+        start = 0
+        for kind, count in runs:
+            hit = 0
+            if hits:
+                for i in range(start, start + count):
+                    if keys[i] in hits:
+                        hit += 1
+            start += count
+            _tally_lookups(kind, hit, count - hit)
+        return
     prefix = ""
     kind = ""
     hit = miss = 0
@@ -96,7 +119,9 @@ class RtdEndpoint:
         self.max_keys = rtd.max_keys
         self.xandr_sources = frozenset(s.lower() for s in rtd.xandr_eid_sources)
         self.want_links = services.mirror is not None
-        self._decisions: dict[PrivacySignals, PrivacyDecision] = {}
+        self._decisions: BoundedCache[PrivacySignals, PrivacyDecision] = BoundedCache(
+            DECISION_CACHE_SIZE, CACHED_SIGNAL_LENGTH)
+        self._unrestricted: PrivacyDecision | None = None  # the gate's answer to NO_SIGNALS
         self._scopes: dict[str, Any] = {}
         if services.decryptor is not None:
             from server.uid2 import IdentityScope
@@ -106,7 +131,10 @@ class RtdEndpoint:
         """Answer one request; returns the status sent (the access log reads it, no send wrapper)."""
         started = time.perf_counter()
         status, body = await self._answer(scope, receive, send)
-        if body:
+        if body is EMPTY:  # the most common answer, a miss: its messages are built once
+            await send(_MISS[0])
+            await send(_MISS[1])
+        elif body:
             await send_bytes(send, status, body)
         _REQUESTS.add(status)
         _LATENCY.observe(time.perf_counter() - started)
@@ -139,57 +167,60 @@ class RtdEndpoint:
         except ClientGone:
             return 499, b""  # nginx's code for a request abandoned before the answer: nothing is sent
         try:
-            doc = orjson.loads(raw)
+            signals = parse_body(raw, gpc_header=headers.get(b"sec-gpc") == b"1",        # parse
+                                 xandr_sources=self.xandr_sources)
         except orjson.JSONDecodeError as exc:
             return 400, error_body("malformed JSON", detail=str(exc))
-        if not isinstance(doc, dict):
+        except NotAnObject:
             return 400, error_body("the body must be a JSON object (an OpenRTB bid request)")
-        return 200, self.handle(doc, gpc=headers.get(b"sec-gpc") == b"1")
+        return 200, encode(self.answer(signals))                                          # respond
 
     def handle(self, doc: dict[str, Any], *, gpc: bool = False, now: float | None = None) -> bytes:
-        """``POST /rtd``'s answer: the shared chain, encoded as Index's JSON."""
-        answer = self.run(doc, gpc=gpc, now=now)
-        if not answer.segment_ids:                                                        # respond
-            return EMPTY
-        return orjson.dumps({"segment_ids": answer.segment_ids, "deal_ids": answer.deal_ids})
+        """``POST /rtd``'s answer to a bid request already parsed into a dict (tests, tools)."""
+        return encode(self.run(doc, gpc=gpc, now=now))
 
     def run(self, doc: dict[str, Any], *, gpc: bool = False, now: float | None = None,
             endpoint: str = "rtd") -> Answer:
-        """parse → gate → decrypt → lookup, the one chain every protocol runs; callers only encode.
+        """The chain for a bid request as a dict: gRPC builds one from the protobuf message
+        (:mod:`server.artf.convert`); callers only encode the answer."""
+        signals = parse_request(doc, gpc_header=gpc, xandr_sources=self.xandr_sources)
+        return self.answer(signals, now=now, endpoint=endpoint)
 
-        ``doc`` is an OpenRTB bid request as a dict (HTTP parses JSON into one, gRPC builds one
-        from the protobuf message, :mod:`server.artf.convert`). The store's trouble is not the
-        client's: it is counted per ``endpoint`` and answered as a miss, as Index's circuit
-        breaker trips on error answers (README, "RTD").
+    def answer(self, signals: RequestSignals, *, now: float | None = None, endpoint: str = "rtd") -> Answer:
+        """gate → decrypt → lookup on a parsed request, the one chain every protocol runs.
+
+        The store's trouble is not the client's: it is counted per ``endpoint`` and answered as
+        a miss, as Index's circuit breaker trips on error answers (README, "RTD"). The store is
+        not asked to reload here: the worker's upkeep task does that (:mod:`server.wiring`).
         """
         now = time.time() if now is None else now
         store = self.services.store
-        signals = parse_request(doc, gpc_header=gpc, xandr_sources=self.xandr_sources)   # parse
         decision = self._decide(signals.privacy)                                          # gate
-        _PRIVACY.add(decision.reason)
         self._decrypt(signals, decision, now)                                             # decrypt
-        store.maybe_reload()
+        runs: KeyRuns = []
         keys = collect_keys(signals.keys, decision.allowed_kinds, signals.ip, store.ip_prefix_lengths,
-                            truncate=decision.truncate_ip, limit=self.max_keys)
+                            truncate=decision.truncate_ip, limit=self.max_keys, runs=runs)
         result = store.lookup(keys, now, classifying=False, links=self.want_links)        # lookup
         if result.failed:  # the store never raises into a request: a read it could not do answers this
             _STORE_ERRORS.add(endpoint)
             return Answer([], [], False, [])
         answer = resolve(keys, result, store.taxonomy, self.cap)
-        self._account(signals, keys, result.hits, answer, endpoint)
+        self._account(signals, decision, keys, runs, result.hits, answer, endpoint)
         if answer.matched and self.services.mirror is not None:
             self._mirror(signals, decision, result, answer)
         return answer
 
     def _decide(self, privacy: PrivacySignals) -> PrivacyDecision:
-        """The gate is a pure function of the signals, which repeat across requests: remember them."""
+        """The gate is a pure function of the signals, which repeat across requests: remember them
+        (long consent strings are not kept, see :func:`server.signals.entry_size`)."""
+        if privacy is NO_SIGNALS and self._unrestricted is not None:  # no regs, user or device at all
+            return self._unrestricted
         decision = self._decisions.get(privacy)
         if decision is None:
             decision = self.services.gate.decide(privacy)
-            if cacheable(privacy):  # bounded by entries and by key size: long consent strings are not kept
-                if len(self._decisions) >= DECISION_CACHE_SIZE:
-                    self._decisions.clear()
-                self._decisions[privacy] = decision
+            self._decisions.put(privacy, decision, entry_size(privacy))
+            if privacy is NO_SIGNALS:
+                self._unrestricted = decision
         return decision
 
     def _decrypt(self, signals: RequestSignals, decision: PrivacyDecision, now: float) -> None:
@@ -203,20 +234,24 @@ class RtdEndpoint:
             kind = K.UID2 if token.scope == "UID2" else K.EUID
             if kind not in decision.allowed_kinds:
                 continue
-            result = decryptor.decrypt(token.token, self._scopes[token.scope], domain_or_app_name=domain, now=now)
+            result = decryptor.decrypt(token.token, self._scopes[token.scope], domain_or_app_name=domain,
+                                       now=now)
             status = result.status.name
             if result.uid and kind == K.UID2 and optouts is not None \
                     and optouts.is_opted_out(result.uid, result.established):
-                status = "OPTED_OUT_BY_STATUS_CHECK"  # POST /v2/optout/status said so after the token was made
+                # POST /v2/optout/status said so after the token was made
+                status = "OPTED_OUT_BY_STATUS_CHECK"
             _DECRYPT.add((token.scope, status, str(result.version or 0)))
             if result.uid and status == "SUCCESS":
                 signals.add(kind, result.uid)
 
-    def _account(self, signals: RequestSignals, keys: list[str], hits: dict[str, list[str]],
-                 answer: Answer, endpoint: str) -> None:
+    def _account(self, signals: RequestSignals, decision: PrivacyDecision, keys: list[str], runs: KeyRuns,
+                 hits: dict[str, list[str]], answer: Answer, endpoint: str) -> None:
+        """The request's tallies (``/metrics``), all in one place: dict increments, flushed each second."""
+        _PRIVACY.add(decision.reason)
         for kind, values in signals.keys.items():
             _KEYS_FOUND.add(kind, len(values))
-        count_lookups(keys, hits)
+        count_lookups(keys, hits, runs)
         if signals.invalid_fields:
             _INVALID.add(endpoint, signals.invalid_fields)
         _SEGMENTS[endpoint].observe(len(answer.segment_ids))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any
+from typing import Any, Final
 
 import structlog
 
@@ -53,12 +53,14 @@ def open_store(settings: Settings) -> SQLiteStore:
 
 def _wire_uid2(svc: Services) -> None:
     uid2, euid = svc.settings.uid2, svc.settings.euid
-    refreshers = {scope: KeyRefresher.from_settings(cfg, stamp_dir=svc.settings.data_dir)  # early-refresh stamp
+    # stamp_dir: where the early-refresh stamp lives
+    refreshers = {scope: KeyRefresher.from_settings(cfg, stamp_dir=svc.settings.data_dir)
                   for scope, cfg in (("UID2", uid2), ("EUID", euid)) if cfg.enabled}
     if not refreshers:
         return
     svc.extras["uid2"] = refreshers
-    svc.optouts = OptOutIndex(svc.settings.data_dir, refresh_seconds=svc.settings.identity.optout_refresh_seconds)
+    svc.optouts = OptOutIndex(svc.settings.data_dir,
+                              refresh_seconds=svc.settings.identity.optout_refresh_seconds)
     svc.decryptor = BidstreamDecryptor(refreshers.get("UID2", StaticKeySource()), refreshers.get("EUID"),
                                        client_type=uid2.client_type if uid2.enabled else euid.client_type)
 
@@ -90,12 +92,24 @@ def readiness_checks(svc: Services) -> dict[str, ReadinessCheck]:
     return checks
 
 
-async def store_upkeep(svc: Services, interval: float) -> None:
-    """Run the store's periodic check even when no request comes.
+# How often the upkeep task asks the store to check: the store itself does real work at most
+# once per [store] check_interval_seconds, so a shorter tick only bounds how late that happens.
+UPKEEP_TICK: Final = 0.25
+MIN_UPKEEP_TICK: Final = 0.05
 
-    Requests call ``maybe_reload`` themselves; this covers an idle worker, whose held read
-    snapshot would otherwise stay open (keeping WAL checkpoints from passing it) and whose first
-    request after a publish would pay for the switch.
+
+def upkeep_interval(check_interval: float) -> float:
+    return max(MIN_UPKEEP_TICK, min(check_interval, UPKEEP_TICK))
+
+
+async def store_upkeep(svc: Services, interval: float) -> None:
+    """The store's periodic check: a new snapshot published, a live edit, a damaged file.
+
+    This task is the only caller of ``maybe_reload`` in a worker: requests never call it (a
+    time check and a branch per request, and a request that happened to land on the interval
+    paid for the switch). It also renews the held read snapshot of an idle worker, which would
+    otherwise keep WAL checkpoints from passing it. A publish is served within
+    ``check_interval_seconds`` plus one tick.
     """
     exported = 0
     while True:
@@ -112,7 +126,7 @@ async def store_upkeep(svc: Services, interval: float) -> None:
 
 
 async def start_background(svc: Services) -> list[asyncio.Task[Any]]:
-    interval = max(0.05, svc.settings.store.check_interval_seconds)
+    interval = upkeep_interval(svc.settings.store.check_interval_seconds)
     tasks: list[asyncio.Task[Any]] = [asyncio.create_task(store_upkeep(svc, interval), name="store-upkeep")]
     refreshers: dict[str, KeyRefresher] = svc.extras.get("uid2", {})
     for refresher in refreshers.values():

@@ -7,6 +7,9 @@ from starlette.testclient import TestClient
 
 from server.app import create_app
 from tests.helpers import build_data_dir, settings_for
+from tests.serverproc import wait_for
+
+RELOAD_DEADLINE = 30.0  # a cap for a stuck upkeep task; it ticks every 0.05 s under these settings
 
 MEMBERS = [
     {"kind": "uid2", "key": "raw-uid2-1", "segments": ["uid2_auto"]},
@@ -49,3 +52,16 @@ def make_client(data_dir: Path) -> Iterator[ClientFactory]:
 @pytest.fixture
 def client(make_client: ClientFactory) -> TestClient:
     return make_client()
+
+
+def write_and_wait(client: TestClient, write: Callable[[], object]) -> None:
+    """Run ``write`` against the data dir, then wait until the worker's upkeep task has applied it.
+
+    Requests never reload the store (the upkeep task does, ``server/wiring.py``), so a test that
+    writes and then queries waits on this condition first: the store has read its meta again
+    (``info`` is a new object after every snapshot switch or live edit it picks up).
+    """
+    store = client.app.state.services.store  # type: ignore[attr-defined]
+    before = store.info
+    write()
+    wait_for(lambda: store.info is not before, RELOAD_DEADLINE, "the store upkeep task to apply the write")

@@ -20,9 +20,10 @@ WEB = {"site": {"page": "https://example.com/sports/football"}}
 
 @pytest.fixture
 def app_client(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
-    data_dir = build_data_dir(tmp_path, [{"kind": "url", "key": "example.com/sports", "segments": ["sports"]}])
-    settings = load_settings(env={}, overrides={"store": {"data_dir": str(data_dir), "check_interval_seconds": 0.0},
-                                                "auth": {"scrypt_n": 1024}})
+    data_dir = build_data_dir(tmp_path, [{"kind": "url", "key": "example.com/sports",
+                                          "segments": ["sports"]}])
+    store = {"data_dir": str(data_dir), "check_interval_seconds": 0.0}
+    settings = load_settings(env={}, overrides={"store": store, "auth": {"scrypt_n": 1024}})
     with TestClient(create_app(settings)) as client:
         yield client, data_dir
 

@@ -7,18 +7,22 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from segments.store import StoreWriter
+from tests.server.conftest import write_and_wait
 
 
 @pytest.mark.parametrize(
     ("query", "segments", "cache"),
     [
-        pytest.param("url=example.com%2Fsports%2Ffootball", ["football", "sports"], "max-age=600", id="url-min-ttl"),
-        pytest.param("url=https%3A%2F%2Fwww.example.com%2Fsports%2F", ["sports"], "max-age=3600", id="url-normalised"),
+        pytest.param("url=example.com%2Fsports%2Ffootball", ["football", "sports"], "max-age=600",
+                     id="url-min-ttl"),
+        pytest.param("url=https%3A%2F%2Fwww.example.com%2Fsports%2F", ["sports"], "max-age=3600",
+                     id="url-normalised"),
         pytest.param("content_url=example.com%2Fsports", ["sports"], "max-age=3600", id="content-url"),
         pytest.param("bundle=com.kids.game", ["kids_apps"], "max-age=7200", id="bundle"),
         pytest.param("content_id=episode-42", ["football"], "max-age=600", id="content-id"),
         pytest.param("ip=198.51.100.9", ["net_office"], "max-age=86400", id="ip-default-ttl"),
-        pytest.param("ifa=AEBE52E7-03EE-455A-B3C4-E57283966239", ["cars", "ifa_gamers"], "max-age=86400", id="ifa"),
+        pytest.param("ifa=AEBE52E7-03EE-455A-B3C4-E57283966239", ["cars", "ifa_gamers"], "max-age=86400",
+                     id="ifa"),
         pytest.param("country=USA&zip=10001", ["geo_nyc"], "max-age=86400", id="complex-geo"),
         pytest.param("url=example.com%2Fother&content_id=episode-42", ["football", "sports"], "max-age=600",
                      id="complex-url-content"),
@@ -55,7 +59,7 @@ def test_max_age_capped_at_a_day(make_client: Any, data_dir: Path) -> None:
 
 def test_no_cache_while_classifying(client: TestClient, data_dir: Path) -> None:
     assert client.get("/segments?url=example.com%2Fnew").headers["cache-control"] == "no-cache"
-    StoreWriter(data_dir).set_classifying(["bundle:com.unknown"])
+    write_and_wait(client, lambda: StoreWriter(data_dir).set_classifying(["bundle:com.unknown"]))
     response = client.get("/segments?bundle=com.unknown")
     assert response.headers["cache-control"] == "no-cache" and response.json()["segment_ids"] == []
 
@@ -79,7 +83,8 @@ def test_bad_queries_list_what_is_accepted(client: TestClient, query: str, error
     assert response.status_code == 400
     body = response.json()
     assert error in body["error"]
-    assert body["accepted_parameters"] == ["bundle", "content_id", "content_url", "country", "ifa", "ip", "url", "zip"]
+    assert body["accepted_parameters"] == ["bundle", "content_id", "content_url", "country", "ifa", "ip",
+                                           "url", "zip"]
     assert "country+zip" in body["accepted_combinations"]
 
 
@@ -104,9 +109,23 @@ def test_query_pairs_reads_queries_as_parse_qsl_does(fields: list[tuple[str, str
         assert query_pairs(query) == parse_qsl(query, keep_blank_values=True)
 
 
+@settings(max_examples=300)
+@given(st.lists(st.one_of(st.sampled_from(["%", "%2", "%2F", "%2f", "%zz", "%e2%82%ac", "%E2%82", "%ff", "+",
+                                           "%+1", "%-1", "% 1", "é", "€", "a"]), st.text(max_size=3)),
+                max_size=8))
+def test_unquote_plus_is_urllibs(parts: list[str]) -> None:
+    from urllib.parse import unquote_plus as urllib_unquote_plus
+
+    from server.cached_api import unquote_plus
+
+    text = "".join(parts)
+    assert unquote_plus(text) == urllib_unquote_plus(text)
+
+
 @pytest.mark.parametrize(("query", "error"), [
     pytest.param("url=example.com%2F" + "p" * 2100, "'url' is not a valid url", id="url-past-2048"),
-    pytest.param("content_url=example.com%2F" + "p" * 2100, "'content_url' is not a valid url", id="content-url"),
+    pytest.param("content_url=example.com%2F" + "p" * 2100, "'content_url' is not a valid url",
+                 id="content-url"),
     pytest.param("ip=" + "1" * 46, "'ip' is not a valid ip address", id="ip-past-45"),
 ])
 def test_over_long_values_are_400_and_not_cached(client: TestClient, query: str, error: str) -> None:

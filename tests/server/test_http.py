@@ -116,7 +116,8 @@ def test_two_authorization_headers_answer_400(server: LiveServer, method: str, p
     one = [("authorization", "Bearer a")]
     two = [("authorization", "Bearer a"), ("authorization", "Bearer b")]
     with httpx.Client(base_url=server.base, timeout=10) as client:
-        assert client.request(method, path, content=BODY if method == "POST" else None, headers=one).status_code == 200
+        content = BODY if method == "POST" else None
+        assert client.request(method, path, content=content, headers=one).status_code == 200
         response = client.request(method, path, content=BODY if method == "POST" else None, headers=two)
     assert response.status_code == 400
     assert response.json() == {"error": "more than one Authorization header"}

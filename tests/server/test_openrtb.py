@@ -21,7 +21,8 @@ def test_seed_web_sample() -> None:
     assert s.keys[K.DOMAIN] == ["example.com"]
     assert s.keys[K.GEO] == ["USA:55555"]
     assert s.keys[K.USER_ID] == ["AbcdEfgHijklmnoP"]
-    assert s.keys[K.EID] == ["id_provider.com:" + "Abcdefgh1234567" * 5, "provider_id.org:123456-abcde-123456-abcde-123456"]
+    assert s.keys[K.EID] == ["id_provider.com:" + "Abcdefgh1234567" * 5,
+                             "provider_id.org:123456-abcde-123456-abcde-123456"]
     assert s.privacy.gdpr == 0 and s.site_domain == "example.com"
     assert s.ip == "100.00.000.000" and s.invalid_fields == 0
 
@@ -76,7 +77,8 @@ def test_both_eid_locations_and_token_sources() -> None:
         pytest.param({"site": "example.com"}, id="site-string"),
         pytest.param({"site": {"page": 5, "domain": ["x"]}}, id="site-fields-wrong"),
         pytest.param({"user": {"eids": {"source": "x"}}}, id="eids-object"),
-        pytest.param({"user": {"eids": [5, {"source": 7}, {"source": "a.com", "uids": "x"}]}}, id="eids-items-wrong"),
+        pytest.param({"user": {"eids": [5, {"source": 7}, {"source": "a.com", "uids": "x"}]}},
+                     id="eids-items-wrong"),
         pytest.param({"user": {"eids": [{"source": "a.com", "uids": [None, {"id": 3}]}]}}, id="uids-wrong"),
         pytest.param({"regs": {"coppa": "1", "gdpr": True, "gpp_sid": ["2", 6]}}, id="regs-wrong"),
         pytest.param({"device": {"ifa": 12, "geo": [], "lmt": "1"}}, id="device-wrong"),
@@ -98,7 +100,8 @@ def test_zero_ifa_is_no_key() -> None:
 
 
 @pytest.mark.parametrize(("host", "expected"), [
-    ("news.example.co.uk", "example.co.uk"), ("example.com", "example.com"), ("co.uk", None), ("1.2.3.4", None),
+    ("news.example.co.uk", "example.co.uk"), ("example.com", "example.com"), ("co.uk", None),
+    ("1.2.3.4", None),
 ])
 def test_registrable_domain(host: str, expected: str | None) -> None:
     assert registrable_domain(host) == expected
@@ -138,8 +141,9 @@ def test_over_long_ip_is_skipped(ip: str) -> None:
 
 def test_longest_valid_values_are_kept() -> None:
     page = "https://example.com/" + "p" * (2048 - len("https://example.com/"))
-    s = parse_request({"site": {"page": page}, "device": {"ip": "0000:0000:0000:0000:0000:ffff:192.168.100.228",
-                                                          "geo": {"country": "USA", "zip": "1" * 16}}})
+    ip = "0000:0000:0000:0000:0000:ffff:192.168.100.228"
+    s = parse_request({"site": {"page": page},
+                       "device": {"ip": ip, "geo": {"country": "USA", "zip": "1" * 16}}})
     assert s.page_url == page.removeprefix("https://") and s.ip is not None and s.keys[K.GEO]
     assert s.invalid_fields == 0
 

@@ -8,7 +8,8 @@ from tests.helpers import build_data_dir
 
 
 def mirror_settings(enabled: bool):  # type: ignore[no-untyped-def]
-    return load_settings(env={}, overrides={"mirror": {"enabled": enabled, "username": "u", "password": "p"}}).mirror
+    mirror = {"enabled": enabled, "username": "u", "password": "p"}
+    return load_settings(env={}, overrides={"mirror": mirror}).mirror
 
 
 def test_opted_out_users_linked_ids_are_removed_from_every_mapped_segment(tmp_path: Path) -> None:

@@ -80,7 +80,8 @@ def test_slow_and_silent_connections_are_closed_while_a_probe_answers(short_time
     attackers += [_connect(port, head + b"content-length: 1000\r\n\r\n" + BODY[:10], "short body")
                   for _ in range(2)]
     complete = head + f"content-length: {len(BODY)}\r\n\r\n".encode() + BODY
-    attackers += [_connect(port, complete + head, "slowloris after a request", trickle=True) for _ in range(2)]
+    attackers += [_connect(port, complete + head, "slowloris after a request", trickle=True)
+                  for _ in range(2)]
     probes: list[int] = []
     deadline = time.monotonic() + 30  # a cap for a loaded machine; each closes after ~1 s
     with httpx.Client(base_url=short_timeouts.base, timeout=10) as probe:

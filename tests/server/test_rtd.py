@@ -97,7 +97,8 @@ def test_us_privacy_opt_out_drops_user_level(client: TestClient) -> None:
 
 
 def test_lmt_drops_ifa_only(client: TestClient) -> None:
-    body = {"device": {"ifa": "aebe52e7-03ee-455a-b3c4-e57283966239", "lmt": 1}, "user": {"id": "AbcdEfgHijklmnoP"}}
+    body = {"device": {"ifa": "aebe52e7-03ee-455a-b3c4-e57283966239", "lmt": 1},
+            "user": {"id": "AbcdEfgHijklmnoP"}}
     assert rtd(client, body)["segment_ids"] == ["cars"]
     body["device"]["lmt"] = 0
     assert rtd(client, body)["segment_ids"] == ["cars", "ifa_gamers"]
@@ -129,14 +130,17 @@ def test_responses_are_deterministic(client: TestClient) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=20,
 )
 openrtb_like = st.fixed_dictionaries({}, optional={
     k: json_values | st.dictionaries(st.sampled_from(
-        ["page", "domain", "ext", "eids", "id", "ip", "ifa", "geo", "lmt", "gdpr", "coppa", "us_privacy", "gpp",
-         "gpp_sid", "gppSid", "consent", "bundle", "content", "os", "uids", "source"]), json_values, max_size=6)
+        ["page", "domain", "ext", "eids", "id", "ip", "ifa", "geo", "lmt", "gdpr", "coppa", "us_privacy",
+         "gpp", "gpp_sid", "gppSid", "consent", "bundle", "content", "os", "uids", "source"]),
+        json_values, max_size=6)
     for k in ("site", "app", "device", "user", "regs", "imp")})
 
 
@@ -184,3 +188,27 @@ def test_long_consent_is_decided_safely_and_not_remembered(client: TestClient, c
     assert "cars" not in rtd(client, body)["segment_ids"]  # user-level keys need a valid consent
     endpoint = client.app.hot[("POST", "/rtd")]  # type: ignore[attr-defined]
     assert all(len(p.consent or "") <= CACHED_SIGNAL_LENGTH for p in endpoint._decisions)
+
+
+@given(st.lists(_KEY, max_size=12), st.data())
+def test_lookups_tallied_by_runs_as_key_by_key(pairs: list[tuple[str, str]], data: st.DataObject) -> None:
+    """``collect_keys``' runs give every kind its count: the same tallies as parsing each key."""
+    from server import rtd
+    from server.lookup import KeyRuns, collect_keys
+
+    found: dict[str, list[str]] = {}
+    for kind, value in pairs:
+        found.setdefault(kind, []).append(value)
+    runs: KeyRuns = []
+    keys = collect_keys(found, frozenset(found), None, frozenset(), runs=runs)
+    assert sum(count for _, count in runs) == len(keys)
+    hits = {key: ["s"] for key in data.draw(st.lists(st.sampled_from(keys), unique=True))} if keys else {}
+    tallies = (rtd._LOOKUP_HITS, rtd._LOOKUP_MISSES)
+
+    def counted(*args: KeyRuns | None) -> list[dict[object, int]]:
+        before = [dict(tally.counts) for tally in tallies]
+        rtd.count_lookups(keys, hits, *args)
+        return [{k: n - old.get(k, 0) for k, n in tally.counts.items() if n != old.get(k, 0)}
+                for tally, old in zip(tallies, before, strict=True)]
+
+    assert counted(runs) == counted()

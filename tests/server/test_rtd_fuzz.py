@@ -45,7 +45,8 @@ MEMBERS = [
 ]
 DEALS = {str(row["id"]): set(row.get("deal_ids", [])) for row in TAXONOMY}  # type: ignore[call-overload]
 MAX_BODY = 65536
-FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +65,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, 
 
 # -- the OpenRTB shape ----------------------------------------------------------------------
 i64 = st.integers(-(2**63), 2**63 - 1)  # what JSON encoders (orjson) can write
-wrong = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False), st.text(max_size=8),
-                  st.lists(i64, max_size=2), st.dictionaries(st.text(max_size=3), i64, max_size=2))
+wrong = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False),
+                  st.text(max_size=8), st.lists(i64, max_size=2),
+                  st.dictionaries(st.text(max_size=3), i64, max_size=2))
 
 
 def maybe_wrong(right: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -75,9 +77,11 @@ def maybe_wrong(right: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 TOKEN_NAMES = st.sampled_from(["stored", "stranger", "garbage"])
 eid = st.fixed_dictionaries({
-    "source": maybe_wrong(st.sampled_from(["uidapi.com", "euid.eu", "adnxs.com", "liveramp.com", "x.example"])),
+    "source": maybe_wrong(st.sampled_from(["uidapi.com", "euid.eu", "adnxs.com", "liveramp.com",
+                                           "x.example"])),
     "uids": maybe_wrong(st.lists(st.fixed_dictionaries({"id": maybe_wrong(st.one_of(
-        TOKEN_NAMES.map(lambda n: f"<token:{n}>"), st.sampled_from(["XY1000", "12345", ""]), st.text(max_size=12)))},
+        TOKEN_NAMES.map(lambda n: f"<token:{n}>"), st.sampled_from(["XY1000", "12345", ""]),
+        st.text(max_size=12)))},
         optional={"atype": maybe_wrong(st.integers(1, 3))}), max_size=3)),
 })
 consent = st.sampled_from([
@@ -101,18 +105,22 @@ user = st.fixed_dictionaries({}, optional={
                                                             "consent": maybe_wrong(consent)})),
 })
 device = st.fixed_dictionaries({}, optional={
-    "ip": maybe_wrong(st.sampled_from(["198.51.100.7", "203.0.113.9", "100.00.000.000", "::1", "2001:db8::1", "x"])),
-    "ifa": maybe_wrong(st.sampled_from(["6D92078A-8246-4BA4-AE5B-76104861E7DC", "00000000-0000-0000-0000-000000000000"])),
+    "ip": maybe_wrong(st.sampled_from(["198.51.100.7", "203.0.113.9", "100.00.000.000", "::1",
+                                       "2001:db8::1", "x"])),
+    "ifa": maybe_wrong(st.sampled_from(["6D92078A-8246-4BA4-AE5B-76104861E7DC",
+                                        "00000000-0000-0000-0000-000000000000"])),
     "os": maybe_wrong(st.sampled_from(["ios", "android", "iOS"])),
     "lmt": maybe_wrong(st.sampled_from([0, 1])),
-    "geo": maybe_wrong(st.fixed_dictionaries({}, optional={"country": maybe_wrong(st.sampled_from(["USA", "DEU"])),
-                                                           "zip": maybe_wrong(st.sampled_from(["10001", "99999"]))})),
+    "geo": maybe_wrong(st.fixed_dictionaries({}, optional={
+        "country": maybe_wrong(st.sampled_from(["USA", "DEU"])),
+        "zip": maybe_wrong(st.sampled_from(["10001", "99999"]))})),
 })
 page = st.sampled_from(["https://example.com/sports/football/x", "https://example.com/sports", "http://kids.example/",
                         "https://nomatch.example/", "not a url", ""])
 site = st.fixed_dictionaries({}, optional={
     "page": maybe_wrong(page), "domain": maybe_wrong(st.sampled_from(["example.com", "kids.example"])),
-    "content": maybe_wrong(st.fixed_dictionaries({}, optional={"url": maybe_wrong(page), "id": maybe_wrong(st.text(max_size=6))})),
+    "content": maybe_wrong(st.fixed_dictionaries({}, optional={
+        "url": maybe_wrong(page), "id": maybe_wrong(st.text(max_size=6))})),
 })
 app_ = st.fixed_dictionaries({}, optional={"bundle": maybe_wrong(st.text(max_size=10)),
                                            "domain": maybe_wrong(st.sampled_from(["kids.example"]))})
@@ -180,7 +188,8 @@ def test_json_that_is_not_an_object_is_400(app: tuple[TestClient, dict[str, str]
 
 @FUZZ
 @given(body=bid_request, cut=st.integers(1, 40))
-def test_truncated_json_is_400(app: tuple[TestClient, dict[str, str]], body: dict[str, Any], cut: int) -> None:
+def test_truncated_json_is_400(app: tuple[TestClient, dict[str, str]], body: dict[str, Any],
+                               cut: int) -> None:
     raw = with_tokens(body, app[1])
     response = app[0].post("/rtd", content=raw[:-cut] if len(raw) > cut else b"{")
     assert response.status_code == 400 and isinstance(response.json().get("error"), str)
@@ -188,8 +197,8 @@ def test_truncated_json_is_400(app: tuple[TestClient, dict[str, str]], body: dic
 
 @FUZZ
 @given(body=bid_request, extra=st.integers(1, 4096))
-def test_over_max_body_is_413_and_at_the_limit_is_200(app: tuple[TestClient, dict[str, str]], body: dict[str, Any],
-                                                       extra: int) -> None:
+def test_over_max_body_is_413_and_at_the_limit_is_200(app: tuple[TestClient, dict[str, str]],
+                                                       body: dict[str, Any], extra: int) -> None:
     raw = with_tokens(body, app[1])
     pad = MAX_BODY - len(raw) - len(b',"pad":""')
     if pad < 0 or raw == b"{}":
