@@ -90,7 +90,7 @@ async def with_lifespan(app: ASGI, body: Callable[[], Awaitable[Any]]) -> Any:
             stopped.set()
 
     lifespan = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
-    task = asyncio.create_task(app(lifespan, receive, send))
+    task: asyncio.Future[None] = asyncio.ensure_future(app(lifespan, receive, send))
     await inbox.put({"type": "lifespan.startup"})
     await started.wait()
     try:
@@ -132,7 +132,7 @@ def run(endpoint: str, requests: int, users: int, profile: Path | None = None) -
             if profiler:
                 profiler.enable()
             mine = await drive(ours, prepared, rounds)
-            if profiler:
+            if profiler and profile:
                 profiler.disable()
                 profiler.dump_stats(profile)
             return {"endpoint": endpoint, "hot_path": compiled.state(), "requests": len(mine),

@@ -118,7 +118,7 @@ async def cluster_throughput(seconds: float) -> dict[str, float]:
     return {**delivery_figures(fake, n), "forward_rows_per_second": round(n / forward_s)}
 
 
-async def offer_latency(down: bool, calls: int = 20_000) -> dict[str, float]:
+async def offer_latency(down: bool, calls: int = 20_000) -> dict[str, str | float]:
     fake = FakeXandr(latency=0.02)
     if down:
         fake.inject(*[Fault.SERVER_ERROR] * 1_000_000)
@@ -168,8 +168,8 @@ def main() -> None:
     print()
     print("Mirror.offer() (2 users × 2 segments), embedded sender running")
     print(f"{'xandr':>11} {'p50 µs':>8} {'p99 µs':>8} {'max µs':>8}")
-    for row in lat:
-        print(f"{row['xandr']:>11} {row['p50_us']:>8} {row['p99_us']:>8} {row['max_us']:>8}")
+    for latency in lat:
+        print(f"{latency['xandr']:>11} {latency['p50_us']:>8} {latency['p99_us']:>8} {latency['max_us']:>8}")
     if args.json:
         results = {"throughput": tp, "cluster_throughput": ctp, "offer_latency": lat}
         args.json.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
