@@ -38,8 +38,8 @@ def parse_body(raw: bytes, *, gpc_header: bool = False,
     if raw.isascii() or _utf8(raw):
         try:
             return parse_typed(DECODER.decode(raw), gpc_header=gpc_header, xandr_sources=xandr_sources)
-        except msgspec.MsgspecError:  # ValidationError (a wrong type) or DecodeError:
-            pass  # the tolerant path decides
+        except (msgspec.MsgspecError, RecursionError):  # a wrong type, malformed, or nested past
+            pass  # msgspec's depth limit (orjson's is lower: a 400): the tolerant path decides
     doc = orjson.loads(raw)
     if doc.__class__ is not dict:
         raise NotAnObject()
