@@ -20,10 +20,11 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 
+from segments.bounded import BoundedCache
 from segments.store import schema
 from segments.store.base import LookupResult, SnapshotInfo, StoreError, StoreHealth
 from segments.store.integrity import DamagedSnapshot
@@ -46,9 +47,10 @@ CONTEXT_KEY_MAX = 256
 EQUALITY_TERMS = 32
 # maybe_reload runs a check when at most this share of ``check_interval`` is still to go.
 TIMER_SLACK = 0.1
-_UNKNOWN: Any = object()
 # A remembered contextual value: (stored blob, live segment ids, when that list next changes).
 _Remembered = tuple[bytes, list[str], float]
+# A remembered miss: no live segments, and nothing that could change that before a reload.
+_MISS: _Remembered = (b"", [], float("inf"))
 
 
 def _in_thread(work: Callable[[], _T]) -> Future[_T]:
@@ -89,7 +91,8 @@ class SQLiteStore:
         self._sql_cache: dict[tuple[int, bool, bool], str] = {}
         self._any_classifying = False
         self._any_links = False
-        self._context_cache: dict[str, _Remembered | None] = {}
+        self._context_cache: BoundedCache[str, _Remembered] = BoundedCache(
+            CONTEXT_CACHE_SIZE, CONTEXT_KEY_MAX)
         self._problem: str | None = None
         self._lookup_failures = 0
         self._fd = -1
@@ -162,13 +165,12 @@ class SQLiteStore:
         remember = False  # a contextual key goes to SQLite: its answer (or miss) is remembered
         for key in keys if len(keys) <= schema.MAX_KEYS_PER_LOOKUP else keys[: schema.MAX_KEYS_PER_LOOKUP]:
             if cache is not None:  # holds contextual keys only: no prefix test for the ones it knows
-                known = cache.get(key, _UNKNOWN)
-                if known is None:
-                    continue  # remembered miss
-                if known is not _UNKNOWN:
+                known = cache.get(key)
+                if known is not None:  # a remembered answer, or a remembered miss (_MISS)
                     if now >= known[2]:  # a membership expired since: decode again
                         live, until = schema.live_segments_until(known[0], now)
-                        known = cache[key] = (known[0], live, until)
+                        known = (known[0], live, until)
+                        cache.put(key, known, len(key))
                     if known[1]:
                         hits[key] = known[1]
                     continue
@@ -198,7 +200,8 @@ class SQLiteStore:
         return LookupResult(failed=True)
 
     def _query(self, ask: list[str], now: float, result: LookupResult,
-               cache: dict[str, _Remembered | None] | None, with_classifying: bool, with_links: bool) -> None:
+               cache: BoundedCache[str, _Remembered] | None, with_classifying: bool,
+               with_links: bool) -> None:
         """One statement for every key asked; ``cache`` (only when a contextual key is among them)
         remembers their answers and misses. Runs on the connection's one held cursor: the
         ``sqlite3`` module makes no cursor object per lookup then."""
@@ -214,18 +217,16 @@ class SQLiteStore:
                     result.hits[key] = live
                 if found is not None and cache is not None:
                     found.add(key)
-                    if len(key) <= CONTEXT_KEY_MAX and key.startswith(CONTEXTUAL_PREFIXES):
-                        cache[key] = (value, live, until)
+                    if key.startswith(CONTEXTUAL_PREFIXES):  # over CONTEXT_KEY_MAX: not kept
+                        cache.put(key, (value, live, until), len(key))
             elif table == 1:
                 result.classifying.add(key)
             else:
                 result.links[key] = schema.decode_links(value)
         if found is not None and cache is not None:
-            if len(cache) > CONTEXT_CACHE_SIZE:
-                cache.clear()  # crude but O(1) per request: an LRU's bookkeeping costs more than a refill
             for key in ask:
-                if key not in found and len(key) <= CONTEXT_KEY_MAX and key.startswith(CONTEXTUAL_PREFIXES):
-                    cache[key] = None
+                if key not in found and key.startswith(CONTEXTUAL_PREFIXES):
+                    cache.put(key, _MISS, len(key))
 
     def health(self) -> StoreHealth:
         """``ok``, ``degraded`` (serving, with a problem naming the file) or ``failed`` (serving nothing)."""
@@ -364,7 +365,7 @@ class SQLiteStore:
         self._info = meta.info
         self._any_classifying = meta.any_classifying
         self._any_links = meta.any_links
-        self._context_cache = {}  # a new snapshot or a live edit: remembered values may be stale
+        self._context_cache.clear()  # a new snapshot or a live edit: remembered values may be stale
 
     def _drop(self, reason: str) -> None:
         """Stop reading a damaged file at once (its pages may be gone); recover at the next check."""
@@ -372,7 +373,7 @@ class SQLiteStore:
         serving, self._serving, self._conn, self._cursor = self._serving, None, None, None
         self._fd, self._size, self._problem = -1, 0, reason
         self._info = SnapshotInfo(0, 0.0, 0, 0, "")
-        self._context_cache = {}
+        self._context_cache.clear()
         self._next_check = 0.0
         if serving is not None:
             with contextlib.suppress(Exception):

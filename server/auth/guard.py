@@ -28,10 +28,11 @@ from typing import Final
 import orjson
 from starlette.responses import Response
 
+from segments.bounded import BoundedCache
 from server.auth.revocation import RevocationView
 from server.auth.scopes import ALL_SCOPES, SCOPE_BITS
 from server.auth.settings import AuthSettings
-from server.auth.tokens import Claims, MacKey, TokenStatus, verify
+from server.auth.tokens import TOKEN_LEN, Claims, MacKey, TokenStatus, verify
 from server.auth.types import Clock
 from server.metrics import AUTH_FAILURES
 
@@ -40,6 +41,7 @@ _BEARER: Final = "bearer "
 # set, not once per request (Index sends the same bearer token on every call). Only good tokens
 # are remembered; expiry, revocation and scope are still checked on every request.
 VERIFIED_CACHE_SIZE: Final = 1024
+VERIFIED_TOKEN_MAX: Final = TOKEN_LEN  # only a well-formed token verifies: every entry is this size
 _FAIL: Final = {
     reason: AUTH_FAILURES.labels(reason=reason)
     for reason in ("missing", "wrong_scheme", "malformed", "unknown_key", "bad_signature", "expired",
@@ -87,7 +89,7 @@ class Guard:
         self.settings = settings or AuthSettings()
         self._clock = clock
         self._enabled = self.settings.enabled_scopes
-        self._verified: dict[str, Claims] = {}
+        self._verified: BoundedCache[str, Claims] = BoundedCache(VERIFIED_CACHE_SIZE, VERIFIED_TOKEN_MAX)
         self._verified_with: object = None  # the key map the remembered tokens were verified against
         realm = self.settings.realm
         self._missing = Denial(401, None, "bearer token required", "missing", realm)
@@ -139,16 +141,15 @@ class Guard:
         """:func:`verify`, remembering good tokens until the key set changes (a rotation or a
         deleted key replaces ``keys``, which empties the memory)."""
         if keys is not self._verified_with:
-            self._verified = {}
+            self._verified.clear()
             self._verified_with = keys
         claims = self._verified.get(token)
         if claims is None:
             result = verify(token, keys, now)
             if isinstance(result, TokenStatus):
                 return result
-            if len(self._verified) >= VERIFIED_CACHE_SIZE:
-                self._verified.clear()
-            claims = self._verified[token] = result
+            self._verified.put(token, result, len(token))
+            claims = result
         elif claims.expires_at <= now:
             return TokenStatus.EXPIRED
         return claims
