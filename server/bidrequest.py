@@ -102,23 +102,22 @@ class User(msgspec.Struct):
     ext: UserExt | None = None
 
 
-class RegsExt(msgspec.Struct):
+class _PrivacyFields(msgspec.Struct):
+    """The privacy fields OpenRTB 2.6 puts in ``regs`` and 2.5 put in ``regs.ext``: both are read."""
+
     coppa: Int | None = None
     gdpr: Int | None = None
     us_privacy: UsPrivacy | None = None
     gpp: Consent | None = None
     gpp_sid: list[Int] | None = None
     gppSid: list[Int] | None = None  # Index's sample request spells it so
+
+
+class RegsExt(_PrivacyFields):
     gpc: Any = None  # read as ``in ("1", 1)``, any JSON value: nothing to be of the wrong type
 
 
-class Regs(msgspec.Struct):
-    coppa: Int | None = None
-    gdpr: Int | None = None
-    us_privacy: UsPrivacy | None = None
-    gpp: Consent | None = None
-    gpp_sid: list[Int] | None = None
-    gppSid: list[Int] | None = None  # Index's sample request spells it so
+class Regs(_PrivacyFields):
     ext: RegsExt | None = None
 
 

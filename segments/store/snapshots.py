@@ -22,7 +22,6 @@ file, :meth:`SnapshotDir.resolve` falls back to the newest snapshot that passes
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import sqlite3
 import time
@@ -30,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from segments.filelock import held
 from segments.store import schema
 from segments.store.base import NoSnapshot, StoreError
 from segments.store.integrity import DamagedSnapshot, MissingSnapshot, verify
@@ -190,16 +190,8 @@ class SnapshotDir:
     @contextlib.contextmanager
     def write_lock(self, *, blocking: bool = True) -> Iterator[bool]:
         """The writers' flock; yields whether it is held (always, unless ``blocking=False``)."""
-        with open(self.root / ".write.lock", "a+") as fh:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        with held(self.root / ".write.lock", blocking=blocking) as got:
+            yield got
 
     def ensure(self) -> Path | None:
         """Publish an empty snapshot in a brand-new data dir, so a fresh server serves (empty) answers.

@@ -19,7 +19,6 @@ degraded, naming the file.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import shutil
@@ -32,6 +31,7 @@ from typing import Final
 
 import orjson
 
+from segments.filelock import held
 from segments.store import SnapshotDir, StoreError
 from segments.store.integrity import verify
 from server.cluster.edits import START, Edit, apply_to_file, identity_optouts, read_offset_conn
@@ -162,16 +162,8 @@ class Installer:
     def exclusive(self) -> Iterator[bool]:
         """One installing worker per node; the others skip this tick."""
         self.incoming.mkdir(parents=True, exist_ok=True)
-        with open(self.incoming.parent / "install.lock", "a+") as fh:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        with held(self.incoming.parent / "install.lock", blocking=False) as got:
+            yield got
 
     def stage(self, pub: Published) -> Path:
         """Copy ``pub``'s file here while hashing; :class:`PublishProblem` naming it unless it is whole."""

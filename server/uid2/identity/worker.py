@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any, Protocol
 import httpx
 import structlog
 
+from segments.filelock import held
 from segments.store.snapshots import SnapshotDir
 from segments.store.writer import StoreWriter
 
@@ -51,16 +51,8 @@ def exclusive(data_dir: str | Path, *, wait: bool = True) -> Iterator[bool]:
     """Hold the identity-jobs lock; yields False (without waiting) if ``wait`` is off and it is taken."""
     path = Path(data_dir) / "identity.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    with held(path, blocking=wait) as got:
+        yield got
 
 
 @contextlib.asynccontextmanager
