@@ -68,19 +68,27 @@ def collect_keys(found: dict[str, list[str]], allowed: frozenset[str], ip: str |
         values = found.get(kind)
         if not values or kind not in allowed:
             continue
+        keys: list[str] | tuple[str, ...]
         if kind == K.URL:
-            keys: list[str] | tuple[str, ...] = url_keys(values[0])
-            if len(values) > 1:
-                keys = list(dict.fromkeys(key for url in values for key in url_keys(url)))
+            keys = url_keys(values[0]) if len(values) == 1 else _merged_url_keys(values)
+        elif len(values) == 1:  # the usual case: nothing to deduplicate
+            keys = [prefix + values[0]]
         else:
-            keys = [prefix + v for v in values]
-            if len(keys) > 1:
-                keys = list(dict.fromkeys(keys))
+            keys = list(dict.fromkeys([prefix + v for v in values]))
         _extend(out, kind, keys, limit, runs)
     if ip and ip_lengths and K.IP in allowed and len(ip) <= MAX_IP_LENGTH:  # IP: the last kind in priority
         address = (truncate_ip(ip) or "") if truncate else ip
         _extend(out, K.IP, ip_keys(address, ip_lengths, truncate), limit, runs)
     return out
+
+
+def _merged_url_keys(urls: list[str]) -> list[str]:
+    """The prefix keys of several URLs (a page and its content URL share most), each once."""
+    seen: dict[str, None] = {}
+    for url in urls:
+        for key in url_keys(url):
+            seen[key] = None
+    return list(seen)
 
 
 def _extend(out: list[str], kind: str, keys: list[str] | tuple[str, ...], limit: int,
