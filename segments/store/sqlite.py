@@ -127,9 +127,9 @@ class SQLiteStore:
                 tables.append(("classifying", "1", "NULL"))
             if links:
                 tables.append(("links", "2", "ids"))
-            if n <= EQUALITY_TERMS:
-                parts = [f"SELECT {tag}, key, {value} FROM {table} WHERE key = ?"
-                         for table, tag, value in tables for _ in range(n)]
+            if n <= EQUALITY_TERMS:  # each probe answers its key's position, not the key's text
+                parts = [f"SELECT {tag}, {i}, {value} FROM {table} WHERE key = ?"
+                         for table, tag, value in tables for i in range(n)]
             else:
                 marks = ",".join("?" * n)
                 parts = [f"SELECT {tag}, key, {value} FROM {table} WHERE key IN ({marks})"
@@ -210,7 +210,10 @@ class SQLiteStore:
         found: set[str] | None = None if cache is None else set()
         assert self._cursor is not None
         sql = self._sql(len(ask), with_classifying, with_links)
-        for table, key, value in self._cursor.execute(sql, params):
+        for table, ref, value in self._cursor.execute(sql, params):
+            # up to EQUALITY_TERMS keys a row names its key by position (see _sql): the key string
+            # asked for is reused, with its hash, instead of a new one decoded from the row
+            key: str = ask[ref] if isinstance(ref, int) else ref
             if table == 0:
                 live, until = schema.live_segments_until(value, now)
                 if live:
