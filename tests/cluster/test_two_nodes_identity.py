@@ -18,7 +18,7 @@ import redis
 import uvicorn
 
 from loadtest.fake_operator import OperatorApp
-from server.uid2.identity.dii import hash_dii
+from segments.dii import hash_dii
 from tests import serverproc
 from tests.cluster.engine import RedisProcess
 from tests.cluster.nodes import ServerNode, wait_for

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from segments.dii import hash_dii
 from segments.loader import load
 from server.uid2.identity import IdentityJobs, IdentitySettings, open_jobs
-from server.uid2.identity.dii import hash_dii
 from server.uid2.settings import UID2Settings
 from tests.fakes.clock import FakeClock
 from tests.fakes.uid2_identity import FakeIdentityOperator

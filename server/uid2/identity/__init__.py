@@ -15,7 +15,8 @@ retried) and ``OperatorUnavailable`` (429/5xx/timeouts after retries); ``Invalid
 ``ValueError``) for a row value that is no email, E.164 phone or SHA-256 hash.
 """
 
-from .dii import InvalidDii, hash_dii, normalise_email, normalise_phone
+from segments.dii import InvalidDii, hash_dii, normalise_email, normalise_phone
+
 from .errors import IdentityError, OperatorRejected, OperatorUnavailable
 from .jobs import IdentityJobs, JobReport
 from .mapping import IdentityDB

@@ -12,8 +12,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Final
 
+from segments.dii import split_dii_id
+
 from .batching import batches
-from .dii import split_dii_id
 from .errors import OperatorRejected
 from .retry import OperatorCall, post_with_retry
 from .types import Outcome

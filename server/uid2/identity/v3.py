@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from segments.dii import HASH_KINDS, split_dii_id
+
 from .batching import batches
-from .dii import HASH_KINDS, split_dii_id
 from .errors import OperatorRejected
 from .retry import OperatorCall, post_with_retry
 from .types import Outcome

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.uid2.identity.dii import InvalidDii, hash_dii, normalise_email, normalise_phone
+from segments.dii import InvalidDii, hash_dii, normalise_email, normalise_phone
 
 GMAIL_HASH = "ku4mBX7Z3qJTXWyLFB1INzkyR2WZGW4ANSJUiW21iI8="
 
