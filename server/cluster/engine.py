@@ -31,6 +31,14 @@ class Keys:
     def _key(self, name: str) -> str:
         return f"{{{self.prefix}}}:{name}"
 
+    def mirror(self, member: str, name: str) -> str:
+        """One Xandr member's mirror keys (:class:`server.cluster.stream.StreamKeys` names them)."""
+        return self._key(f"mirror:{member}:{name}")
+
+    def lease(self, name: str) -> str:
+        """String: the holder of the :class:`~server.cluster.lease.Lease` called ``name``."""
+        return self._key(f"lease:{name}")
+
     @property
     def revocations(self) -> str:
         """Hash: identity id → ``not_before_ms:revoked_ms:deleted``."""

@@ -24,7 +24,7 @@ from typing import Final
 
 import redis.asyncio as aioredis
 
-from server.cluster.engine import EngineError
+from server.cluster.engine import EngineError, Keys
 
 RENEW: Final = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -46,7 +46,7 @@ class Lease:
 
     def __init__(self, engine: aioredis.Redis, key_prefix: str, name: str, *, ttl_s: float,
                  owner: str | None = None) -> None:
-        self.key = f"{{{key_prefix}}}:lease:{name}"
+        self.key = Keys(key_prefix).lease(name)
         self.owner = owner or default_owner()
         self._ttl_ms = max(1, int(ttl_s * 1000))
         self._engine = engine

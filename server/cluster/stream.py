@@ -35,6 +35,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from server.cluster.engine import Keys
 from server.mirror.types import Intent, SegBlock
 
 GROUP: Final = "senders"
@@ -127,7 +128,7 @@ class StreamKeys:
         return cls(prefix, "default" if member_id is None else str(member_id))
 
     def _key(self, name: str) -> str:
-        return f"{{{self.prefix}}}:mirror:{self.member}:{name}"
+        return Keys(self.prefix).mirror(self.member, name)
 
     @property
     def stream(self) -> str:
@@ -162,7 +163,7 @@ class StreamKeys:
 
     @property
     def lease(self) -> str:
-        return f"{{{self.prefix}}}:lease:{self.lease_name}"
+        return Keys(self.prefix).lease(self.lease_name)
 
 
 def read_entries(reply: Any) -> list[tuple[str, str]]:
