@@ -22,12 +22,13 @@ from typing import Any
 
 import lmdb
 
+from segments.bounded import BoundedCache
 from segments.store import schema
 from segments.store.base import LookupResult
 from segments.store.sqlite import CONTEXT_CACHE_SIZE, CONTEXT_KEY_MAX, CONTEXTUAL_PREFIXES
 
 _Remembered = tuple[bytes, list[str], float]
-_UNKNOWN: Any = object()
+_MISS: _Remembered = (b"", [], float("inf"))  # a remembered miss, as in SQLiteStore
 COMMIT_EVERY = 1_000_000  # rows per write transaction while building (bounds the dirty-page list)
 
 
@@ -85,7 +86,8 @@ class LMDBReader:
         self._env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, subdir=True)
         self._txn = self._env.begin(buffers=False)
         self._cursor = self._txn.cursor()
-        self._context_cache: dict[str, _Remembered | None] = {}
+        self._context_cache: BoundedCache[str, _Remembered] = BoundedCache(CONTEXT_CACHE_SIZE,
+                                                                            CONTEXT_KEY_MAX)
         if prewarm:  # as SQLiteStore's prewarm: every leaf page mapped once, no first-touch faults later
             self._cursor.first()
             for _ in self._cursor.iternext(keys=True, values=False):
@@ -99,13 +101,12 @@ class LMDBReader:
         ask: list[bytes] = []
         for key in keys[: schema.MAX_KEYS_PER_LOOKUP]:
             if key.startswith(CONTEXTUAL_PREFIXES):
-                known = cache.get(key, _UNKNOWN)
-                if known is None:
-                    continue
-                if known is not _UNKNOWN:
+                known = cache.get(key)
+                if known is not None:
                     if now >= known[2]:
                         live, until = schema.live_segments_until(known[0], now)
-                        known = cache[key] = (known[0], live, until)
+                        known = (known[0], live, until)
+                        cache.put(key, known, len(key))
                     if known[1]:
                         hits[key] = known[1]
                     continue
@@ -118,14 +119,12 @@ class LMDBReader:
                 live, until = schema.live_segments_until(value, now)
                 if live:
                     hits[key] = live
-                if len(key) <= CONTEXT_KEY_MAX and key.startswith(CONTEXTUAL_PREFIXES):
-                    cache[key] = (value, live, until)
-            if len(cache) > CONTEXT_CACHE_SIZE:
-                cache.clear()
+                if key.startswith(CONTEXTUAL_PREFIXES):
+                    cache.put(key, (value, live, until), len(key))
             for raw in ask:
                 key = raw.decode()
-                if key not in found and len(key) <= CONTEXT_KEY_MAX and key.startswith(CONTEXTUAL_PREFIXES):
-                    cache[key] = None
+                if key not in found and key.startswith(CONTEXTUAL_PREFIXES):
+                    cache.put(key, _MISS, len(key))
         return result
 
     def close(self) -> None:
