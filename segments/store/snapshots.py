@@ -38,6 +38,15 @@ CURRENT = "CURRENT"
 PREFIX = "snap-"
 
 
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or a directory's: its entries, after a rename) data to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @dataclass(frozen=True, slots=True)
 class Resolved:
     """The snapshot to serve, and why it is not the one ``CURRENT`` names (``None``: it is)."""
@@ -139,19 +148,13 @@ class SnapshotDir:
     def publish(self, staging: Path, version: int) -> Path:
         """Make ``staging`` the serving snapshot: fsync, rename into place, swap CURRENT atomically."""
         final = self.root / f"{PREFIX}{version:08d}.sqlite"
-        with open(staging, "rb") as fh:
-            os.fsync(fh.fileno())
+        fsync_path(staging)
         os.replace(staging, final)
         tmp = self.root / f".{CURRENT}.{os.getpid()}"
         tmp.write_text(final.name + "\n")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+        fsync_path(tmp)
         os.replace(tmp, self.pointer)
-        dir_fd = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_path(self.root)  # the renames themselves
         return final
 
     def prune(self, keep: int = 2, grace_seconds: float = 60.0) -> list[Path]:

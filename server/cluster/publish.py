@@ -34,6 +34,7 @@ import orjson
 from segments.filelock import held
 from segments.store import SnapshotDir, StoreError
 from segments.store.integrity import verify
+from segments.store.snapshots import fsync_path
 from server.cluster.edits import START, Edit, apply_to_file, identity_optouts, read_offset_conn
 
 #: ``meta`` row: the cluster version a snapshot was installed from (carried along by local loads).
@@ -98,14 +99,6 @@ def installed_version(data_dir: str | Path) -> int:
     return int(value) if value and value.isdigit() else 0
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -135,9 +128,9 @@ def export_snapshot(data_dir: str | Path, dest: Path, version: int, by: str) -> 
     except StoreError as exc:
         tmp.unlink(missing_ok=True)
         raise PublishProblem(f"the copy of {resolved.path} did not verify: {exc}") from None
-    _fsync(tmp)
+    fsync_path(tmp)
     os.replace(tmp, final)
-    _fsync(dest)
+    fsync_path(dest)
     return Published(version, final.name, sha256_of(final), final.stat().st_size, edits, time.time(), by)
 
 
