@@ -38,6 +38,7 @@ from server.wiring import (
 
 RTD = ("POST", "/rtd")
 SEGMENTS = ("GET", "/segments")
+DIRECT_RTD, DIRECT_SEGMENTS = (b"POST", b"/rtd"), (b"GET", b"/segments")  # server.direct: raw method, path
 
 
 class _Deferred:
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         rtd.app = RtdEndpoint(svc)
         segments.app = CachedApiEndpoint(svc)
         app.hot.update({RTD: rtd.app, SEGMENTS: segments.app})  # no placeholder hop per request
+        app.direct.update({DIRECT_RTD: rtd.app.reply, DIRECT_SEGMENTS: segments.app.reply})
         app.state.services = svc
         app.state.readiness = readiness_checks(svc)
         app.state.readiness["auth_db"] = auth.readiness  # auth.sqlite3 readable (issue 25 item 4)
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             yield
         finally:
             app.hot.update(placeholders)
+            app.direct.clear()
             await stop_background(svc, tasks)
             if services is None:
                 svc.store.close()

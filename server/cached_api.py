@@ -22,7 +22,7 @@ from segments.bounded import BoundedCache
 from server import metrics as M
 from server.bidrequest import MAX_IP_LENGTH
 from server.config import CachedApiSettings
-from server.http import JSON_HEADERS, BadRequest, authorization, error_body, send_bytes
+from server.http import JSON_HEADERS, BadRequest, Headers, Reply, authorization, error_body, send_bytes
 from server.lookup import collect_keys, resolve
 from server.observability import hotpath
 from server.openrtb import domain_keys, normalise_url
@@ -143,30 +143,34 @@ class CachedApiEndpoint:
         self._headers: BoundedCache[str, list[tuple[bytes, bytes]]] = BoundedCache(256, 64)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> int:
-        """Answer one request; returns the status sent (the access log reads it, no send wrapper)."""
+        """Answer one request over ASGI; returns the status sent (the access log reads it)."""
+        status, headers, body = self.reply(scope["headers"], scope.get("query_string", b""), b"")
+        await send_bytes(send, status, body, headers)
+        return status
+
+    def reply(self, header_list: Headers, query: bytes, body: bytes) -> Reply:
+        """The whole answer to a request (a GET's body is not read); the direct path of
+        :mod:`server.protocol` calls this as the ASGI path does."""
         started = time.perf_counter()
         try:
-            credentials = authorization(scope["headers"])
+            credentials = authorization(header_list)
         except BadRequest as exc:
-            await send_bytes(send, 400, error_body(str(exc)), NO_STORE_HEADERS)
             _REQUESTS.add(400)
-            return 400
+            return 400, NO_STORE_HEADERS, error_body(str(exc))
         guard = self.services.guard
         if guard is not None:
             denial = guard.check(credentials, "segments")
             if denial is not None:
-                await denial.response()(scope, receive, send)
-                _REQUESTS.add(int(denial.status))
-                return int(denial.status)
-        status, body, cache = self.answer(scope.get("query_string", b"").decode("latin-1"))
+                _REQUESTS.add(denial.status)
+                return denial.reply
+        status, payload, cache = self.answer(query.decode("latin-1"))
         headers = self._headers.get(cache)
         if headers is None:  # a handful of distinct values (the TTLs in the taxonomy): build each once
             headers = [(b"content-type", b"application/json"), (b"cache-control", cache.encode())]
             self._headers.put(cache, headers, len(cache))
-        await send_bytes(send, status, body, headers)
         _REQUESTS.add(status)
         _LATENCY.observe(time.perf_counter() - started)
-        return status
+        return status, headers, payload
 
     def answer(self, query: str, now: float | None = None) -> tuple[int, bytes, str]:
         """(status, body, Cache-Control) for one query string."""

@@ -5,8 +5,11 @@ and ``GET /segments`` are plain ASGI endpoints that never raise for client input
 through a middleware stack and a router only costs time Index is counting: profiling showed the
 stack plus the access log's ``send`` wrapper at ~20 % of a ``/rtd`` request. Here the endpoints
 return the status they sent, and the access line is written from that — sampled, or on errors —
-without wrapping ``send``. The app *is* a :class:`~starlette.applications.Starlette` (``state``,
-``routes``, ``router``, ``url_path_for`` are its own), so servers and tests see a normal app.
+without wrapping ``send``. :attr:`SegmentServerApp.direct` offers the same endpoints to
+:mod:`server.direct`, which answers a complete request straight from the socket's buffer (no ASGI
+task, no messages) through :meth:`SegmentServerApp.reply_direct`. The app *is* a
+:class:`~starlette.applications.Starlette` (``state``, ``routes``, ``router``, ``url_path_for``
+are its own), so servers and tests see a normal app.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from server.http import Headers, Reply
 from server.observability import AccessLogMiddleware
 from server.types import Receive, Scope, Send
 
 HotEndpoint = Callable[[Scope, Receive, Send], Awaitable[int]]
+DirectEndpoint = Callable[[Headers, bytes, bytes], "Reply | None"]
+"""``(headers, query string, body) → reply``, or ``None`` for a request only the ASGI path answers."""
 
 
 class SegmentServerApp(Starlette):
@@ -31,6 +37,9 @@ class SegmentServerApp(Starlette):
                  **starlette: Any) -> None:
         super().__init__(**starlette)
         self.hot: dict[tuple[str, str], HotEndpoint] = {}
+        # (method, raw path) → the same endpoints for the direct path; filled and emptied by the
+        # lifespan, so a request outside it goes the ASGI way (and gets the placeholder's 503)
+        self.direct: dict[tuple[bytes, bytes], DirectEndpoint] = {}
         self.access_log = AccessLogMiddleware(self._starlette, sample_rate=access_log_sample_rate,
                                               error_status=access_log_error_status)
 
@@ -54,3 +63,25 @@ class SegmentServerApp(Starlette):
             raise
         if sampled or status >= log.error_status:
             log.write(scope, status, started, sampled, None)
+
+    def reply_direct(self, endpoint: DirectEndpoint, request: tuple[Scope, bytes, bytes], headers: Headers,
+                     query: bytes, body: bytes) -> Reply | None:
+        """``endpoint``'s reply, with the access line :meth:`__call__` would write. ``request`` is
+        the connection's scope (its ``client``), method and path: read only to write a line."""
+        log = self.access_log
+        sampled = log.sample_rate > 0.0 and log.sampled()
+        started = time.perf_counter()
+        try:
+            reply = endpoint(headers, query, body)
+        except BaseException as exc:
+            log.write(_named(request, query), 500, started, sampled, type(exc).__name__)
+            raise
+        if reply is not None and (sampled or reply[0] >= log.error_status):
+            log.write(_named(request, query), reply[0], started, sampled, None)
+        return reply
+
+
+def _named(request: tuple[Scope, bytes, bytes], query: bytes) -> Scope:
+    scope, method, path = request
+    return {"client": scope.get("client"), "method": method.decode("latin-1"), "path": path.decode("latin-1"),
+            "query_string": query}

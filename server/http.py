@@ -14,13 +14,19 @@ import orjson
 
 from server.types import Message, Receive, Send
 
-JSON_HEADERS = [(b"content-type", b"application/json")]
+Headers = list[tuple[bytes, bytes]]
+JSON_HEADERS: Final[Headers] = [(b"content-type", b"application/json")]
 AUTHORIZATION: Final = b"authorization"
 CONTENT_ENCODING: Final = b"content-encoding"
 # The only content coding we decode. RFC 9110 §15.5.16: a 415 for an unsupported coding "ought to"
 # carry Accept-Encoding naming the codings that would have been accepted.
 ACCEPTED_ENCODINGS: Final = (b"gzip", b"x-gzip")  # RFC 9110 §8.4.1.3: x-gzip is an alias of gzip
 UNSUPPORTED_ENCODING_HEADERS: Final = [*JSON_HEADERS, (b"accept-encoding", b"gzip")]
+
+Reply = tuple[int, Headers, bytes]
+"""A hot endpoint's whole answer: status, headers (lower-case names, no ``Content-Length``: the
+sender adds it) and body. The ASGI path sends it as two messages; the direct path
+(:mod:`server.protocol`) writes it to the socket as one response."""
 
 
 class BodyTooLarge(Exception):
@@ -118,6 +124,23 @@ async def send_bytes(send: Send, status: int, body: bytes,
     await send({"type": "http.response.start", "status": status,
                 "headers": [*headers, (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+def render(status_line: bytes, defaults: Headers, reply: Reply, keep_alive: bool) -> bytes:
+    """One HTTP/1.1 response as uvicorn's ``send`` writes it: its status line, the server's
+    default headers (``date``, ``server``), the reply's, ``content-length``, and ``connection:
+    close`` when the connection ends after it."""
+    _, headers, body = reply
+    parts = [status_line]
+    for name, value in defaults:
+        parts += (name, b": ", value, b"\r\n")
+    for name, value in headers:
+        parts += (name, b": ", value, b"\r\n")
+    parts += (b"content-length: ", str(len(body)).encode(), b"\r\n")
+    if not keep_alive:
+        parts.append(b"connection: close\r\n")
+    parts += (b"\r\n", body)
+    return b"".join(parts)
 
 
 def prepared(status: int, body: bytes,

@@ -56,10 +56,12 @@ class ConnectionLimits:
     header_timeout: float = 10.0
     body_timeout: float = 10.0
     max_header_bytes: int = MAX_HEADER_BYTES
+    max_body: int = 65536  # a hot request's body past this goes to the ASGI path, which answers 413
 
     @classmethod
     def of(cls, server: ServerSettings) -> ConnectionLimits:
-        return cls(server.max_connections, server.header_timeout_seconds, server.body_timeout_seconds)
+        return cls(server.max_connections, server.header_timeout_seconds, server.body_timeout_seconds,
+                   max_body=server.max_body_bytes)
 
 
 _process_limits: ConnectionLimits | None = None

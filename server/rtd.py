@@ -18,10 +18,15 @@ from segments.store.base import LookupResult
 from server import metrics as M
 from server.artf.metrics import STORE_ERRORS
 from server.http import (
+    AUTHORIZATION,
+    CONTENT_ENCODING,
+    JSON_HEADERS,
     UNSUPPORTED_ENCODING_HEADERS,
     BadRequest,
     BodyTooLarge,
     ClientGone,
+    Headers,
+    Reply,
     UnsupportedEncoding,
     check_repeats,
     decode_body,
@@ -41,6 +46,7 @@ from server.types import Receive, Scope, Send
 
 EMPTY = b'{"segment_ids":[],"deal_ids":[]}'
 _MISS: Final = prepared(200, EMPTY)
+CLIENT_GONE: Final = 499  # nginx's code for a request abandoned before the answer: nothing is sent
 DECISION_CACHE_SIZE = 4096
 # Per-process tallies flushed to Prometheus once a second: a dict increment per request instead
 # of a lock and an mmap write per label (see server.observability.hotpath).
@@ -128,52 +134,75 @@ class RtdEndpoint:
             self._scopes = {"UID2": IdentityScope.UID2, "EUID": IdentityScope.EUID}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> int:
-        """Answer one request; returns the status sent (the access log reads it, no send wrapper)."""
+        """Answer one request over ASGI; returns the status sent (the access log reads it)."""
         started = time.perf_counter()
-        status, body = await self._answer(scope, receive, send)
+        status, headers, body = await self._answer(scope, receive)
         if body is EMPTY:  # the most common answer, a miss: its messages are built once
             await send(_MISS[0])
             await send(_MISS[1])
-        elif body:
-            await send_bytes(send, status, body)
+        elif status != CLIENT_GONE:
+            await send_bytes(send, status, body, headers)
         _REQUESTS.add(status)
         _LATENCY.observe(time.perf_counter() - started)
         return status
 
-    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, bytes]:
+    def reply(self, header_list: Headers, query: bytes, raw: bytes) -> Reply | None:
+        """The direct path's answer (:mod:`server.protocol`: the request is complete in memory).
+
+        ``None`` hands the request to the ASGI path: a repeated header or a ``Content-Encoding``
+        (rare, and answered there with their 400/413/415 rules).
+        """
+        started = time.perf_counter()
+        headers = dict(header_list)
+        if len(headers) != len(header_list) or CONTENT_ENCODING in headers:
+            return None
+        reply = self._denied(headers)
+        if reply is None:
+            reply = self._respond(headers, raw)
+        _REQUESTS.add(reply[0])
+        _LATENCY.observe(time.perf_counter() - started)
+        return reply
+
+    def _denied(self, headers: dict[bytes, bytes]) -> Reply | None:
+        guard = self.services.guard
+        if guard is None:
+            return None
+        denial = guard.check(headers.get(AUTHORIZATION, b"").decode("latin-1") or None, "rtd")
+        return None if denial is None else denial.reply
+
+    async def _answer(self, scope: Scope, receive: Receive) -> Reply:
         headers = dict(scope["headers"])
         try:
             if len(headers) != len(scope["headers"]):  # some header repeated: only then look closer
                 check_repeats(scope["headers"])
-            guard = self.services.guard
-            if guard is not None:
-                denial = guard.check(headers.get(b"authorization", b"").decode("latin-1") or None, "rtd")
-                if denial is not None:
-                    await denial.response()(scope, receive, send)
-                    return int(denial.status), b""
+            denied = self._denied(headers)
+            if denied is not None:
+                return denied
             raw = await read_body(headers, receive, self.max_body)
-            encoding = headers.get(b"content-encoding")
+            encoding = headers.get(CONTENT_ENCODING)
             if encoding is not None:
                 raw = decode_body(raw, encoding, self.max_body)
         except BadRequest as bad:  # distinct names: mypyc types an ``as`` variable once per function
-            return 400, error_body(str(bad))
+            return 400, JSON_HEADERS, error_body(str(bad))
         except BodyTooLarge:
-            return 413, error_body("request body too large", limit_bytes=self.max_body)
+            return 413, JSON_HEADERS, error_body("request body too large", limit_bytes=self.max_body)
         except UnsupportedEncoding as unsupported:
-            await send_bytes(send, 415, error_body(f"unsupported Content-Encoding {str(unsupported)!r}",
-                                                   accepted=["gzip"]),
-                             UNSUPPORTED_ENCODING_HEADERS)
-            return 415, b""
+            return 415, UNSUPPORTED_ENCODING_HEADERS, error_body(
+                f"unsupported Content-Encoding {str(unsupported)!r}", accepted=["gzip"])
         except ClientGone:
-            return 499, b""  # nginx's code for a request abandoned before the answer: nothing is sent
+            return CLIENT_GONE, JSON_HEADERS, b""  # nothing is sent
+        return self._respond(headers, raw)
+
+    def _respond(self, headers: dict[bytes, bytes], raw: bytes) -> Reply:
+        """parse → (gate → decrypt → lookup: :meth:`answer`) → respond, for a body read whole."""
         try:
             signals = parse_body(raw, gpc_header=headers.get(b"sec-gpc") == b"1",        # parse
                                  xandr_sources=self.xandr_sources)
         except orjson.JSONDecodeError as exc:
-            return 400, error_body("malformed JSON", detail=str(exc))
+            return 400, JSON_HEADERS, error_body("malformed JSON", detail=str(exc))
         except NotAnObject:
-            return 400, error_body("the body must be a JSON object (an OpenRTB bid request)")
-        return 200, encode(self.answer(signals))                                          # respond
+            return 400, JSON_HEADERS, error_body("the body must be a JSON object (an OpenRTB bid request)")
+        return 200, JSON_HEADERS, encode(self.answer(signals))                           # respond
 
     def handle(self, doc: dict[str, Any], *, gpc: bool = False, now: float | None = None) -> bytes:
         """``POST /rtd``'s answer to a bid request already parsed into a dict (tests, tools)."""

@@ -27,6 +27,7 @@ class TokenDecryptor(Protocol):
 
 class Denial(Protocol):
     status: int
+    reply: tuple[int, list[tuple[bytes, bytes]], bytes]  # what the hot endpoints send: status, headers, body
 
     def response(self) -> Any: ...
 

@@ -55,7 +55,7 @@ class Denial:
     Built once per (reason, scope) when the guard is created, so refusing costs nothing extra.
     """
 
-    __slots__ = ("body", "description", "error", "headers", "reason", "status")
+    __slots__ = ("body", "description", "error", "headers", "reason", "reply", "status")
 
     def __init__(self, status: int, error: str | None, description: str, reason: str, realm: str,
                  scope: str | None = None) -> None:
@@ -70,6 +70,10 @@ class Denial:
             challenge += f', scope="{scope}"'
         self.headers = {"WWW-Authenticate": challenge, "Cache-Control": "no-store"}
         self.body = orjson.dumps({"error": error or "unauthorized", "error_description": description})
+        # the same answer for the hot endpoints, which send (status, headers, body) themselves
+        self.reply: tuple[int, list[tuple[bytes, bytes]], bytes] = (
+            status, [(b"www-authenticate", challenge.encode("latin-1")), (b"cache-control", b"no-store"),
+                     (b"content-type", b"application/json")], self.body)
 
     def response(self) -> Response:
         """A fresh Starlette response (responses are single-use ASGI apps)."""

@@ -25,7 +25,7 @@ def run(server: ServerSettings, log_level: str, log_format: str) -> None:
     import uvicorn
 
     uvicorn.run(APP, factory=True, host=server.host, port=server.port, workers=server.workers,
-                loop="uvloop", http="server.protocol:GuardedHttpToolsProtocol", access_log=False,
+                loop="uvloop", http="server.direct:DirectHttpToolsProtocol", access_log=False,
                 log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SECONDS, proxy_headers=False,
                 timeout_keep_alive=math.ceil(server.keep_alive_timeout_seconds), ws="none",
                 log_config=uvicorn_log_config(log_level, log_format))
