@@ -47,6 +47,8 @@ MODULES: Final = (
     "server.dispatch",
     "server.rtd",
     "server.cached_api",
+    "server.protocol",
+    "server.direct",
 )
 GROUP: Final = "segments._native"  # mypyc's shared library: segments/_native__mypyc.*.so
 ROOT: Final = Path(__file__).resolve().parent.parent  # the directory holding segments/ and server/

@@ -21,14 +21,13 @@ caps, 408/431) read the same cycle fields, which :class:`DirectCycle` has.
 
 from __future__ import annotations
 
-from typing import Final, cast
+from typing import Final
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from server.dispatch import DirectEndpoint, SegmentServerApp
 from server.http import Reply, render
 from server.protocol import GuardedHttpToolsProtocol
-from server.types import Scope
 
 _SERVER_ERROR: Final[Reply] = (500, [(b"content-type", b"text/plain; charset=utf-8")],
                                b"Internal Server Error")
@@ -49,17 +48,16 @@ _NO_EVENT: Final = _NoEvent()
 
 class DirectCycle:
     """A hot request being received for a direct answer: the fields uvicorn's protocol and the
-    connection guards read on ``self.cycle``, plus the body, the endpoint and what a promotion
-    needs (the cycle it replaced, the query string)."""
+    connection guards read on ``self.cycle``, plus the body, the endpoint and the query string.
+    No link to the cycle before it: a kept-alive connection's cycles never form a chain."""
 
-    __slots__ = ("body", "disconnected", "endpoint", "keep_alive", "more_body", "path", "previous",
-                 "query", "response_complete")
+    __slots__ = ("body", "disconnected", "endpoint", "keep_alive", "more_body", "path", "query",
+                 "response_complete")
     message_event: Final = _NO_EVENT
     response_started: Final = False  # True only once complete, and nothing reads it then
 
-    def __init__(self, endpoint: DirectEndpoint, path: bytes, query: bytes, previous: object,
-                 keep_alive: bool) -> None:
-        self.endpoint, self.path, self.query, self.previous = endpoint, path, query, previous
+    def __init__(self, endpoint: DirectEndpoint, path: bytes, query: bytes, keep_alive: bool) -> None:
+        self.endpoint, self.path, self.query = endpoint, path, query
         self.keep_alive = keep_alive
         self.body = bytearray()
         self.more_body = True
@@ -77,15 +75,33 @@ def find_app(app: object) -> SegmentServerApp | None:
 
 
 class DirectHttpToolsProtocol(GuardedHttpToolsProtocol):
-    """:class:`~server.protocol.GuardedHttpToolsProtocol` with the direct path for hot requests."""
+    """:class:`~server.protocol.GuardedHttpToolsProtocol` with the direct path for hot requests.
+
+    Compiled with the hot path (``segments.compiled``), so the parser callbacks it overrides run
+    as native code. uvicorn's ``on_message_begin`` builds the ASGI scope of every request; here it
+    is built only for a request that goes the ASGI way (:meth:`_begin_asgi`).
+    """
 
     def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
         super().connection_made(transport)
         self.segment_app = find_app(self.app)
 
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+        self.scope = None  # type: ignore[assignment]
+
+    def on_header(self, name: bytes, value: bytes) -> None:  # uvicorn's, compiled
+        name = name.lower()
+        value = value.rstrip(b" \t")  # llhttp keeps trailing whitespace, RFC 9110 §5.5 excludes it
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
+
     def on_headers_complete(self) -> None:
         app = self.segment_app
-        previous = self.cycle
+        previous = self.cycle  # a RequestResponseCycle or a DirectCycle: both have the flag read here
         if app is not None and app.direct and not self.expect_100_continue \
                 and (previous is None or previous.response_complete) and not self.flow.write_paused \
                 and self.limit_concurrency is None and not self.parser.should_upgrade():
@@ -93,12 +109,13 @@ class DirectHttpToolsProtocol(GuardedHttpToolsProtocol):
             endpoint = app.direct.get((self.parser.get_method(), path))
             if endpoint is not None and b"#" not in query:
                 keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
-                self.cycle = DirectCycle(endpoint, path, query, previous, keep_alive)  # type: ignore[assignment]
+                self.cycle = DirectCycle(endpoint, path, query, keep_alive)  # type: ignore[assignment]
                 return
+        self._begin_asgi()
         HttpToolsProtocol.on_headers_complete(self)
 
     def on_body(self, body: bytes) -> None:
-        cycle = self.cycle
+        cycle: object = self.cycle
         if not isinstance(cycle, DirectCycle):
             HttpToolsProtocol.on_body(self, body)
         elif not cycle.response_complete:
@@ -107,7 +124,7 @@ class DirectHttpToolsProtocol(GuardedHttpToolsProtocol):
                 self._promote(cycle)  # the ASGI path answers 413 (after its auth check)
 
     def on_message_complete(self) -> None:
-        cycle = self.cycle
+        cycle: object = self.cycle
         if not isinstance(cycle, DirectCycle):
             HttpToolsProtocol.on_message_complete(self)
         elif not cycle.response_complete:
@@ -118,7 +135,7 @@ class DirectHttpToolsProtocol(GuardedHttpToolsProtocol):
         app = self.segment_app
         assert app is not None
         try:
-            request = (cast(Scope, self.scope), self.parser.get_method(), cycle.path)
+            request = (self.client, self.parser.get_method(), cycle.path)
             reply = app.reply_direct(cycle.endpoint, request, self.headers, cycle.query, bytes(cycle.body))
         except Exception as exc:  # what uvicorn's run_asgi does for an app that raised
             self.logger.error("Exception in ASGI application\n", exc_info=exc)
@@ -134,9 +151,17 @@ class DirectHttpToolsProtocol(GuardedHttpToolsProtocol):
             self.transport.close()
         self.on_response_complete()
 
+    def _begin_asgi(self) -> None:
+        """uvicorn's ``on_message_begin``, run late: the ASGI scope, with what the parser gave."""
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        HttpToolsProtocol.on_message_begin(self)
+        self.url, self.expect_100_continue = url, expect
+        self.headers = self.scope["headers"] = headers
+
     def _promote(self, cycle: DirectCycle) -> None:
         """Hand the request to uvicorn's ASGI path, as if it had never been diverted."""
-        self.cycle = cycle.previous  # type: ignore[assignment]
+        self.cycle = None  # type: ignore[assignment]  # nothing ahead of it: uvicorn starts its task now
+        self._begin_asgi()
         HttpToolsProtocol.on_headers_complete(self)  # its cycle and task, from the parser's state
         promoted = self.cycle
         promoted.body += cycle.body

@@ -64,10 +64,10 @@ class SegmentServerApp(Starlette):
         if sampled or status >= log.error_status:
             log.write(scope, status, started, sampled, None)
 
-    def reply_direct(self, endpoint: DirectEndpoint, request: tuple[Scope, bytes, bytes], headers: Headers,
+    def reply_direct(self, endpoint: DirectEndpoint, request: tuple[object, bytes, bytes], headers: Headers,
                      query: bytes, body: bytes) -> Reply | None:
         """``endpoint``'s reply, with the access line :meth:`__call__` would write. ``request`` is
-        the connection's scope (its ``client``), method and path: read only to write a line."""
+        the client's address, the method and the path: read only to write a line."""
         log = self.access_log
         sampled = log.sample_rate > 0.0 and log.sampled()
         started = time.perf_counter()
@@ -81,7 +81,8 @@ class SegmentServerApp(Starlette):
         return reply
 
 
-def _named(request: tuple[Scope, bytes, bytes], query: bytes) -> Scope:
-    scope, method, path = request
-    return {"client": scope.get("client"), "method": method.decode("latin-1"), "path": path.decode("latin-1"),
+def _named(request: tuple[object, bytes, bytes], query: bytes) -> Scope:
+    """The scope fields an access line names, for a request that never had a scope."""
+    client, method, path = request
+    return {"client": client, "method": method.decode("latin-1"), "path": path.decode("latin-1"),
             "query_string": query}
