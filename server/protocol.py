@@ -85,6 +85,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.body_since = 0.0  # loop time the pending request's headers completed (its body incomplete)
         self.header_bytes = 0
         self.fresh = True  # no request's headers complete yet on this connection
+        self.idle_since = 0.0  # loop time the last response completed (the keep-alive clock)
         self.sweeper: _Sweeper | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -100,6 +101,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.fresh and self.sweeper is not None:
             self.sweeper.fresh.pop(self, None)
         super().connection_lost(exc)
+        if self.timeout_keep_alive_task is not None:  # see _unset_keepalive_if_required
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
 
     def data_received(self, data: bytes) -> None:
         cycle = self.cycle
@@ -122,9 +126,41 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self.body_since = self.loop.time()
 
     def on_response_complete(self) -> None:
-        HttpToolsProtocol.on_response_complete(self)  # arms uvicorn's keep-alive timeout for the idle time
+        """uvicorn's, except that its keep-alive timer is armed once per idle spell, not per response.
+
+        uvicorn cancels the timer when a request's first bytes arrive and arms a new one (a
+        ``TimerHandle`` and a libuv timer) after every response: ~4 k instructions a request.
+        Here the armed timer stays; when it fires, :meth:`_idle_check` closes the connection
+        only if it has really been idle ``timeout_keep_alive`` seconds, else re-arms for the rest.
+        """
+        self.server_state.total_requests += 1
         if self.cycle.response_complete:  # else a pipelined request is pending: its clock keeps running
             self.started = 0.0
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self.idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self._idle_check)
+
+    def _unset_keepalive_if_required(self) -> None:
+        """uvicorn calls this as every request begins, to cancel its timer; ours stays armed."""
+
+    def _idle_check(self) -> None:
+        """The keep-alive timer fired: close if idle since the last response for the whole timeout."""
+        self.timeout_keep_alive_task = None
+        cycle = self.cycle
+        if self.started or self.transport.is_closing() or (cycle is not None and not cycle.response_complete):
+            return  # a request under way: the sweeper times it, and its response re-arms the timer
+        remaining = self.idle_since + self.timeout_keep_alive - self.loop.time()
+        if remaining > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(remaining, self._idle_check)
+        else:
+            self.transport.close()
 
     def overdue(self, now: float) -> bool:
         """Whether the pending request missed its header or body deadline (checked by the sweeper)."""

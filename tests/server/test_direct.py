@@ -30,45 +30,46 @@ class Response:
         self.status = 0
         self.headers: dict[bytes, bytes] = {}
         self.body = b""
-        self.done = False
+
+
+class Responses:
+    """httptools callbacks for a stream of responses: one :class:`Response` per message."""
+
+    def __init__(self) -> None:
+        self.done: list[Response] = []
+        self.current = Response()
+        self.parser = httptools.HttpResponseParser(self)
+
+    def on_message_begin(self) -> None:
+        self.current = Response()
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers[name.lower()] = value
+        self.current.headers[name.lower()] = value
 
     def on_body(self, body: bytes) -> None:
-        self.body += body
+        self.current.body += body
 
     def on_message_complete(self) -> None:
-        self.done = True
+        self.current.status = self.parser.get_status_code()
+        self.done.append(self.current)
 
 
-def exchange(port: int, raw: bytes, count: int = 1, *, head: bytes = b"") -> list[Response]:
-    """Send ``raw`` on one connection and read ``count`` responses (interim 1xx ones included)."""
+def exchange(port: int, raw: bytes, count: int = 1) -> list[Response]:
+    """Send ``raw`` on one connection and read ``count`` responses."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(head + raw)
+        sock.sendall(raw)
         return read(sock, count)
 
 
 def read(sock: socket.socket, count: int) -> list[Response]:
-    responses: list[Response] = []
-    while len(responses) < count:
-        current = Response()
-        parser = httptools.HttpResponseParser(current)
-        while not current.done:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return responses
-            try:
-                parser.feed_data(chunk)
-            except httptools.HttpParserUpgrade:
-                break
-            if current.done:
-                current.status = parser.get_status_code()
-                break
-        responses.append(current)
-        if count and len(responses) == count:
+    """The next ``count`` responses on ``sock`` (several may share one segment, so one parser)."""
+    stream = Responses()
+    while len(stream.done) < count:
+        chunk = sock.recv(65536)
+        if not chunk:
             break
-    return responses
+        stream.parser.feed_data(chunk)
+    return stream.done
 
 
 def post(body: bytes, path: bytes = b"/rtd", extra: bytes = b"", version: bytes = b"1.1") -> bytes:

@@ -125,6 +125,21 @@ def test_keep_alive_connection_survives_between_requests(short_timeouts: LiveSer
             assert client.post("/rtd", content=BODY).status_code == 200
 
 
+def test_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout(short_timeouts: LiveServer) -> None:
+    """The keep-alive timer is armed once per idle spell (server/protocol.py): a connection that
+    keeps asking past the timeout stays open; one left idle for it is closed."""
+    request = (b"POST /rtd HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: "
+               + str(len(BODY)).encode() + b"\r\n\r\n" + BODY)
+    with socket.create_connection(("127.0.0.1", short_timeouts.port), timeout=5) as sock:
+        for _ in range(6):  # 2.4 s of requests 0.4 s apart on a 1 s keep-alive timeout
+            sock.sendall(request)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
+            time.sleep(0.4)
+        started = time.monotonic()
+        assert sock.recv(1) == b""  # closed by the server once idle for the timeout
+        assert 0.3 < time.monotonic() - started < 3.0
+
+
 def test_past_max_connections_the_longest_waiting_is_closed(tmp_path_factory: pytest.TempPathFactory) -> None:
     # A header timeout far beyond the test's waits: every close seen here is the cap's doing.
     limits = {"max_connections": 10, "header_timeout_seconds": 120.0}
