@@ -26,7 +26,7 @@ from typing import Final
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from server.dispatch import DirectEndpoint, SegmentServerApp
-from server.http import Reply, render
+from server.http import Reply, ResponseHeads
 from server.protocol import GuardedHttpToolsProtocol
 
 _SERVER_ERROR: Final[Reply] = (500, [(b"content-type", b"text/plain; charset=utf-8")],
@@ -44,6 +44,7 @@ class _NoEvent:
 
 
 _NO_EVENT: Final = _NoEvent()
+_HEADS: Final = ResponseHeads()  # one per worker: responses are written from one thread
 
 
 class DirectCycle:
@@ -144,8 +145,8 @@ class DirectHttpToolsProtocol(GuardedHttpToolsProtocol):
         if reply is None:
             self._promote(cycle)
             return
-        self.transport.write(render(STATUS_LINE[reply[0]], self.server_state.default_headers, reply,
-                                    cycle.keep_alive))
+        self.transport.write(_HEADS.render(STATUS_LINE[reply[0]], self.server_state.default_headers, reply,
+                                           cycle.keep_alive))
         cycle.response_complete = True
         if not cycle.keep_alive:
             self.transport.close()

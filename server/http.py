@@ -126,21 +126,40 @@ async def send_bytes(send: Send, status: int, body: bytes,
     await send({"type": "http.response.body", "body": body})
 
 
-def render(status_line: bytes, defaults: Headers, reply: Reply, keep_alive: bool) -> bytes:
-    """One HTTP/1.1 response as uvicorn's ``send`` writes it: its status line, the server's
-    default headers (``date``, ``server``), the reply's, ``content-length``, and ``connection:
-    close`` when the connection ends after it."""
-    _, headers, body = reply
-    parts = [status_line]
-    for name, value in defaults:
-        parts += (name, b": ", value, b"\r\n")
-    for name, value in headers:
-        parts += (name, b": ", value, b"\r\n")
-    parts += (b"content-length: ", str(len(body)).encode(), b"\r\n")
-    if not keep_alive:
-        parts.append(b"connection: close\r\n")
-    parts += (b"\r\n", body)
-    return b"".join(parts)
+class ResponseHeads:
+    """Writes a :data:`Reply` as one HTTP/1.1 response, the way uvicorn's ``send`` does: status
+    line, the server's default headers (``date``, ``server``), the reply's, ``content-length``,
+    ``connection: close`` when the connection ends after it.
+
+    Everything before ``content-length`` depends only on the status, the reply's headers (a
+    handful of long-lived lists) and the default headers, which uvicorn replaces once a second
+    (the date): it is built once per pair and second, not per response.
+    """
+
+    MAX_HEADS: Final = 64
+
+    def __init__(self) -> None:
+        self.defaults: object = None
+        self.heads: dict[tuple[int, int], tuple[Headers, bytes]] = {}  # (status, id(headers)) → both
+
+    def render(self, status_line: bytes, defaults: Headers, reply: Reply, keep_alive: bool) -> bytes:
+        status, headers, body = reply
+        if defaults is not self.defaults:
+            self.heads.clear()
+            self.defaults = defaults
+        key = (status, id(headers))
+        entry = self.heads.get(key)
+        if entry is None or entry[0] is not headers:  # the ``is`` guards against a reused id
+            parts = [status_line]
+            for name, value in defaults:
+                parts += (name, b": ", value, b"\r\n")
+            for name, value in headers:
+                parts += (name, b": ", value, b"\r\n")
+            entry = (headers, b"".join(parts))
+            if len(self.heads) < self.MAX_HEADS:
+                self.heads[key] = entry
+        return b"".join((entry[1], b"content-length: ", str(len(body)).encode(),
+                         b"\r\n\r\n" if keep_alive else b"\r\nconnection: close\r\n\r\n", body))
 
 
 def prepared(status: int, body: bytes,
