@@ -126,6 +126,10 @@ def summary(result: dict[str, Any]) -> list[list[Any]]:
             per = r["instructions_per_request"]
             rows.append(["icount", f"/{r['endpoint']} instructions per request ours / bare (in-process)",
                          r["ratio"], f"{per['ours']:,} / {per['bare']:,}", ""])
+        for r in icount.get("server", {}).get("results", []):
+            per = r["instructions_per_request"]
+            rows.append(["icount", f"/{r['endpoint']} instructions per request ours / bare (whole uvicorn "
+                         "server process)", r["ratio"], f"{per['ours']:,} / {per['bare']:,}", ""])
     elif icount:
         rows.append(["icount", "instructions per request", None, icount.get("skipped", ""), "not measured"])
     soaked = result.get("soak")

@@ -34,7 +34,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script by bench_all
 
-from loadtest import servers, stack, traffic
+from loadtest import server_icount, servers, stack, traffic
 
 TARGETS = ("bare", "ours")
 _COLLECTED = re.compile(r"Collected : (\d+)")
@@ -100,7 +100,10 @@ def environment(st: stack.Stack, work: Path) -> dict[str, str]:
             "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
 
 
-def run(endpoints: list[str], requests: int, rounds: int, users: int) -> dict[str, Any]:
+def run(endpoints: list[str], requests: int, rounds: int, users: int, *,
+        server: bool = True) -> dict[str, Any]:
+    """App-only counts (``results``) and, with ``server``, whole-server ones (``server``:
+    :mod:`loadtest.server_icount`, the number that includes the engine's protocol)."""
     if shutil.which("valgrind") is None:
         return {"skipped": "valgrind not installed (Debian package valgrind)"}
     from segments import compiled
@@ -118,7 +121,11 @@ def run(endpoints: list[str], requests: int, rounds: int, users: int) -> dict[st
             results.append({"endpoint": endpoint,
                             "instructions_per_request": {k: round(v) for k, v in per.items()},
                             "ratio": round(per["ours"] / per["bare"], 2)})
-    return {"hot_path": compiled.state(), "requests": requests, "rounds": rounds, "results": results}
+        whole = server_icount.run(st, work, endpoints) if server else None
+    out = {"hot_path": compiled.state(), "requests": requests, "rounds": rounds, "results": results}
+    if whole is not None:
+        out["server"] = whole
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -133,9 +140,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=500, help="distinct requests in the mix (one pass)")
     parser.add_argument("--rounds", type=int, default=2, help="extra passes counted after the warm one")
     parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--no-server", action="store_true",
+                        help="skip the whole-server count (loadtest/server_icount.py)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(args_in)
-    result = run(args.endpoint, args.requests, args.rounds, args.users)
+    result = run(args.endpoint, args.requests, args.rounds, args.users, server=not args.no_server)
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     if args.json:
         args.json.write_bytes(orjson.dumps(result))

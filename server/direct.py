@@ -93,6 +93,9 @@ class DirectHttpToolsProtocol(GuardedHttpToolsProtocol):
         self.headers = []
         self.scope = None  # type: ignore[assignment]
 
+    def on_url(self, url: bytes) -> None:  # uvicorn's, compiled
+        self.url += url
+
     def on_header(self, name: bytes, value: bytes) -> None:  # uvicorn's, compiled
         name = name.lower()
         value = value.rstrip(b" \t")  # llhttp keeps trailing whitespace, RFC 9110 §5.5 excludes it

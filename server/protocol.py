@@ -138,7 +138,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.started = 0.0
         if self.transport.is_closing():
             return
-        self.flow.resume_reading()
+        if self.flow.read_paused:  # FlowControl.resume_reading's own test, without the interpreted call
+            self.flow.resume_reading()
         if self.pipeline:
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
