@@ -94,7 +94,8 @@ class DirectHttpToolsProtocol(GuardedHttpToolsProtocol):
         self.scope = None  # type: ignore[assignment]
 
     def on_url(self, url: bytes) -> None:  # uvicorn's, compiled
-        self.url += url
+        so_far: bytes = self.url  # (``self.url += url`` trips mypyc 1.x on an inherited attribute)
+        self.url = so_far + url
 
     def on_header(self, name: bytes, value: bytes) -> None:  # uvicorn's, compiled
         name = name.lower()
