@@ -125,7 +125,7 @@ def test_keep_alive_connection_survives_between_requests(short_timeouts: LiveSer
             assert client.post("/rtd", content=BODY).status_code == 200
 
 
-def test_idle_kept_alive_connection_is_closed_after_the_keep_alive_timeout(short_timeouts: LiveServer) -> None:
+def test_idle_kept_alive_connection_is_closed_after_its_timeout(short_timeouts: LiveServer) -> None:
     """The keep-alive timer is armed once per idle spell (server/protocol.py): a connection that
     keeps asking past the timeout stays open; one left idle for it is closed."""
     request = (b"POST /rtd HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: "
