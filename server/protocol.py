@@ -107,11 +107,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         cycle = self.cycle
+        # Decided before the parser runs: a request answered within this chunk (server.direct)
+        # completes its cycle here, and its body's last bytes are not a next request's headers.
+        awaiting_headers = cycle is None or cycle.response_complete
         if not self.started:  # the first bytes of a request on a kept-alive connection
             self.started = self.loop.time()
         HttpToolsProtocol.data_received(self, data)  # not super(): this runs for every chunk
         if self.cycle is cycle:  # no new request's headers completed in this chunk
-            if cycle is None or cycle.response_complete:
+            if awaiting_headers:
                 self.header_bytes += len(data)
                 if self.header_bytes > self.limits.max_header_bytes and not self.transport.is_closing():
                     self.transport.write(_TOO_LARGE_431)
