@@ -21,6 +21,7 @@ caps, 408/431) read the same cycle fields, which :class:`DirectCycle` has.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Final
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -83,7 +84,7 @@ class DirectHttpToolsProtocol(GuardedHttpToolsProtocol):
     is built only for a request that goes the ASGI way (:meth:`_begin_asgi`).
     """
 
-    def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.segment_app = find_app(self.app)
 
