@@ -150,7 +150,7 @@ class CachedApiEndpoint:
 
     def reply(self, header_list: Headers, query: bytes, body: bytes) -> Reply:
         """The whole answer to a request (a GET's body is not read); the direct path of
-        :mod:`server.protocol` calls this as the ASGI path does."""
+        :mod:`server.direct` calls this as the ASGI path does."""
         started = time.perf_counter()
         try:
             credentials = authorization(header_list)

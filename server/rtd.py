@@ -147,7 +147,7 @@ class RtdEndpoint:
         return status
 
     def reply(self, header_list: Headers, query: bytes, raw: bytes) -> Reply | None:
-        """The direct path's answer (:mod:`server.protocol`: the request is complete in memory).
+        """The direct path's answer (:mod:`server.direct`: the request is complete in memory).
 
         ``None`` hands the request to the ASGI path: a repeated header or a ``Content-Encoding``
         (rare, and answered there with their 400/413/415 rules).
