@@ -58,31 +58,27 @@ def send(port: int, mix: list[Prepared], rounds: int) -> None:
             sock.close()
 
 
-def _callgrind(out: Path) -> Any:
-    def argv(command: list[str], cpus: set[int] | None) -> list[str]:
-        return ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", *command]
-    return argv
+def _control(*command: str) -> None:
+    """``callgrind_control`` on every callgrind run on the machine: one worker is the server's
+    only process, and nothing else here runs under callgrind meanwhile."""
+    subprocess.run(["callgrind_control", *command], check=True, capture_output=True)
 
 
 def measure(target: str, st: stack.Stack, mix: list[Prepared], rounds: int, work: Path) -> float:
     """Instructions per request of ``target`` ("bare" or "ours") on the uvicorn engine."""
     out = work / f"callgrind.{target}.out"
-    pinned, servers.pinned = servers.pinned, _callgrind(out)  # start the server under valgrind
-    try:
-        if target == "bare":
-            server = servers.start_bare(log_dir=work / "logs", timeout=900, cpus={0})
-        else:
-            server = servers.start_ours(st.data_dir, env=st.env, log_dir=work / "logs", timeout=900, cpus={0},
-                                        engine="uvicorn")
-    finally:
-        servers.pinned = pinned
+    valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+    if target == "bare":
+        server = servers.start_bare(log_dir=work / "logs", timeout=900, launcher=valgrind)
+    else:
+        server = servers.start_ours(st.data_dir, env=st.env, log_dir=work / "logs", timeout=900,
+                                    engine="uvicorn", launcher=valgrind)
     try:
         send(server.port, mix, 1)  # warm: caches, lazily built state, the first UID2 key fetch
-        for command in (["-i", "on"], None, ["-i", "off"], ["-d"]):
-            if command is None:
-                send(server.port, mix, rounds)
-            else:  # every callgrind run on the machine: one worker is the server's only process
-                subprocess.run(["callgrind_control", *command], check=True, capture_output=True)
+        _control("-i", "on")
+        send(server.port, mix, rounds)
+        _control("-i", "off")
+        _control("-d")
     finally:
         server.stop()
     total = sum(int(m.group(1)) for f in work.glob(f"callgrind.{target}.out*")

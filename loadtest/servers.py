@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -192,10 +192,10 @@ def pinned(argv: list[str], cpus: set[int] | None) -> list[str]:
 
 def _spawn(name: str, argv: list[str], env: Mapping[str, str], port: int, workers: int, ready_path: str,
            log_dir: Path, timeout: float, engine: str = "uvicorn",
-           cpus: set[int] | None = None) -> ServerProcess:
+           cpus: set[int] | None = None, launcher: Sequence[str] = ()) -> ServerProcess:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}-{engine}-{port}.log"
-    argv = pinned(argv, cpus)
+    argv = pinned([*launcher, *argv], cpus)  # launcher: e.g. valgrind (loadtest.server_icount)
     # The server picks its metrics dir (<data_dir>/metrics) as in production; an inherited one
     # from the caller's environment would be shared between servers (and must exist at import).
     full_env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
@@ -229,10 +229,11 @@ def settings_env(data_dir: Path, env: Mapping[str, str] | None = None) -> dict[s
 
 def start_ours(data_dir: Path, *, workers: int = 1, env: Mapping[str, str] | None = None,
                log_dir: Path | None = None, timeout: float = 60.0, engine: str | None = None,
-               cpus: set[int] | None = None) -> ServerProcess:
+               cpus: set[int] | None = None, launcher: Sequence[str] = ()) -> ServerProcess:
     """``segment-server serve`` on ``data_dir``; extra settings come as ``SEGMENT_SERVER_*`` env vars.
 
-    ``engine`` overrides ``[server] engine`` (default: the shipped config's choice)."""
+    ``engine`` overrides ``[server] engine`` (default: the shipped config's choice); ``launcher``
+    is a command the server runs under (``valgrind …``)."""
     port = free_port()
     data_dir = Path(data_dir)
     engine = engine or default_engine()
@@ -241,7 +242,7 @@ def start_ours(data_dir: Path, *, workers: int = 1, env: Mapping[str, str] | Non
     argv = [str(cli)] if cli.exists() else [sys.executable, "-m", "server.cli"]
     argv += ["serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
     return _spawn("ours", argv, merged, port, workers, "/health/ready", log_dir or data_dir / "logs", timeout,
-                  engine, cpus)
+                  engine, cpus, launcher)
 
 
 def default_engine() -> str:
@@ -265,11 +266,11 @@ def bare_argv(engine: str, port: int, workers: int) -> list[str]:
 
 
 def start_bare(*, workers: int = 1, log_dir: Path, timeout: float = 30.0, engine: str = "uvicorn",
-               cpus: set[int] | None = None) -> ServerProcess:
+               cpus: set[int] | None = None, launcher: Sequence[str] = ()) -> ServerProcess:
     """The baseline under ``engine`` (uvicorn: uvloop, httptools, no access log; granian: ours)."""
     port = free_port()
     return _spawn("bare", bare_argv(engine, port, workers), {}, port, workers, "/health", log_dir, timeout,
-                  engine, cpus)
+                  engine, cpus, launcher)
 
 
 def start_null(*, log_dir: Path, timeout: float = 30.0, cpus: set[int] | None = None) -> ServerProcess:
